@@ -1,0 +1,95 @@
+/**
+ * Named error classes with data. They are mapped to CLI exit codes and HTTP
+ * statuses in one place (`toHttpStatus`, `toExitCode`), never ad hoc.
+ */
+
+export abstract class CapstanError extends Error {
+  /** A stable machine-readable code, e.g. "ManifestInvalid". */
+  abstract readonly code: string;
+  /** Transient errors are retried with back-off; terminal ones are recorded and not retried. */
+  readonly transient: boolean = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One located problem in a manifest: where it is and what is wrong. */
+export interface ManifestProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Field path such as `spec.template.spec.containers[0].ports[1].containerPort`; "" for the document itself. */
+  path: string;
+  message: string;
+  severity: "error" | "warning";
+}
+
+export function formatProblem(problem: ManifestProblem): string {
+  const where = `${problem.file}:${problem.line}:${problem.column}`;
+  const field = problem.path ? ` ${problem.path}:` : "";
+  const tag = problem.severity === "warning" ? " (warning)" : "";
+  return `${where}${field} ${problem.message}${tag}`;
+}
+
+/** A set of manifests that cannot be applied; carries every problem found. */
+export class ManifestError extends CapstanError {
+  readonly code = "ManifestInvalid";
+  constructor(readonly problems: ManifestProblem[]) {
+    super(
+      problems.length === 1
+        ? formatProblem(problems[0]!)
+        : `${problems.length} problems in manifests:\n${problems.map(formatProblem).join("\n")}`,
+    );
+  }
+}
+
+/** The Git source could not be reached or read. Retried with back-off. */
+export class GitSourceError extends CapstanError {
+  readonly code = "GitSourceUnavailable";
+  override readonly transient = true;
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`git source ${source}: ${message}`, options);
+  }
+}
+
+/** Configuration from flags or environment is invalid. */
+export class ConfigError extends CapstanError {
+  readonly code = "ConfigInvalid";
+}
+
+/** A request from outside (API, webhook) is malformed. */
+export class BadRequestError extends CapstanError {
+  readonly code = "BadRequest";
+}
+
+export class UnauthorizedError extends CapstanError {
+  readonly code = "Unauthorized";
+}
+
+export class NotFoundError extends CapstanError {
+  readonly code = "NotFound";
+}
+
+/** The store (PostgreSQL) is unreachable or failed; retried with back-off. */
+export class StoreUnavailableError extends CapstanError {
+  readonly code = "StoreUnavailable";
+  override readonly transient = true;
+}
+
+export function toHttpStatus(error: unknown): number {
+  if (error instanceof BadRequestError || error instanceof ManifestError) return 400;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof StoreUnavailableError || error instanceof GitSourceError) return 503;
+  return 500;
+}
+
+export function toExitCode(error: unknown): 1 | 2 {
+  return error instanceof ConfigError ? 2 : 1;
+}
