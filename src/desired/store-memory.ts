@@ -1,0 +1,198 @@
+import { randomUUID } from "node:crypto";
+import type { ManifestProblem } from "../errors.ts";
+import { canonicalJson, specHash } from "./canonical.ts";
+import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
+import type { ApplySummary, DesiredStore, ObjectKey } from "./store.ts";
+import type { DesiredObject } from "./types.ts";
+
+/**
+ * The in-memory DesiredStore, for logic tests and the scale benchmark. It is
+ * held to the same test suite as the PostgreSQL store, so it cannot drift.
+ */
+export class MemoryDesiredStore implements DesiredStore {
+  private readonly revisions = new Map<string, Revision>();
+  private readonly objects: StoredObject[] = [];
+  private syncState: SyncState | null = null;
+  private nextRevisionId = 1;
+  private resourceVersion = 0;
+
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+    const summary: ApplySummary = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+    const now = new Date();
+    const wanted = new Set<string>();
+    for (const object of objects) {
+      wanted.add(keyString(object));
+      const hash = specHash(object.spec);
+      const live = this.live().find((row) => keyString(row) === keyString(object));
+      if (!live) {
+        this.objects.push({
+          uid: randomUUID(),
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          namespace: object.namespace,
+          name: object.name,
+          labels: structuredClone(object.labels),
+          annotations: structuredClone(object.annotations),
+          spec: structuredClone(object.spec),
+          status: {},
+          generation: 1,
+          observedGeneration: 0,
+          specHash: hash,
+          resourceVersion: ++this.resourceVersion,
+          ownerUid: null,
+          source: "git",
+          revisionSha: commit.sha,
+          sourceFile: object.source.file,
+          sourceLine: object.source.line,
+          createdAt: now,
+          updatedAt: now,
+          deletedAt: null,
+        });
+        summary.created++;
+        continue;
+      }
+      const same =
+        live.source === "git" &&
+        live.specHash === hash &&
+        live.apiVersion === object.apiVersion &&
+        live.sourceFile === object.source.file &&
+        live.sourceLine === object.source.line &&
+        canonicalJson(live.labels) === canonicalJson(object.labels) &&
+        canonicalJson(live.annotations) === canonicalJson(object.annotations);
+      if (same) {
+        summary.unchanged++;
+        continue;
+      }
+      if (live.specHash !== hash) live.generation++;
+      Object.assign(live, {
+        apiVersion: object.apiVersion,
+        labels: structuredClone(object.labels),
+        annotations: structuredClone(object.annotations),
+        spec: structuredClone(object.spec),
+        specHash: hash,
+        source: "git",
+        revisionSha: commit.sha,
+        sourceFile: object.source.file,
+        sourceLine: object.source.line,
+        resourceVersion: ++this.resourceVersion,
+        updatedAt: now,
+      });
+      summary.updated++;
+    }
+    for (const row of this.live()) {
+      if (row.source === "git" && !wanted.has(keyString(row))) {
+        row.deletedAt = now;
+        row.resourceVersion = ++this.resourceVersion;
+        summary.deleted++;
+      }
+    }
+    this.upsertRevision(commit, "applied", [], warnings, objects.length);
+    this.syncState = { ...this.syncStateOrEmpty(), liveSha: commit.sha, lastSeenSha: commit.sha };
+    return summary;
+  }
+
+  async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {
+    const errors = problems.filter((problem) => problem.severity === "error");
+    const warnings = problems.filter((problem) => problem.severity === "warning");
+    this.upsertRevision(commit, "rejected", errors, warnings, null);
+    this.syncState = { ...this.syncStateOrEmpty(), lastSeenSha: commit.sha };
+  }
+
+  async supersedeRevisions(commits: CommitInfo[]): Promise<void> {
+    for (const commit of commits) this.upsertRevision(commit, "superseded", [], [], null);
+  }
+
+  async getRevision(sha: string): Promise<Revision | null> {
+    const revision = this.revisions.get(sha);
+    return revision ? structuredClone(revision) : null;
+  }
+
+  async listRevisions(options: { limit?: number; before?: number } = {}): Promise<Revision[]> {
+    return [...this.revisions.values()]
+      .filter((revision) => options.before === undefined || revision.id < options.before)
+      .sort((a, b) => b.id - a.id)
+      .slice(0, options.limit ?? 50)
+      .map((revision) => structuredClone(revision));
+  }
+
+  async getObject(key: ObjectKey): Promise<StoredObject | null> {
+    const row = this.live().find((object) => keyString(object) === keyString(key));
+    return row ? structuredClone(row) : null;
+  }
+
+  async listObjects(filter: { kind?: string; namespace?: string; source?: "git" | "controller" } = {}): Promise<StoredObject[]> {
+    return this.live()
+      .filter((row) => filter.kind === undefined || row.kind === filter.kind)
+      .filter((row) => filter.namespace === undefined || row.namespace === filter.namespace)
+      .filter((row) => filter.source === undefined || row.source === filter.source)
+      .sort((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name))
+      .map((row) => structuredClone(row));
+  }
+
+  async getSyncState(): Promise<SyncState | null> {
+    return this.syncState ? structuredClone(this.syncState) : null;
+  }
+
+  async recordFetch(result: { url: string; branch: string; path: string; at: Date; error: string | null }): Promise<void> {
+    const previous = this.syncStateOrEmpty();
+    this.syncState = {
+      ...previous,
+      url: result.url,
+      branch: result.branch,
+      path: result.path,
+      lastFetchAt: result.at,
+      lastSuccessAt: result.error === null ? result.at : previous.lastSuccessAt,
+      lastError: result.error,
+      unreachableSince: result.error === null ? null : (previous.unreachableSince ?? result.at),
+    };
+  }
+
+  private live(): StoredObject[] {
+    return this.objects.filter((row) => row.deletedAt === null);
+  }
+
+  private syncStateOrEmpty(): SyncState {
+    return (
+      this.syncState ?? {
+        url: "",
+        branch: "",
+        path: "",
+        lastFetchAt: null,
+        lastSuccessAt: null,
+        lastError: null,
+        unreachableSince: null,
+        liveSha: null,
+        lastSeenSha: null,
+      }
+    );
+  }
+
+  private upsertRevision(
+    commit: CommitInfo,
+    state: RevisionState,
+    errors: ManifestProblem[],
+    warnings: ManifestProblem[],
+    objectCount: number | null,
+  ): void {
+    const previous = this.revisions.get(commit.sha);
+    const now = new Date();
+    this.revisions.set(commit.sha, {
+      ...structuredClone(commit),
+      id: previous?.id ?? this.nextRevisionId++,
+      state,
+      errors,
+      warnings,
+      objectCount,
+      seenAt: now,
+      appliedAt: state === "applied" ? now : (previous?.appliedAt ?? null),
+    });
+  }
+}
+
+function keyString(key: ObjectKey): string {
+  return `${key.kind}\u0000${key.namespace}\u0000${key.name}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,320 @@
+import type pg from "pg";
+import type { ManifestProblem } from "../errors.ts";
+import { canonicalJson, specHash } from "./canonical.ts";
+import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
+import type { ApplySummary, DesiredStore, ObjectKey } from "./store.ts";
+import type { DesiredObject } from "./types.ts";
+
+/** Serialises writers of git-sourced objects (two control planes, or a sync racing a rollback). */
+const SYNC_LOCK_KEY = 0x63617073; // "caps"
+
+type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
+
+export class PgDesiredStore implements DesiredStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+    return this.transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
+      const plan = await planObjectWrites(client, objects);
+      if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
+      if (plan.updates.length > 0) await updateObjects(client, plan.updates, commit.sha);
+      if (plan.deletes.length > 0) {
+        await client.query("UPDATE objects SET deleted_at = now() WHERE uid = ANY($1::uuid[])", [plan.deletes]);
+      }
+      await upsertRevision(client, commit, "applied", [], warnings, objects.length);
+      await client.query(
+        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, $1)
+         ON CONFLICT (id) DO UPDATE SET live_sha = $1, last_seen_sha = $1`,
+        [commit.sha],
+      );
+      return {
+        created: plan.creates.length,
+        updated: plan.updates.length,
+        unchanged: plan.unchanged,
+        deleted: plan.deletes.length,
+      };
+    });
+  }
+
+  async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {
+    await this.transaction(async (client) => {
+      const errors = problems.filter((problem) => problem.severity === "error");
+      const warnings = problems.filter((problem) => problem.severity === "warning");
+      await upsertRevision(client, commit, "rejected", errors, warnings, null);
+      await client.query(
+        `INSERT INTO sync_state (id, last_seen_sha) VALUES ('default', $1)
+         ON CONFLICT (id) DO UPDATE SET last_seen_sha = $1`,
+        [commit.sha],
+      );
+    });
+  }
+
+  async supersedeRevisions(commits: CommitInfo[]): Promise<void> {
+    if (commits.length === 0) return;
+    await this.transaction(async (client) => {
+      for (const commit of commits) await upsertRevision(client, commit, "superseded", [], [], null);
+    });
+  }
+
+  async getRevision(sha: string): Promise<Revision | null> {
+    const result = await this.pool.query("SELECT * FROM revisions WHERE sha = $1", [sha]);
+    return result.rows[0] ? revisionFromRow(result.rows[0]) : null;
+  }
+
+  async listRevisions(options: { limit?: number; before?: number } = {}): Promise<Revision[]> {
+    const result = await this.pool.query(
+      `SELECT * FROM revisions WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2`,
+      [options.before ?? null, options.limit ?? 50],
+    );
+    return result.rows.map(revisionFromRow);
+  }
+
+  async getObject(key: ObjectKey): Promise<StoredObject | null> {
+    const result = await this.pool.query(
+      "SELECT * FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL",
+      [key.kind, key.namespace, key.name],
+    );
+    return result.rows[0] ? objectFromRow(result.rows[0]) : null;
+  }
+
+  async listObjects(filter: { kind?: string; namespace?: string; source?: "git" | "controller" } = {}): Promise<StoredObject[]> {
+    const result = await this.pool.query(
+      `SELECT * FROM objects
+       WHERE deleted_at IS NULL
+         AND ($1::text IS NULL OR kind = $1)
+         AND ($2::text IS NULL OR namespace = $2)
+         AND ($3::text IS NULL OR source = $3)
+       ORDER BY kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
+      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null],
+    );
+    return result.rows.map(objectFromRow);
+  }
+
+  async getSyncState(): Promise<SyncState | null> {
+    const result = await this.pool.query("SELECT * FROM sync_state WHERE id = 'default'");
+    const row = result.rows[0];
+    if (!row) return null;
+    return {
+      url: row.url ?? "",
+      branch: row.branch ?? "",
+      path: row.path ?? "",
+      lastFetchAt: row.last_fetch_at,
+      lastSuccessAt: row.last_success_at,
+      lastError: row.last_error,
+      unreachableSince: row.unreachable_since,
+      liveSha: row.live_sha,
+      lastSeenSha: row.last_seen_sha,
+    };
+  }
+
+  async recordFetch(result: { url: string; branch: string; path: string; at: Date; error: string | null }): Promise<void> {
+    // unreachable_since keeps the time of the first failure in a run of failures.
+    await this.pool.query(
+      `INSERT INTO sync_state (id, url, branch, path, last_fetch_at, last_success_at, last_error, unreachable_since)
+       VALUES ('default', $1, $2, $3, $4, CASE WHEN $5::text IS NULL THEN $4 END, $5, CASE WHEN $5::text IS NOT NULL THEN $4 END)
+       ON CONFLICT (id) DO UPDATE SET
+         url = excluded.url, branch = excluded.branch, path = excluded.path,
+         last_fetch_at = excluded.last_fetch_at,
+         last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at),
+         last_error = excluded.last_error,
+         unreachable_since = CASE WHEN excluded.last_error IS NULL THEN NULL
+                                  ELSE COALESCE(sync_state.unreachable_since, excluded.unreachable_since) END`,
+      [result.url, result.branch, result.path, result.at, result.error],
+    );
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const value = await work(client);
+      await client.query("COMMIT");
+      return value;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+interface ObjectWrite {
+  uid?: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  api_version: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: Record<string, unknown>;
+  spec_hash: string;
+  source_file: string;
+  source_line: number;
+}
+
+interface WritePlan {
+  creates: ObjectWrite[];
+  updates: ObjectWrite[];
+  deletes: string[];
+  unchanged: number;
+}
+
+const keyOf = (kind: string, namespace: string, name: string): string => `${kind}\u0000${namespace}\u0000${name}`;
+
+/**
+ * Diffs the commit's objects against the live rows in memory so that the
+ * writes are three set-based statements, whatever the number of objects.
+ * A live controller-made object with the same key is adopted by Git.
+ */
+async function planObjectWrites(client: Queryable, objects: DesiredObject[]): Promise<WritePlan> {
+  const kinds = [...new Set(objects.map((object) => object.kind))];
+  const live = await client.query(
+    `SELECT uid, kind, namespace, name, api_version, labels, annotations, spec_hash, source, source_file, source_line
+     FROM objects WHERE deleted_at IS NULL AND (source = 'git' OR kind = ANY($1::text[]))`,
+    [kinds],
+  );
+  const liveByKey = new Map(live.rows.map((row) => [keyOf(row.kind, row.namespace, row.name), row]));
+  const plan: WritePlan = { creates: [], updates: [], deletes: [], unchanged: 0 };
+  const wanted = new Set<string>();
+  for (const object of objects) {
+    const key = keyOf(object.kind, object.namespace, object.name);
+    wanted.add(key);
+    const write: ObjectWrite = {
+      kind: object.kind,
+      namespace: object.namespace,
+      name: object.name,
+      api_version: object.apiVersion,
+      labels: object.labels,
+      annotations: object.annotations,
+      spec: object.spec,
+      spec_hash: specHash(object.spec),
+      source_file: object.source.file,
+      source_line: object.source.line,
+    };
+    const row = liveByKey.get(key);
+    if (!row) {
+      plan.creates.push(write);
+    } else if (
+      row.source === "git" &&
+      row.spec_hash === write.spec_hash &&
+      row.api_version === write.api_version &&
+      row.source_file === write.source_file &&
+      row.source_line === write.source_line &&
+      canonicalJson(row.labels) === canonicalJson(write.labels) &&
+      canonicalJson(row.annotations) === canonicalJson(write.annotations)
+    ) {
+      plan.unchanged++;
+    } else {
+      plan.updates.push({ ...write, uid: row.uid });
+    }
+  }
+  for (const row of live.rows) {
+    if (row.source === "git" && !wanted.has(keyOf(row.kind, row.namespace, row.name))) plan.deletes.push(row.uid);
+  }
+  return plan;
+}
+
+const recordsetColumns = `kind text, namespace text, name text, api_version text, labels jsonb, annotations jsonb,
+  spec jsonb, spec_hash text, source_file text, source_line int`;
+
+async function insertObjects(client: Queryable, writes: ObjectWrite[], sha: string): Promise<void> {
+  await client.query(
+    `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, spec_hash,
+                          source, revision_sha, source_file, source_line)
+     SELECT x.kind, x.namespace, x.name, x.api_version, x.labels, x.annotations, x.spec, x.spec_hash,
+            'git', $2, x.source_file, x.source_line
+     FROM jsonb_to_recordset($1::jsonb) AS x(${recordsetColumns})`,
+    [JSON.stringify(writes), sha],
+  );
+}
+
+async function updateObjects(client: Queryable, writes: ObjectWrite[], sha: string): Promise<void> {
+  // generation counts spec changes only, as in Kubernetes; labels and annotations do not bump it.
+  await client.query(
+    `UPDATE objects o SET
+       api_version = x.api_version, labels = x.labels, annotations = x.annotations, spec = x.spec,
+       generation = o.generation + CASE WHEN o.spec_hash <> x.spec_hash THEN 1 ELSE 0 END,
+       spec_hash = x.spec_hash, source = 'git', revision_sha = $2,
+       source_file = x.source_file, source_line = x.source_line
+     FROM jsonb_to_recordset($1::jsonb) AS x(uid uuid, ${recordsetColumns})
+     WHERE o.uid = x.uid`,
+    [JSON.stringify(writes), sha],
+  );
+}
+
+async function upsertRevision(
+  client: Queryable,
+  commit: CommitInfo,
+  state: RevisionState,
+  errors: ManifestProblem[],
+  warnings: ManifestProblem[],
+  objectCount: number | null,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO revisions (sha, parent_sha, author_name, author_email, message, committed_at,
+                           state, errors, warnings, object_count, seen_at, applied_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), CASE WHEN $7 = 'applied' THEN now() END)
+     ON CONFLICT (sha) DO UPDATE SET
+       state = excluded.state, errors = excluded.errors, warnings = excluded.warnings,
+       object_count = excluded.object_count, seen_at = now(),
+       applied_at = COALESCE(excluded.applied_at, revisions.applied_at)`,
+    [
+      commit.sha,
+      commit.parentSha,
+      commit.authorName,
+      commit.authorEmail,
+      commit.message,
+      commit.committedAt,
+      state,
+      JSON.stringify(errors),
+      JSON.stringify(warnings),
+      objectCount,
+    ],
+  );
+}
+
+function revisionFromRow(row: Record<string, any>): Revision {
+  return {
+    id: Number(row.id),
+    sha: row.sha,
+    parentSha: row.parent_sha,
+    authorName: row.author_name ?? "",
+    authorEmail: row.author_email ?? "",
+    message: row.message ?? "",
+    committedAt: row.committed_at,
+    state: row.state,
+    errors: row.errors ?? [],
+    warnings: row.warnings ?? [],
+    objectCount: row.object_count,
+    seenAt: row.seen_at,
+    appliedAt: row.applied_at,
+  };
+}
+
+export function objectFromRow(row: Record<string, any>): StoredObject {
+  return {
+    uid: row.uid,
+    apiVersion: row.api_version,
+    kind: row.kind,
+    namespace: row.namespace,
+    name: row.name,
+    labels: row.labels,
+    annotations: row.annotations,
+    spec: row.spec,
+    status: row.status,
+    generation: Number(row.generation),
+    observedGeneration: Number(row.observed_generation),
+    specHash: row.spec_hash,
+    resourceVersion: Number(row.resource_version),
+    ownerUid: row.owner_uid,
+    source: row.source,
+    revisionSha: row.revision_sha,
+    sourceFile: row.source_file,
+    sourceLine: row.source_line,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: row.deleted_at,
+  };
+}
