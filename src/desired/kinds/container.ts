@@ -46,7 +46,7 @@ const envVarSourceSchema = z
     fieldRef: fieldRefSchema.optional(),
   })
   .superRefine((source, ctx) =>
-    checkExactlyOne(source, ["configMapKeyRef", "secretKeyRef", "fieldRef"], "a value source", ctx),
+    checkExactlyOne(source, ["configMapKeyRef", "secretKeyRef", "fieldRef"], "value source", ctx),
   );
 
 const envVarSchema = z
@@ -72,7 +72,7 @@ const envFromSourceSchema = z
     secretRef: sourceRefSchema.optional(),
     prefix: envVarNameSchema.optional(),
   })
-  .superRefine((source, ctx) => checkExactlyOne(source, ["configMapRef", "secretRef"], "a source", ctx));
+  .superRefine((source, ctx) => checkExactlyOne(source, ["configMapRef", "secretRef"], "source", ctx));
 
 const containerPortSchema = z.strictObject({
   name: portNameSchema.optional(),

@@ -14,7 +14,7 @@ export function checkExactlyOne<T extends object>(
 ): void {
   const present = fields.filter((field) => value[field] !== undefined);
   if (present.length === 0) {
-    ctx.addIssue({ code: "custom", message: `must specify ${what}: one of ${fields.join(", ")}` });
+    ctx.addIssue({ code: "custom", message: `must specify a ${what}: one of ${fields.join(", ")}` });
   }
   for (const extra of present.slice(1)) {
     ctx.addIssue({

@@ -38,7 +38,7 @@ export const probeSchema = z
     failureThreshold: positiveInt.default(3),
   })
   .superRefine((probe, ctx) => {
-    checkExactlyOne(probe, probeHandlers, "a handler type", ctx);
+    checkExactlyOne(probe, probeHandlers, "handler type", ctx);
   });
 export type Probe = z.infer<typeof probeSchema>;
 
@@ -51,7 +51,7 @@ const lifecycleHandlerSchema = z
     sleep: sleepActionSchema.optional(),
   })
   .superRefine((handler, ctx) => {
-    checkExactlyOne(handler, lifecycleHandlers, "a handler type", ctx);
+    checkExactlyOne(handler, lifecycleHandlers, "handler type", ctx);
   });
 
 export const lifecycleSchema = z.strictObject({

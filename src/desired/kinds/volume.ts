@@ -71,7 +71,7 @@ const projectionSchema = z
     downwardAPI: z.strictObject({ items: z.array(downwardApiFileSchema) }).optional(),
   })
   .superRefine((projection, ctx) =>
-    checkExactlyOne(projection, ["configMap", "secret", "downwardAPI"], "a projection source", ctx),
+    checkExactlyOne(projection, ["configMap", "secret", "downwardAPI"], "projection source", ctx),
   );
 
 const projectedSchema = z.strictObject({
@@ -91,5 +91,5 @@ export const volumeSchema = z
     persistentVolumeClaim: persistentVolumeClaimSchema.optional(),
     projected: projectedSchema.optional(),
   })
-  .superRefine((volume, ctx) => checkExactlyOne(volume, volumeSources, "a volume type", ctx));
+  .superRefine((volume, ctx) => checkExactlyOne(volume, volumeSources, "volume type", ctx));
 export type Volume = z.infer<typeof volumeSchema>;
