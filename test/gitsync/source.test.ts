@@ -348,6 +348,21 @@ describe("GitSource over HTTP with basic auth, refused", () => {
     expect(error.message).not.toContain("leaked-secret");
   });
 
+  it("the test remote accepts an authenticated push into the served work tree", async () => {
+    const clone = await tempDir("capstan-clone-");
+    try {
+      const url = server.urlFor(repo.dir).replace("http://", `http://deployer:${password}@`);
+      const pusher = await createRepo(clone.path);
+      await pusher.git("pull", "--quiet", url, "main");
+      await pusher.write("rollback.yaml", "rolled back\n");
+      const pushed = await pusher.commit("Roll back");
+      await pusher.push(url);
+      expect(await repo.revParse()).toBe(pushed);
+    } finally {
+      await clone.cleanup();
+    }
+  });
+
   it("a token alone is sent as the username, the way GitHub and Gitea take it", async () => {
     const tokenServer = await startGitHttpServer({
       root: root.path,

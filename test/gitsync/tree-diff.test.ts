@@ -111,9 +111,10 @@ describe("diffTrees on 10,000 files in nested directories", () => {
         yield [`ns-${index % 10}/app-${Math.floor(index / 10) % 50}/cm-${index}.yaml`, `name: cm-${index}\n`];
       }
     };
-    before = await importFiles(repo, files(), "Ten thousand manifests");
-    await repo.write("ns-3/app-42/cm-423.yaml", "name: cm-423\nchanged: true\n");
-    after = await repo.commit("One change");
+    before = await importFiles(repo, files(), "Ten thousand manifests", { checkout: false });
+    after = await importFiles(repo, [["ns-3/app-42/cm-423.yaml", "name: cm-423\nchanged: true\n"]], "One change", {
+      checkout: false,
+    });
     store = new ObjectStore(`${repo.dir}/.git`);
   });
   afterAll(async () => {

@@ -196,11 +196,14 @@ export async function createRepo(dir?: string): Promise<TestRepo> {
  * Commits many generated files at once through `git fast-import`: thousands of
  * files in well under a second, where `write` + `git add` would take many.
  * Paths are repo-relative; the commit goes on top of the current branch tip.
+ * With `checkout: false` the work tree and index are left behind (commit
+ * further changes with `importFiles` too).
  */
 export async function importFiles(
   repo: TestRepo,
   files: Iterable<[path: string, content: string]>,
   message: string,
+  options: { checkout?: boolean } = {},
 ): Promise<string> {
   const branch = await repo.git("symbolic-ref", "--short", "HEAD");
   const parent = await repo.git("rev-parse", "--verify", "--quiet", "HEAD").catch(() => "");
@@ -234,8 +237,9 @@ export async function importFiles(
     );
     child.stdin.end(chunks.join(""));
   });
-  // fast-import moves the ref but not the work tree or index; bring them along.
-  await repo.git("reset", "--quiet", "--hard", branch);
+  // fast-import moves the ref but not the work tree or index. Checking out thousands
+  // of files costs seconds, so a test that only reads history can skip it.
+  if (options.checkout ?? true) await repo.git("reset", "--quiet", "--hard", branch);
   return repo.revParse();
 }
 
