@@ -1,0 +1,52 @@
+import { isAlias, isCollection, isMap, isScalar, isSeq, type Node } from "yaml";
+import type { ParsedDocument } from "./parse.ts";
+
+export type FieldPath = readonly (string | number)[];
+
+export interface FieldLocation {
+  line: number;
+  column: number;
+}
+
+/**
+ * Where a field path points in a document, for error messages. It walks the
+ * path as far as the document goes and answers the key of the deepest field
+ * found (a sequence item's own start): for a wrong value that is the line the
+ * user edits; for a missing field it is the key of the mapping that lacks it,
+ * and the document's start when the document itself lacks it.
+ */
+export function locateField(parsed: ParsedDocument, path: FieldPath): FieldLocation {
+  const { document, lineCounter } = parsed;
+  let node: Node | null = document.contents;
+  let offset = node?.range?.[0] ?? 0;
+  // An alias is followed to its anchor; the path bounds the walk, so an alias cycle cannot loop.
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(document) ?? null;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair || !isScalar(pair.key)) break;
+      offset = pair.key.range?.[0] ?? offset;
+      node = isCollection(pair.value) || isScalar(pair.value) || isAlias(pair.value) ? pair.value : null;
+    } else if (isSeq(node) && typeof segment === "number") {
+      const item = node.items[segment];
+      if (!isCollection(item) && !isScalar(item) && !isAlias(item)) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
+}
+
+/** `spec.template.spec.containers[0].ports[1].containerPort`; keys that are not plain words are quoted: `labels["app.kubernetes.io/name"]`. */
+export function formatFieldPath(path: FieldPath): string {
+  let text = "";
+  for (const segment of path) {
+    if (typeof segment === "number") text += `[${segment}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) text += text ? `.${segment}` : segment;
+    else text += `[${JSON.stringify(segment)}]`;
+  }
+  return text;
+}

@@ -1,0 +1,192 @@
+import {
+  Composer,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  Parser,
+  visit,
+  type CST,
+  type Document,
+  type ParsedNode,
+} from "yaml";
+import type { ManifestProblem } from "../errors.ts";
+import { decodeSource } from "./decode.ts";
+import type { SourceFile, SourcePosition } from "./types.ts";
+
+/**
+ * Multi-document YAML (and JSON, which is YAML) with source positions. Every
+ * bound is checked before the work it protects: size before decoding, depth
+ * and document count while the token stream is read (before any tree is
+ * built), aliases while the tree becomes plain data.
+ */
+
+export interface ParseLimits {
+  /** Larger files are refused before they are decoded or parsed. */
+  maxFileBytes: number;
+  maxDocuments: number;
+  /**
+   * The yaml package's bound on alias expansion (per anchor: uses times the
+   * nodes it holds), so a billion-laughs document fails fast and small.
+   */
+  maxAliasCount: number;
+  /** Collections nested deeper than this are refused: deep trees overflow the stack of every later step. */
+  maxDepth: number;
+}
+
+export const defaultParseLimits: Readonly<ParseLimits> = {
+  maxFileBytes: 4 * 1024 * 1024,
+  maxDocuments: 1000,
+  maxAliasCount: 100,
+  maxDepth: 100,
+};
+
+/** One non-empty document of a file: its syntax tree (to locate any field) and its plain data. */
+export interface ParsedDocument {
+  file: string;
+  document: Document.Parsed;
+  /** Shared by the documents of one file; turns the tree's offsets into line and column. */
+  lineCounter: LineCounter;
+  /** The document as plain data: aliases expanded within the limit, `<<` merge keys applied. */
+  manifest: Record<string, unknown>;
+  /** Where the document's mapping starts. */
+  position: SourcePosition;
+}
+
+export interface ParseResult {
+  documents: ParsedDocument[];
+  problems: ManifestProblem[];
+}
+
+export function parseSourceFile(file: SourceFile, limits: Partial<ParseLimits> = {}): ParseResult {
+  const limit: ParseLimits = { ...defaultParseLimits, ...limits };
+  const decoded = decodeSource(file, limit.maxFileBytes);
+  if ("problem" in decoded) return { documents: [], problems: [decoded.problem] };
+
+  const lineCounter = new LineCounter();
+  const problemAt = (offset: number, message: string, severity: ManifestProblem["severity"] = "error"): ManifestProblem => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: file.path, line, column: col, path: "", message, severity };
+  };
+
+  const read = readTokens(decoded.text, lineCounter, limit);
+  if ("refusal" in read) return { documents: [], problems: [problemAt(read.refusal.offset, read.refusal.message)] };
+
+  const documents: ParsedDocument[] = [];
+  const problems: ManifestProblem[] = [];
+  // Kubernetes manifests often share blocks through `<<: *anchor`, so merge keys are honoured.
+  const composer = new Composer({ merge: true, prettyErrors: false });
+  for (const document of composer.compose(read.tokens, true, decoded.text.length)) {
+    for (const warning of document.warnings) problems.push(problemAt(warning.pos[0], warning.message, "warning"));
+    if (document.errors.length > 0) {
+      for (const error of document.errors) problems.push(problemAt(error.pos[0], error.message));
+      continue;
+    }
+    const contents = document.contents;
+    // `---` alone, comments only and an explicit `~` are empty documents, skipped as kubectl does.
+    if (contents === null || (isScalar(contents) && contents.value === null)) continue;
+    const start = contents.range[0];
+    if (!isMap(contents)) {
+      problems.push(problemAt(start, `a manifest must be a mapping (apiVersion, kind, metadata, ...), not ${describeNode(contents)}`));
+      continue;
+    }
+    const expanded = toPlainData(document, limit.maxAliasCount);
+    if ("refusal" in expanded) {
+      problems.push(problemAt(expanded.refusal.offset ?? start, expanded.refusal.message));
+      continue;
+    }
+    const { line, col } = lineCounter.linePos(start);
+    documents.push({
+      file: file.path,
+      document,
+      lineCounter,
+      manifest: expanded.manifest,
+      position: { file: file.path, line, column: col },
+    });
+  }
+  return { documents, problems };
+}
+
+interface Refusal {
+  offset: number;
+  message: string;
+}
+
+/**
+ * Runs the lexer and the CST parser by hand (what `parseAllDocuments` does
+ * inside) so that nesting depth and document count are checked as the stream
+ * is read: the composer and everything after it recurse per level, and a
+ * 4 MiB file of `[` is two million levels.
+ */
+function readTokens(text: string, lineCounter: LineCounter, limit: ParseLimits): { tokens: CST.Token[] } | { refusal: Refusal } {
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let documentCount = 0;
+  const take = (token: CST.Token): Refusal | undefined => {
+    tokens.push(token);
+    if (token.type === "document" && ++documentCount > limit.maxDocuments) {
+      return { offset: token.offset, message: `more than ${limit.maxDocuments} documents in one file` };
+    }
+    return undefined;
+  };
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const token of parser.next(lexeme)) {
+      const refusal = take(token);
+      if (refusal) return { refusal };
+    }
+    if (collectionDepth(parser.stack) > limit.maxDepth) {
+      return {
+        refusal: { offset: parser.offset, message: `collections nested more than ${limit.maxDepth} levels deep: not parsed` },
+      };
+    }
+  }
+  for (const token of parser.end()) {
+    const refusal = take(token);
+    if (refusal) return { refusal };
+  }
+  return { tokens };
+}
+
+function collectionDepth(stack: readonly CST.Token[]): number {
+  let depth = 0;
+  for (const token of stack) {
+    if (token.type === "block-map" || token.type === "block-seq" || token.type === "flow-collection") depth++;
+  }
+  return depth;
+}
+
+function toPlainData(
+  document: Document.Parsed,
+  maxAliasCount: number,
+): { manifest: Record<string, unknown> } | { refusal: { offset: number | undefined; message: string } } {
+  try {
+    // The caller checked that the contents are a mapping, and a mapping becomes a plain object.
+    return { manifest: document.toJS({ maxAliasCount }) as Record<string, unknown> };
+  } catch (error) {
+    // The yaml package throws without a position; the first alias is where expansion starts.
+    let aliasOffset: number | undefined;
+    visit(document, {
+      Alias(_key, alias) {
+        aliasOffset = alias.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const reason = error instanceof Error ? error.message : String(error);
+    return {
+      refusal: {
+        offset: aliasOffset,
+        message: `aliases expand beyond the limit of ${maxAliasCount} (${reason}): not parsed`,
+      },
+    };
+  }
+}
+
+function describeNode(node: ParsedNode): string {
+  if (isSeq(node)) return "a sequence";
+  if (isAlias(node)) return "an alias";
+  if (isScalar(node)) return `the scalar ${JSON.stringify(String(node.value)).slice(0, 40)}`;
+  return "this node";
+}
