@@ -137,9 +137,10 @@ function readTokens(text: string, lineCounter: LineCounter, limit: ParseLimits):
       const refusal = take(token);
       if (refusal) return { refusal };
     }
-    if (collectionDepth(parser.stack) > limit.maxDepth) {
+    const tooDeep = collectionBeyondDepth(parser.stack, limit.maxDepth);
+    if (tooDeep) {
       return {
-        refusal: { offset: parser.offset, message: `collections nested more than ${limit.maxDepth} levels deep: not parsed` },
+        refusal: { offset: tooDeep.offset, message: `collections nested more than ${limit.maxDepth} levels deep: not parsed` },
       };
     }
   }
@@ -150,12 +151,15 @@ function readTokens(text: string, lineCounter: LineCounter, limit: ParseLimits):
   return { tokens };
 }
 
-function collectionDepth(stack: readonly CST.Token[]): number {
+/** The first collection on the parser's stack that lies deeper than `maxDepth`, if any. */
+function collectionBeyondDepth(stack: readonly CST.Token[], maxDepth: number): CST.Token | undefined {
   let depth = 0;
   for (const token of stack) {
-    if (token.type === "block-map" || token.type === "block-seq" || token.type === "flow-collection") depth++;
+    if (token.type === "block-map" || token.type === "block-seq" || token.type === "flow-collection") {
+      if (++depth > maxDepth) return token;
+    }
   }
-  return depth;
+  return undefined;
 }
 
 function toPlainData(
