@@ -137,7 +137,8 @@ function readTokens(text: string, lineCounter: LineCounter, limit: ParseLimits):
       const refusal = take(token);
       if (refusal) return { refusal };
     }
-    const tooDeep = collectionBeyondDepth(parser.stack, limit.maxDepth);
+    // The stack holds at least every open collection, so its length is a free first test.
+    const tooDeep = parser.stack.length > limit.maxDepth ? collectionBeyondDepth(parser.stack, limit.maxDepth) : undefined;
     if (tooDeep) {
       return {
         refusal: { offset: tooDeep.offset, message: `collections nested more than ${limit.maxDepth} levels deep: not parsed` },
