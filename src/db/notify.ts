@@ -130,7 +130,14 @@ export async function listen(
     client = next;
     heartbeatTimer = setInterval(() => {
       const current = client;
-      current?.query("SELECT 1").catch((error: Error) => lost(current, error));
+      if (!current) return;
+      // On a half-open connection the query neither answers nor fails.
+      const silence = setTimeout(() => lost(current, new Error(`no answer to a health check in ${heartbeatMs} ms`)), heartbeatMs);
+      silence.unref();
+      current
+        .query("SELECT 1")
+        .catch((error: Error) => lost(current, error))
+        .finally(() => clearTimeout(silence));
     }, heartbeatMs);
     // A health check alone must not keep a process alive that has nothing else to do.
     heartbeatTimer.unref();
