@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { withTransaction } from "../db/index.ts";
 import type { ManifestProblem } from "../errors.ts";
 import { canonicalJson, specHash } from "./canonical.ts";
 import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
@@ -14,7 +15,7 @@ export class PgDesiredStore implements DesiredStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
-    return this.transaction(async (client) => {
+    return withTransaction(this.pool, async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
       const plan = await planObjectWrites(client, objects);
       if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
@@ -38,7 +39,7 @@ export class PgDesiredStore implements DesiredStore {
   }
 
   async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {
-    await this.transaction(async (client) => {
+    await withTransaction(this.pool, async (client) => {
       const errors = problems.filter((problem) => problem.severity === "error");
       const warnings = problems.filter((problem) => problem.severity === "warning");
       await upsertRevision(client, commit, "rejected", errors, warnings, null);
@@ -52,7 +53,7 @@ export class PgDesiredStore implements DesiredStore {
 
   async supersedeRevisions(commits: CommitInfo[]): Promise<void> {
     if (commits.length === 0) return;
-    await this.transaction(async (client) => {
+    await withTransaction(this.pool, async (client) => {
       for (const commit of commits) await upsertRevision(client, commit, "superseded", [], [], null);
     });
   }
@@ -112,7 +113,8 @@ export class PgDesiredStore implements DesiredStore {
     // unreachable_since keeps the time of the first failure in a run of failures.
     await this.pool.query(
       `INSERT INTO sync_state (id, url, branch, path, last_fetch_at, last_success_at, last_error, unreachable_since)
-       VALUES ('default', $1, $2, $3, $4, CASE WHEN $5::text IS NULL THEN $4 END, $5, CASE WHEN $5::text IS NOT NULL THEN $4 END)
+       VALUES ('default', $1, $2, $3, $4::timestamptz, CASE WHEN $5::text IS NULL THEN $4::timestamptz END, $5::text,
+               CASE WHEN $5::text IS NOT NULL THEN $4::timestamptz END)
        ON CONFLICT (id) DO UPDATE SET
          url = excluded.url, branch = excluded.branch, path = excluded.path,
          last_fetch_at = excluded.last_fetch_at,
@@ -122,21 +124,6 @@ export class PgDesiredStore implements DesiredStore {
                                   ELSE COALESCE(sync_state.unreachable_since, excluded.unreachable_since) END`,
       [result.url, result.branch, result.path, result.at, result.error],
     );
-  }
-
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const value = await work(client);
-      await client.query("COMMIT");
-      return value;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }
 
