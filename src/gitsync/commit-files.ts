@@ -1,0 +1,90 @@
+import { posix } from "node:path";
+import type { ManifestProblem } from "../errors.ts";
+import { ignoreFileName, isManifestPath, parseIgnoreFile } from "../desired/manifest-paths.ts";
+import { validateFile, validateObjectSet, type ValidationResult } from "../desired/validate.ts";
+
+/**
+ * How a commit's tree becomes a set of validated objects, with the same
+ * rules `capstan validate <dir>` applies to a checkout (load-directory.ts):
+ * manifest paths only, `.capstanignore` at the root, a symlink to a file in
+ * the tree read under the link's own path, a symlink leading out refused.
+ */
+
+/** One tree entry under the sources sub-path. */
+export interface TreeFile {
+  oid: string;
+  symlink: boolean;
+}
+
+/** The per-file result, a pure function of the path and the content's blob id: cached across syncs. */
+export type FileResult = ValidationResult;
+
+const maxSymlinkHops = 8;
+
+/**
+ * The manifest files of a tree, validated; `cache` keeps results by path and
+ * content id so an unchanged file is not parsed again. Only blobs that are
+ * needed and not cached are read.
+ */
+export async function validateTree(
+  files: ReadonlyMap<string, TreeFile>,
+  readBlob: (oid: string) => Promise<Uint8Array>,
+  cache: Map<string, { oid: string; result: FileResult }>,
+): Promise<ValidationResult> {
+  const ignoreEntry = files.get(ignoreFileName);
+  const ignoreMatcher = parseIgnoreFile(ignoreEntry ? decode(await readBlob(ignoreEntry.oid)) : "");
+  const paths = [...files.keys()].filter((path) => isManifestPath(path, ignoreMatcher)).sort();
+
+  const results: FileResult[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    seen.add(path);
+    const resolved = await resolveFile(path, files, readBlob);
+    if ("refusal" in resolved) {
+      results.push({ objects: [], problems: [resolved.refusal] });
+      continue;
+    }
+    const cached = cache.get(path);
+    if (cached?.oid === resolved.oid) {
+      results.push(cached.result);
+      continue;
+    }
+    const result = validateFile({ path, content: await readBlob(resolved.oid) });
+    cache.set(path, { oid: resolved.oid, result });
+    results.push(result);
+  }
+  for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
+
+  const objects = results.flatMap((result) => result.objects);
+  const problems: ManifestProblem[] = [...results.flatMap((result) => result.problems), ...validateObjectSet(objects)];
+  return { objects, problems };
+}
+
+/** The blob a path stands for: itself, or what its symlink chain leads to inside the tree. */
+async function resolveFile(
+  path: string,
+  files: ReadonlyMap<string, TreeFile>,
+  readBlob: (oid: string) => Promise<Uint8Array>,
+): Promise<{ oid: string } | { refusal: ManifestProblem }> {
+  let current = path;
+  for (let hop = 0; hop <= maxSymlinkHops; hop++) {
+    const entry = files.get(current);
+    if (!entry) return { refusal: refusal(path, "symlink points to a file that does not exist in the commit") };
+    if (!entry.symlink) return { oid: entry.oid };
+    const target = decode(await readBlob(entry.oid));
+    const joined = posix.normalize(posix.join(posix.dirname(current), target));
+    if (posix.isAbsolute(target) || joined === ".." || joined.startsWith("../")) {
+      return { refusal: refusal(path, `symlink points outside the manifests directory (to ${target}): refused`) };
+    }
+    current = joined;
+  }
+  return { refusal: refusal(path, `symlink chain longer than ${maxSymlinkHops} links: refused`) };
+}
+
+function decode(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+}
+
+function refusal(file: string, message: string): ManifestProblem {
+  return { file, line: 1, column: 1, path: "", message, severity: "error" };
+}

@@ -1,0 +1,158 @@
+import { backoffDelay } from "../backoff.ts";
+import type { Clock } from "../clock.ts";
+import { ManifestError, type ManifestProblem } from "../errors.ts";
+import type { Logger } from "../logging.ts";
+import type { DesiredStore } from "../desired/store.ts";
+import type { ValidationResult } from "../desired/validate.ts";
+import { validateTree, type FileResult, type TreeFile } from "./commit-files.ts";
+import type { GitSource } from "./source.ts";
+
+export interface GitSyncOptions {
+  source: GitSource;
+  store: DesiredStore;
+  clock: Clock;
+  log: Logger;
+  /** What the store records as the source (no credentials). */
+  describe: { url: string; branch: string; path: string };
+  pollIntervalMs: number;
+  /** Upper bound of the back-off while the source or the store fails. */
+  maxBackoffMs?: number;
+  /** How many new commits one fetch records; older ones beyond it are not recorded at all. */
+  maxCommitsPerFetch?: number;
+}
+
+export type SyncOutcome =
+  | { result: "unchanged"; sha: string }
+  | { result: "applied"; sha: string; created: number; updated: number; unchanged: number; deleted: number }
+  | { result: "rejected"; sha: string; problems: ManifestProblem[] };
+
+/**
+ * Pulls the watched branch into the desired store: on every poll tick or
+ * webhook trigger it fetches, and for a new tip validates the whole tree and
+ * applies it as one revision, or rejects it whole. Intermediate commits of a
+ * fetch are recorded as superseded; the branch tip is the truth, so a
+ * force-push simply makes an older tree the next revision.
+ */
+export class GitSync {
+  /** Parsed results of the tree at `parsedSha`, by path, so unchanged blobs are not parsed again. */
+  private files = new Map<string, TreeFile>();
+  private readonly results = new Map<string, { oid: string; result: FileResult }>();
+  private parsedSha: string | null = null;
+  private running: Promise<void> | null = null;
+  private readonly stopController = new AbortController();
+  private wakeController = new AbortController();
+  private triggered = false;
+
+  constructor(private readonly options: GitSyncOptions) {}
+
+  /** Starts the poll loop; resolves at once. */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Fetches as soon as possible (webhook); coalesces with a fetch already under way. */
+  trigger(): void {
+    this.triggered = true;
+    this.wakeController.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.wakeController.abort();
+    await this.running;
+  }
+
+  /** One fetch-validate-store pass. Throws when the source or the store fails. */
+  async syncOnce(): Promise<SyncOutcome> {
+    const { source, store, clock, describe } = this.options;
+    let tip: string;
+    try {
+      tip = await source.fetch();
+    } catch (error) {
+      await store.recordFetch({ ...describe, at: clock.now(), error: messageOf(error) });
+      throw error;
+    }
+    await store.recordFetch({ ...describe, at: clock.now(), error: null });
+
+    const lastSeen = (await store.getSyncState())?.lastSeenSha ?? null;
+    if (tip === lastSeen) return { result: "unchanged", sha: tip };
+
+    const commits = await source.commitsBetween(lastSeen, tip, this.options.maxCommitsPerFetch ?? 50);
+    const tipCommit = commits.at(-1) ?? (await source.commitInfo(tip));
+    await store.supersedeRevisions(commits.filter((commit) => commit.sha !== tip));
+
+    let validated: ValidationResult;
+    try {
+      validated = await this.validateTreeAt(tip);
+    } catch (error) {
+      // A commit without the manifests directory is a bad commit, not a broken source.
+      if (!(error instanceof ManifestError)) throw error;
+      validated = { objects: [], problems: error.problems };
+    }
+    const { objects, problems } = validated;
+    if (problems.some((problem) => problem.severity === "error")) {
+      await store.rejectRevision(tipCommit, problems);
+      this.options.log.warn(
+        { sha: tip, errors: problems.filter((problem) => problem.severity === "error").length },
+        "commit rejected: the previous revision stays live",
+      );
+      return { result: "rejected", sha: tip, problems };
+    }
+    const summary = await store.applyRevision(tipCommit, objects, problems);
+    this.options.log.info({ sha: tip, ...summary }, "revision applied");
+    return { result: "applied", sha: tip, ...summary };
+  }
+
+  private async loop(): Promise<void> {
+    const { clock, log, pollIntervalMs } = this.options;
+    let failures = 0;
+    while (!this.stopController.signal.aborted) {
+      this.triggered = false;
+      let delayMs = pollIntervalMs;
+      try {
+        await this.syncOnce();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        delayMs = backoffDelay(failures - 1, { initialMs: pollIntervalMs, maxMs: this.options.maxBackoffMs ?? 300_000 });
+        log.error({ err: messageOf(error), retryInMs: delayMs }, "sync failed");
+      }
+      if (this.triggered || this.stopController.signal.aborted) continue;
+      this.wakeController = new AbortController();
+      await clock.sleep(delayMs, AbortSignal.any([this.wakeController.signal, this.stopController.signal]));
+    }
+  }
+
+  /**
+   * The tree at `sha`, validated. Only blobs whose id changed since the last
+   * read tree are listed from a diff, and only changed files are parsed again.
+   */
+  private async validateTreeAt(sha: string): Promise<ValidationResult> {
+    const { source } = this.options;
+    try {
+      const files = new Map(this.files);
+      if (this.parsedSha !== null) {
+        for (const change of await source.changedBlobs(this.parsedSha, sha)) {
+          if (change.oid === null) files.delete(change.path);
+          else files.set(change.path, { oid: change.oid, symlink: change.symlink });
+        }
+      } else {
+        files.clear();
+        for (const blob of await source.listManifestBlobs(sha)) files.set(blob.path, { oid: blob.oid, symlink: blob.symlink });
+      }
+      const result = await validateTree(files, (oid) => source.readBlob(oid), this.results);
+      this.files = files;
+      this.parsedSha = sha;
+      return result;
+    } catch (error) {
+      // The cache may no longer match any tree: start from a full read next time.
+      this.files = new Map();
+      this.parsedSha = null;
+      throw error;
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
