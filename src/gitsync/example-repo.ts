@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, stat } from "node:fs/promises";
+import { cp, mkdir, readdir } from "node:fs/promises";
 import fs from "node:fs";
 import { join, relative, sep } from "node:path";
 import git from "isomorphic-git";
@@ -9,11 +9,12 @@ import git from "isomorphic-git";
  * there and watch the change roll out. An existing copy is used as it is.
  */
 export async function ensureExampleRepository(target: string, template: string): Promise<string> {
-  const exists = await stat(join(target, ".git")).then(
+  // A copy whose first commit never happened (killed mid-way) is made again.
+  const committed = await git.resolveRef({ fs, dir: target, ref: "main" }).then(
     () => true,
     () => false,
   );
-  if (exists) return target;
+  if (committed) return target;
   await mkdir(target, { recursive: true });
   await cp(template, target, { recursive: true });
   await git.init({ fs, dir: target, defaultBranch: "main" });

@@ -1,0 +1,33 @@
+import type { z } from "zod";
+import { CapstanError } from "../errors.ts";
+
+/** The control plane did not answer, or answered with an error. */
+export class ApiError extends CapstanError {
+  readonly code = "ApiError";
+  constructor(
+    readonly url: string,
+    readonly status: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** GETs a JSON document from a running control plane and checks its shape with the API's own schema. */
+export async function getJson<Schema extends z.ZodType>(server: string, path: string, schema: Schema): Promise<z.infer<Schema>> {
+  const url = new URL(path, server).toString();
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { accept: "application/json" } });
+  } catch (error) {
+    throw new ApiError(url, null, `cannot reach the control plane at ${server} (${(error as Error).message}); is 'capstan up' running? (--server, CAPSTAN_SERVER)`);
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = body && typeof body === "object" && "error" in body ? String(body.error) : response.statusText;
+    throw new ApiError(url, response.status, `${url}: ${response.status} ${detail}`);
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new ApiError(url, response.status, `${url}: unexpected response shape: ${parsed.error.message}`);
+  return parsed.data;
+}

@@ -1,0 +1,16 @@
+import { Command } from "commander";
+import { runProgram } from "./program.ts";
+import { registerHistory } from "./history.ts";
+import { registerUp } from "./up.ts";
+import { registerValidate } from "./validate.ts";
+
+const program = new Command("capstan")
+  .description("GitOps for plain Linux hosts: Git commits in, running processes out")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+registerUp(program);
+registerValidate(program);
+registerHistory(program);
+
+await runProgram(program, process.argv);

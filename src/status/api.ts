@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { BadRequestError } from "../errors.ts";
+import { revisionSchema, syncStateSchema, type DesiredStore } from "../desired/index.ts";
+
+/** Response shapes of the JSON API: the CLI parses with these same schemas. */
+export const revisionListSchema = z.object({
+  items: z.array(revisionSchema),
+  /** Pass as `before` to get the next (older) page; null on the last page. */
+  next: z.number().int().nullable(),
+});
+
+export const statusSchema = z.object({
+  revision: z
+    .object({ sha: z.string(), subject: z.string(), author: z.string(), state: z.string(), committedAt: z.coerce.date() })
+    .nullable(),
+  sync: syncStateSchema.nullable(),
+});
+
+const revisionQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+export function apiRoutes(store: DesiredStore): Hono {
+  const api = new Hono();
+
+  api.get("/revisions", async (c) => {
+    const query = parseQuery(revisionQuerySchema, c.req.query());
+    const items = await store.listRevisions({ limit: query.limit + 1, before: query.before });
+    const page = items.slice(0, query.limit);
+    const next = items.length > query.limit ? page.at(-1)!.id : null;
+    return c.json(revisionListSchema.parse({ items: page, next }));
+  });
+
+  api.get("/status", async (c) => {
+    const sync = await store.getSyncState();
+    const live = sync?.liveSha ? await store.getRevision(sync.liveSha) : null;
+    return c.json(
+      statusSchema.parse({
+        revision: live && {
+          sha: live.sha,
+          subject: live.message.split("\n", 1)[0] ?? "",
+          author: live.authorName,
+          state: live.state,
+          committedAt: live.committedAt,
+        },
+        sync,
+      }),
+    );
+  });
+
+  return api;
+}
+
+function parseQuery<Schema extends z.ZodType>(schema: Schema, query: Record<string, string>): z.infer<Schema> {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "query"}: ${issue.message}`).join("; ");
+    throw new BadRequestError(`bad query parameters: ${detail}`);
+  }
+  return parsed.data;
+}

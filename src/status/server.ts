@@ -1,0 +1,68 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import { CapstanError, toHttpStatus } from "../errors.ts";
+import type { Logger } from "../logging.ts";
+import type { DesiredStore } from "../desired/index.ts";
+import { webhookRoute } from "../gitsync/index.ts";
+import { apiRoutes } from "./api.ts";
+
+export interface StatusServerOptions {
+  store: DesiredStore;
+  log: Logger;
+  /** Checks that the store answers, for /readyz. */
+  storeReachable: () => Promise<boolean>;
+  webhook?: { secret: string; branch: string; onPush: () => void };
+}
+
+/** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
+export function createStatusApp(options: StatusServerOptions): Hono {
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const status = toHttpStatus(error);
+    if (status >= 500) options.log.error({ err: error.message, path: c.req.path }, "request failed");
+    const message = error instanceof CapstanError || status < 500 ? error.message : "internal error";
+    return c.json({ error: message }, status as 400);
+  });
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/readyz", async (c) => {
+    const ready = await options.storeReachable().catch(() => false);
+    return ready ? c.text("ok") : c.text("store unreachable", 503);
+  });
+
+  if (options.webhook) {
+    const { secret, branch, onPush } = options.webhook;
+    app.post("/hooks/git", webhookRoute({ secret, branch, onPush }));
+  }
+
+  app.route("/api", apiRoutes(options.store));
+  return app;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Listens on host:port (port 0 = any free port) and resolves once bound. */
+export function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    let server: ServerType;
+    try {
+      server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+        resolve({
+          url: `http://${host.includes(":") ? `[${host}]` : host}:${info.port}`,
+          close: () =>
+            new Promise<void>((done) => {
+              if ("closeAllConnections" in server) server.closeAllConnections();
+              server.close(() => done());
+            }),
+        });
+      });
+      server.once("error", reject);
+    } catch (error) {
+      reject(error);
+    }
+  });
+}

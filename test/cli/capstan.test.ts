@@ -1,0 +1,162 @@
+import { createHmac } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
+import { runCli, startCli, type RunningCli } from "../helpers/cli.ts";
+import { useTestDatabase } from "../helpers/test-database.ts";
+
+const examplesRepo = fileURLToPath(new URL("../../examples-repo", import.meta.url));
+const database = useTestDatabase();
+
+const configMap = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function scratchRepo(): Promise<TestRepo> {
+  const repo = await createRepo();
+  cleanups.push(() => repo.cleanup());
+  return repo;
+}
+
+async function scratchDir(): Promise<string> {
+  const dir = await tempDir("capstan-cli-");
+  cleanups.push(() => dir.cleanup());
+  return dir.path;
+}
+
+function up(args: string[], env: Record<string, string> = {}): RunningCli {
+  const running = startCli(["up", "--port", "0", ...args], { CAPSTAN_LOG_LEVEL: "warn", ...env });
+  cleanups.push(() => running.stop("SIGKILL"));
+  return running;
+}
+
+describe("capstan validate", () => {
+  it("accepts the bundled examples-repo", async () => {
+    const result = await runCli(["validate", examplesRepo]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toMatch(/^\d+ objects valid/m);
+    expect(result.code).toBe(0);
+  });
+
+  it("exits 1 listing every error as file:line:column, and --json gives the same problems", async () => {
+    const repo = await scratchRepo();
+    await repo.writeAll({
+      "good.yaml": configMap("good", "1"),
+      "bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  namespace: nowhere\n",
+      "broken.yml": "kind: [unclosed\n",
+    });
+    const text = await runCli(["validate", repo.dir]);
+    expect(text.code).toBe(1);
+    const lines = text.stdout.trimEnd().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/^bad\.yaml:5:3 metadata\.namespace: namespace "nowhere" not found/),
+      expect.stringMatching(/^broken\.yml:2:1 /),
+      "2 error(s): nothing would be applied",
+    ]);
+
+    const json = await runCli(["validate", "--json", repo.dir]);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { valid: boolean; problems: Array<{ file: string }> };
+    expect(report.valid).toBe(false);
+    expect(report.problems.map((problem) => problem.file).sort()).toEqual(["bad.yaml", "broken.yml"]);
+  });
+
+  it("exits 1 for a missing directory and 2 for a usage error", async () => {
+    const missing = await runCli(["validate", "/nonexistent/capstan-manifests"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\/nonexistent\/capstan-manifests: no such directory/);
+    const usage = await runCli(["validate"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument/);
+    expect((await runCli(["frobnicate"])).code).toBe(2);
+  });
+});
+
+describe("capstan up", () => {
+  it("syncs a repository into PostgreSQL, wakes on a signed webhook, serves history, and stops on SIGTERM", async () => {
+    const repo = await scratchRepo();
+    await repo.write("app.yaml", configMap("app", "1"));
+    const first = await repo.commit("first");
+    const secret = "webhook-secret-for-test";
+    const running = up(["--repo", repo.dir, "--data-dir", await scratchDir(), "--poll-interval", "3600"], {
+      DATABASE_URL: database().url,
+      CAPSTAN_WEBHOOK_SECRET: secret,
+    });
+    const [, url] = await running.waitFor(/capstan is up: (http:\/\/\S+)/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    await expect.poll(async () => (await runCli(["history", "--server", url!])).stdout, { timeout: 20_000 }).toMatch(first.slice(0, 10));
+
+    await repo.write("app.yaml", configMap("app", "2"));
+    const second = await repo.commit("second");
+    const body = JSON.stringify({ ref: "refs/heads/main", after: second });
+    const unsigned = await fetch(`${url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    expect(unsigned.status).toBe(401);
+    const signature = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+    const signed = await fetch(`${url}/hooks/git`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": signature },
+    });
+    expect(signed.status).toBe(202);
+    await expect
+      .poll(async () => JSON.parse((await runCli(["history", "--json", "--server", url!])).stdout).items[0]?.sha, { timeout: 10_000 })
+      .toBe(second);
+
+    const status = (await (await fetch(`${url}/api/status`)).json()) as { revision: { sha: string; subject: string } };
+    expect(status.revision).toMatchObject({ sha: second, subject: "second" });
+    const badQuery = await fetch(`${url}/api/revisions?limit=0`);
+    expect(badQuery.status).toBe(400);
+
+    expect(await running.stop("SIGTERM")).toBe(0);
+    expect(running.output()).not.toContain(secret);
+  });
+
+  it("starts an embedded PostgreSQL on the examples-repo by default, stops it on SIGTERM and reuses its data", async () => {
+    const dataDir = await scratchDir();
+    const env = { DATABASE_URL: "", CAPSTAN_REPO: "" };
+    const firstRun = up(["--data-dir", dataDir], env);
+    const [, url] = await firstRun.waitFor(/capstan is up: (http:\/\/\S+)/, 90_000);
+    await expect
+      .poll(async () => (await getStatus(url!)).revision?.state, { timeout: 20_000 })
+      .toBe("applied");
+    const firstSha = (await getStatus(url!)).revision!.sha;
+    const pidFile = join(dataDir, "pg", "postmaster.pid");
+    const postmasterPid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
+    expect(await firstRun.stop("SIGTERM")).toBe(0);
+    expect(isAlive(postmasterPid)).toBe(false);
+    await expect(readFile(pidFile)).rejects.toThrow();
+
+    const secondRun = up(["--data-dir", dataDir], env);
+    const [, secondUrl] = await secondRun.waitFor(/capstan is up: (http:\/\/\S+)/, 60_000);
+    const history = await runCli(["history", "--json", "--server", secondUrl!]);
+    expect(JSON.parse(history.stdout).items.map((revision: { sha: string }) => revision.sha)).toContain(firstSha);
+    expect(await secondRun.stop("SIGTERM")).toBe(0);
+  });
+
+  it("refuses bad configuration with exit code 2, naming the flag and variable", async () => {
+    const result = await runCli(["up", "--port", "99999"], { CAPSTAN_DATA_DIR: await scratchDir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--port \(CAPSTAN_PORT\)/);
+  });
+});
+
+async function getStatus(url: string): Promise<{ revision: { sha: string; state: string } | null }> {
+  return (await (await fetch(`${url}/api/status`)).json()) as { revision: { sha: string; state: string } | null };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
