@@ -78,6 +78,14 @@ describe("capstan validate", () => {
   });
 });
 
+describe("capstan --help", () => {
+  it.each(["--help", "up --help", "validate --help", "history --help"])("capstan %s prints usage and exits 0", async (line) => {
+    const result = await runCli(line.split(" "));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: capstan/m);
+  });
+});
+
 describe("capstan up", () => {
   it("syncs a repository into PostgreSQL, wakes on a signed webhook, serves history, and stops on SIGTERM", async () => {
     const repo = await scratchRepo();

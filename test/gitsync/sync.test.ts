@@ -212,7 +212,44 @@ describe("GitSync", () => {
   });
 });
 
-describe("GitSync over HTTP", () => {
+describe("GitSync over HTTP without auth", () => {
+  let served: Awaited<ReturnType<typeof tempDir>>;
+  let server: GitHttpServer;
+
+  beforeEach(async () => {
+    served = await tempDir("capstan-served-");
+    server = await startGitHttpServer({ root: served.path });
+  });
+  afterEach(async () => {
+    await server.close();
+    await served.cleanup();
+  });
+
+  it("applies three commits as three revisions, deletes a removed file's objects, and follows a force-push back", async () => {
+    const origin = await createRepo(`${served.path}/public.git`);
+    cleanups.push(() => origin.cleanup());
+    const sync = makeSync(openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path }));
+    const shas: string[] = [];
+    for (const value of ["1", "2", "3"]) {
+      await origin.writeAll({ "app.yaml": configMap("app", value), "side.yaml": configMap("side", value) });
+      shas.push(await origin.commit(`v${value}`));
+      expect(await sync.syncOnce()).toMatchObject({ result: "applied", sha: shas.at(-1) });
+    }
+    expect((await store.listRevisions({ limit: 10 })).map((revision) => revision.state)).toEqual(["applied", "applied", "applied"]);
+    expect(await values()).toEqual({ app: "3", side: "3" });
+
+    await origin.remove("side.yaml");
+    await origin.commit("drop side");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied", deleted: 1 });
+    expect(await values()).toEqual({ app: "3" });
+
+    await origin.resetTo(shas[0]!);
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied", sha: shas[0] });
+    expect(await values()).toEqual({ app: "1", side: "1" });
+  });
+});
+
+describe("GitSync over HTTP with basic auth", () => {
   let served: Awaited<ReturnType<typeof tempDir>>;
   let server: GitHttpServer;
   const auth = { username: "deploy", password: "s3cret-token-value" };
