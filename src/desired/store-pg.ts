@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { withTransaction } from "../db/index.ts";
 import type { ManifestProblem } from "../errors.ts";
-import { canonicalJson, specHash } from "./canonical.ts";
+import { gitHash, specHash } from "./canonical.ts";
 import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
 import type { ApplySummary, DesiredStore, ObjectKey } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
@@ -137,6 +137,7 @@ interface ObjectWrite {
   annotations: Record<string, string>;
   spec: Record<string, unknown>;
   spec_hash: string;
+  git_hash: string;
   source_file: string;
   source_line: number;
 }
@@ -148,7 +149,7 @@ interface WritePlan {
   unchanged: number;
 }
 
-const keyOf = (kind: string, namespace: string, name: string): string => `${kind}\u0000${namespace}\u0000${name}`;
+const keyOf = (kind: string, namespace: string, name: string): string => `${kind}\u0001${namespace}\u0001${name}`;
 
 /**
  * Diffs the commit's objects against the live rows in memory so that the
@@ -157,17 +158,26 @@ const keyOf = (kind: string, namespace: string, name: string): string => `${kind
  */
 async function planObjectWrites(client: Queryable, objects: DesiredObject[]): Promise<WritePlan> {
   const kinds = [...new Set(objects.map((object) => object.kind))];
-  const live = await client.query(
-    `SELECT uid, kind, namespace, name, api_version, labels, annotations, spec_hash, source, source_file, source_line
-     FROM objects WHERE deleted_at IS NULL AND (source = 'git' OR kind = ANY($1::text[]))`,
-    [kinds],
-  );
-  const liveByKey = new Map(live.rows.map((row) => [keyOf(row.kind, row.namespace, row.name), row]));
+  // Narrow columns in array rows: reading every live object's jsonb, or even
+  // six named columns, would dominate a one-file sync of a large repository.
+  const live = await client.query<[uid: string, key: string, gitHash: string | null, fromGit: boolean]>({
+    text: `SELECT uid, kind || chr(1) || namespace || chr(1) || name, git_hash, source = 'git'
+           FROM objects WHERE deleted_at IS NULL AND (source = 'git' OR kind = ANY($1::text[]))`,
+    values: [kinds],
+    rowMode: "array",
+  });
+  const liveByKey = new Map(live.rows.map((row) => [row[1], row]));
   const plan: WritePlan = { creates: [], updates: [], deletes: [], unchanged: 0 };
   const wanted = new Set<string>();
   for (const object of objects) {
     const key = keyOf(object.kind, object.namespace, object.name);
     wanted.add(key);
+    const row = liveByKey.get(key);
+    const hash = gitHash(object);
+    if (row?.[3] && row[2] === hash) {
+      plan.unchanged++;
+      continue;
+    }
     const write: ObjectWrite = {
       kind: object.kind,
       namespace: object.namespace,
@@ -177,40 +187,25 @@ async function planObjectWrites(client: Queryable, objects: DesiredObject[]): Pr
       annotations: object.annotations,
       spec: object.spec,
       spec_hash: specHash(object.spec),
+      git_hash: hash,
       source_file: object.source.file,
       source_line: object.source.line,
     };
-    const row = liveByKey.get(key);
-    if (!row) {
-      plan.creates.push(write);
-    } else if (
-      row.source === "git" &&
-      row.spec_hash === write.spec_hash &&
-      row.api_version === write.api_version &&
-      row.source_file === write.source_file &&
-      row.source_line === write.source_line &&
-      canonicalJson(row.labels) === canonicalJson(write.labels) &&
-      canonicalJson(row.annotations) === canonicalJson(write.annotations)
-    ) {
-      plan.unchanged++;
-    } else {
-      plan.updates.push({ ...write, uid: row.uid });
-    }
+    if (row) plan.updates.push({ ...write, uid: row[0] });
+    else plan.creates.push(write);
   }
-  for (const row of live.rows) {
-    if (row.source === "git" && !wanted.has(keyOf(row.kind, row.namespace, row.name))) plan.deletes.push(row.uid);
-  }
+  for (const [uid, key, , fromGit] of live.rows) if (fromGit && !wanted.has(key)) plan.deletes.push(uid);
   return plan;
 }
 
 const recordsetColumns = `kind text, namespace text, name text, api_version text, labels jsonb, annotations jsonb,
-  spec jsonb, spec_hash text, source_file text, source_line int`;
+  spec jsonb, spec_hash text, git_hash text, source_file text, source_line int`;
 
 async function insertObjects(client: Queryable, writes: ObjectWrite[], sha: string): Promise<void> {
   await client.query(
-    `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, spec_hash,
+    `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, spec_hash, git_hash,
                           source, revision_sha, source_file, source_line)
-     SELECT x.kind, x.namespace, x.name, x.api_version, x.labels, x.annotations, x.spec, x.spec_hash,
+     SELECT x.kind, x.namespace, x.name, x.api_version, x.labels, x.annotations, x.spec, x.spec_hash, x.git_hash,
             'git', $2, x.source_file, x.source_line
      FROM jsonb_to_recordset($1::jsonb) AS x(${recordsetColumns})`,
     [JSON.stringify(writes), sha],
@@ -223,7 +218,7 @@ async function updateObjects(client: Queryable, writes: ObjectWrite[], sha: stri
     `UPDATE objects o SET
        api_version = x.api_version, labels = x.labels, annotations = x.annotations, spec = x.spec,
        generation = o.generation + CASE WHEN o.spec_hash <> x.spec_hash THEN 1 ELSE 0 END,
-       spec_hash = x.spec_hash, source = 'git', revision_sha = $2,
+       spec_hash = x.spec_hash, git_hash = x.git_hash, source = 'git', revision_sha = $2,
        source_file = x.source_file, source_line = x.source_line
      FROM jsonb_to_recordset($1::jsonb) AS x(uid uuid, ${recordsetColumns})
      WHERE o.uid = x.uid`,

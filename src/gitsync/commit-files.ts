@@ -19,6 +19,14 @@ export interface TreeFile {
 /** The per-file result, a pure function of the path and the content's blob id: cached across syncs. */
 export type FileResult = ValidationResult;
 
+/** What validateTree keeps between syncs; one per watched source. */
+export interface TreeCache {
+  /** Results by path, valid while the path's content id is `oid`. */
+  results: Map<string, { oid: string; result: FileResult }>;
+  /** Which paths are manifests, valid while `.capstanignore` is the blob `ignoreOid`. */
+  selection?: { ignoreOid: string | null; isManifest: (path: string) => boolean; decided: Map<string, boolean> };
+}
+
 const maxSymlinkHops = 8;
 
 /**
@@ -29,11 +37,21 @@ const maxSymlinkHops = 8;
 export async function validateTree(
   files: ReadonlyMap<string, TreeFile>,
   readBlob: (oid: string) => Promise<Uint8Array>,
-  cache: Map<string, { oid: string; result: FileResult }>,
+  cache: TreeCache,
 ): Promise<ValidationResult> {
-  const ignoreEntry = files.get(ignoreFileName);
-  const ignoreMatcher = parseIgnoreFile(ignoreEntry ? decode(await readBlob(ignoreEntry.oid)) : "");
-  const paths = [...files.keys()].filter((path) => isManifestPath(path, ignoreMatcher)).sort();
+  const ignoreOid = files.get(ignoreFileName)?.oid ?? null;
+  if (cache.selection?.ignoreOid !== ignoreOid) {
+    const ignoreMatcher = parseIgnoreFile(ignoreOid ? decode(await readBlob(ignoreOid)) : "");
+    cache.selection = { ignoreOid, isManifest: (path) => isManifestPath(path, ignoreMatcher), decided: new Map() };
+  }
+  const { isManifest, decided } = cache.selection;
+  const paths: string[] = [];
+  for (const path of files.keys()) {
+    let manifest = decided.get(path);
+    if (manifest === undefined) decided.set(path, (manifest = isManifest(path)));
+    if (manifest) paths.push(path);
+  }
+  paths.sort();
 
   const results: FileResult[] = [];
   const seen = new Set<string>();
@@ -44,16 +62,17 @@ export async function validateTree(
       results.push({ objects: [], problems: [resolved.refusal] });
       continue;
     }
-    const cached = cache.get(path);
+    const cached = cache.results.get(path);
     if (cached?.oid === resolved.oid) {
       results.push(cached.result);
       continue;
     }
     const result = validateFile({ path, content: await readBlob(resolved.oid) });
-    cache.set(path, { oid: resolved.oid, result });
+    cache.results.set(path, { oid: resolved.oid, result });
     results.push(result);
   }
-  for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
+  for (const path of cache.results.keys()) if (!seen.has(path)) cache.results.delete(path);
+  for (const path of decided.keys()) if (!files.has(path)) decided.delete(path);
 
   const objects = results.flatMap((result) => result.objects);
   const problems: ManifestProblem[] = [...results.flatMap((result) => result.problems), ...validateObjectSet(objects)];

@@ -4,7 +4,7 @@ import { ManifestError, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore } from "../desired/store.ts";
 import type { ValidationResult } from "../desired/validate.ts";
-import { validateTree, type FileResult, type TreeFile } from "./commit-files.ts";
+import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
 import type { GitSource } from "./source.ts";
 
 export interface GitSyncOptions {
@@ -36,7 +36,7 @@ export type SyncOutcome =
 export class GitSync {
   /** Parsed results of the tree at `parsedSha`, by path, so unchanged blobs are not parsed again. */
   private files = new Map<string, TreeFile>();
-  private readonly results = new Map<string, { oid: string; result: FileResult }>();
+  private readonly cache: TreeCache = { results: new Map() };
   private parsedSha: string | null = null;
   private running: Promise<void> | null = null;
   private readonly stopController = new AbortController();
@@ -140,7 +140,7 @@ export class GitSync {
         files.clear();
         for (const blob of await source.listManifestBlobs(sha)) files.set(blob.path, { oid: blob.oid, symlink: blob.symlink });
       }
-      const result = await validateTree(files, (oid) => source.readBlob(oid), this.results);
+      const result = await validateTree(files, (oid) => source.readBlob(oid), this.cache);
       this.files = files;
       this.parsedSha = sha;
       return result;
