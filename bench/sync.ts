@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { systemClock } from "../src/clock.ts";
 import { createPool, migrate, startEmbeddedPostgres } from "../src/db/index.ts";
-import { PgDesiredStore } from "../src/desired/index.ts";
+import { PgDesiredStore, ValidationPool } from "../src/desired/index.ts";
 import { GitSync, openGitSource } from "../src/gitsync/index.ts";
 import { silentLogger } from "../src/logging.ts";
 
@@ -22,6 +22,8 @@ const namespaces = ["alpha", "beta", "gamma", "delta"];
 const work = await mkdtemp(join(tmpdir(), "capstan-bench-sync-"));
 const repo = join(work, "repo");
 let stopDatabase: (() => Promise<void>) | undefined;
+// Made first, as `capstan up` makes it before the store: its workers load while the rest starts.
+const validationPool = new ValidationPool();
 try {
   await generateRepository(repo);
   let databaseUrl = process.env.DATABASE_URL;
@@ -35,6 +37,7 @@ try {
   const store = new PgDesiredStore(pool);
   const source = openGitSource({ url: repo, branch: "main", path: "", cacheDir: join(work, "cache") });
   const sync = new GitSync({
+    validationPool,
     source,
     store,
     clock: systemClock,
@@ -77,6 +80,7 @@ try {
     })}\n`,
   );
 } finally {
+  await validationPool.close();
   await stopDatabase?.();
   await rm(work, { recursive: true, force: true });
 }

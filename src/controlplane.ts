@@ -5,7 +5,7 @@ import type { UpConfig } from "./config.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Logger } from "./logging.ts";
 import { createPool, migrate, startEmbeddedPostgres } from "./db/index.ts";
-import { PgDesiredStore } from "./desired/index.ts";
+import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
 
@@ -31,6 +31,9 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     while (stack.length > 0) await stack.pop()!().catch((error: Error) => log.error({ err: error.message }, "shutdown step failed"));
   };
   try {
+    // First, so that its worker threads load while the store starts.
+    const validationPool = new ValidationPool();
+    stack.push(() => validationPool.close());
     await mkdir(config.dataDir, { recursive: true });
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
@@ -53,6 +56,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       auth: { username: config.gitUsername, password: config.gitPassword, token: config.gitToken },
     });
     const sync = new GitSync({
+      validationPool,
       source,
       store,
       clock,

@@ -8,6 +8,7 @@ export { parseSourceFile, defaultParseLimits, type ParseLimits, type ParsedDocum
 export { locateField, formatFieldPath, type FieldPath, type FieldLocation } from "./locate.ts";
 export { validateFile, validateFiles, validateDocument, validateObjectSet, isApplicable, type ValidationResult } from "./validate.ts";
 export { isManifestPath, parseIgnoreFile, ignoreNothing, ignoreFileName, type IgnoreMatcher } from "./manifest-paths.ts";
+export { ValidationPool } from "./validation-pool.ts";
 export { loadDirectory } from "./load-directory.ts";
 export { canonicalJson, specHash } from "./canonical.ts";
 export * from "./records.ts";

@@ -21,3 +21,13 @@ export function rememberFieldLocations(object: DesiredObject, parsed: ParsedDocu
 export function fieldLocation(object: DesiredObject, path: FieldPath): FieldLocation {
   return locations.get(object)?.get(formatFieldPath(path)) ?? { line: object.source.line, column: object.source.column };
 }
+
+/** The noted positions of an object, to carry it across a thread boundary (which drops the side table). */
+export function fieldLocationsOf(object: DesiredObject): Array<[string, FieldLocation]> {
+  return [...(locations.get(object) ?? [])];
+}
+
+/** Notes positions carried over from another thread (see `fieldLocationsOf`). */
+export function restoreFieldLocations(object: DesiredObject, entries: Array<[string, FieldLocation]>): void {
+  if (entries.length > 0) locations.set(object, new Map(entries));
+}

@@ -1,7 +1,15 @@
 import { posix } from "node:path";
 import type { ManifestProblem } from "../errors.ts";
-import { ignoreFileName, isManifestPath, parseIgnoreFile } from "../desired/manifest-paths.ts";
-import { validateFile, validateObjectSet, type ValidationResult } from "../desired/validate.ts";
+import {
+  ignoreFileName,
+  isManifestPath,
+  parseIgnoreFile,
+  validateFile,
+  validateObjectSet,
+  type SourceFile,
+  type ValidationPool,
+  type ValidationResult,
+} from "../desired/index.ts";
 
 /**
  * How a commit's tree becomes a set of validated objects, with the same
@@ -28,6 +36,10 @@ export interface TreeCache {
 }
 
 const maxSymlinkHops = 8;
+/** Fewer files than this are parsed on the calling thread: handing them to workers costs more than it saves. */
+const parallelThreshold = 200;
+/** Files per hand-off: small enough to keep every worker busy, large enough to amortise the hand-off. */
+const batchSize = 100;
 
 /**
  * The manifest files of a tree, validated; `cache` keeps results by path and
@@ -38,6 +50,7 @@ export async function validateTree(
   files: ReadonlyMap<string, TreeFile>,
   readBlob: (oid: string) => Promise<Uint8Array>,
   cache: TreeCache,
+  pool?: ValidationPool,
 ): Promise<ValidationResult> {
   const ignoreOid = files.get(ignoreFileName)?.oid ?? null;
   if (cache.selection?.ignoreOid !== ignoreOid) {
@@ -53,24 +66,41 @@ export async function validateTree(
   }
   paths.sort();
 
-  const results: FileResult[] = [];
-  const seen = new Set<string>();
-  for (const path of paths) {
-    seen.add(path);
+  // Cached results stay; the rest are read and parsed.
+  const results: FileResult[] = new Array<FileResult>(paths.length);
+  const toParse: Array<{ index: number; oid: string; path: string }> = [];
+  for (const [index, path] of paths.entries()) {
     const resolved = await resolveFile(path, files, readBlob);
     if ("refusal" in resolved) {
-      results.push({ objects: [], problems: [resolved.refusal] });
+      results[index] = { objects: [], problems: [resolved.refusal] };
       continue;
     }
     const cached = cache.results.get(path);
-    if (cached?.oid === resolved.oid) {
-      results.push(cached.result);
-      continue;
-    }
-    const result = validateFile({ path, content: await readBlob(resolved.oid) });
-    cache.results.set(path, { oid: resolved.oid, result });
-    results.push(result);
+    if (cached?.oid === resolved.oid) results[index] = cached.result;
+    else toParse.push({ index, oid: resolved.oid, path });
   }
+  // Many files (a full sync) go to worker threads in batches, the next batch
+  // read while the previous ones are parsed; a few are parsed right here.
+  const validateBatch =
+    pool && toParse.length >= parallelThreshold
+      ? (batch: SourceFile[]) => pool.validateFiles(batch)
+      : async (batch: SourceFile[]) => batch.map((file) => validateFile(file));
+  const batches: Array<Promise<void>> = [];
+  for (let start = 0; start < toParse.length; start += batchSize) {
+    const batch = toParse.slice(start, start + batchSize);
+    const sources = await Promise.all(batch.map(async ({ path, oid }) => ({ path, content: await readBlob(oid) })));
+    batches.push(
+      validateBatch(sources).then((parsed) => {
+        for (const [position, { index, oid, path }] of batch.entries()) {
+          const result = parsed[position]!;
+          cache.results.set(path, { oid, result });
+          results[index] = result;
+        }
+      }),
+    );
+  }
+  await Promise.all(batches);
+  const seen = new Set(paths);
   for (const path of cache.results.keys()) if (!seen.has(path)) cache.results.delete(path);
   for (const path of decided.keys()) if (!files.has(path)) decided.delete(path);
 

@@ -2,8 +2,7 @@ import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import { ManifestError, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { DesiredStore } from "../desired/store.ts";
-import type { ValidationResult } from "../desired/validate.ts";
+import type { DesiredStore, ValidationPool, ValidationResult } from "../desired/index.ts";
 import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
 import type { GitSource } from "./source.ts";
 
@@ -17,6 +16,8 @@ export interface GitSyncOptions {
   pollIntervalMs: number;
   /** Upper bound of the back-off while the source or the store fails. */
   maxBackoffMs?: number;
+  /** Parses many changed files at once on worker threads (a full sync); without it, all on this thread. */
+  validationPool?: ValidationPool;
   /** How many new commits one fetch records; older ones beyond it are not recorded at all. */
   maxCommitsPerFetch?: number;
 }
@@ -128,7 +129,7 @@ export class GitSync {
    * read tree are listed from a diff, and only changed files are parsed again.
    */
   private async validateTreeAt(sha: string): Promise<ValidationResult> {
-    const { source } = this.options;
+    const { source, validationPool: pool } = this.options;
     try {
       const files = new Map(this.files);
       if (this.parsedSha !== null) {
@@ -140,7 +141,7 @@ export class GitSync {
         files.clear();
         for (const blob of await source.listManifestBlobs(sha)) files.set(blob.path, { oid: blob.oid, symlink: blob.symlink });
       }
-      const result = await validateTree(files, (oid) => source.readBlob(oid), this.cache);
+      const result = await validateTree(files, (oid) => source.readBlob(oid), this.cache, pool);
       this.files = files;
       this.parsedSha = sha;
       return result;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
-import { PgDesiredStore } from "../../src/desired/index.ts";
+import { PgDesiredStore, ValidationPool } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { GitSync, type GitSyncOptions } from "../../src/gitsync/sync.ts";
 import { openGitSource, type GitSource } from "../../src/gitsync/source.ts";
@@ -158,6 +158,25 @@ describe("GitSync", () => {
     await repo.commit("change one");
     expect(await sync.syncOnce()).toMatchObject({ result: "applied", updated: 1, unchanged: 49 });
     expect(blobReads()).toBe(51);
+  });
+
+  it("parses a large commit on worker threads with the same verdicts and positions", async () => {
+    const validationPool = new ValidationPool({ threads: 2 });
+    cleanups.push(() => validationPool.close());
+    const source = openGitSource({ url: repo.dir, branch: "main", cacheDir: cache.path });
+    const sync = makeSync(source, { validationPool });
+    const files: Record<string, string> = {};
+    for (let index = 0; index < 300; index++) files[`maps/m${index}.yaml`] = configMap(`m${index}`, "1");
+    files["maps/m150.yaml"] = configMap("m150", "1", "nowhere");
+    await repo.writeAll(files);
+    const bad = await repo.commit("300 maps, one in a missing namespace");
+    expect(await sync.syncOnce()).toMatchObject({ result: "rejected" });
+    expect((await store.getRevision(bad))?.errors).toEqual([
+      expect.objectContaining({ file: "maps/m150.yaml", line: 5, column: 3, path: "metadata.namespace" }),
+    ]);
+    await repo.write("maps/m150.yaml", configMap("m150", "1"));
+    await repo.commit("fix");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied", created: 300 });
   });
 
   it("honours the sources sub-path and .capstanignore, and rejects a commit that removes the sub-path", async () => {
