@@ -14,6 +14,8 @@ export interface GitSyncOptions {
   /** What the store records as the source (no credentials). */
   describe: { url: string; branch: string; path: string };
   pollIntervalMs: number;
+  /** How long stop() waits for a pass under way; default 5 s. */
+  stopGraceMs?: number;
   /** Upper bound of the back-off while the source or the store fails. */
   maxBackoffMs?: number;
   /** Parses many changed files at once on worker threads (a full sync); without it, all on this thread. */
@@ -57,10 +59,19 @@ export class GitSync {
     this.wakeController.abort();
   }
 
+  /**
+   * Stops the loop. A pass under way is awaited for at most `stopGraceMs`: a
+   * fetch from a hanging remote must not hold up SIGTERM for its whole
+   * timeout. An abandoned pass fails harmlessly once the store is closed,
+   * and writes nothing partial: each write is one transaction.
+   */
   async stop(): Promise<void> {
     this.stopController.abort();
     this.wakeController.abort();
-    await this.running;
+    if (!this.running) return;
+    const grace = new AbortController();
+    await Promise.race([this.running, this.options.clock.sleep(this.options.stopGraceMs ?? 5_000, grace.signal)]);
+    grace.abort();
   }
 
   /** One fetch-validate-store pass. Throws when the source or the store fails. */

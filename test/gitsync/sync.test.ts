@@ -307,6 +307,22 @@ describe("GitSync over HTTP with basic auth", () => {
     expect((await store.getSyncState())?.unreachableSince).toBeNull();
   });
 
+  it("stops promptly while a fetch hangs on an unresponsive remote", async () => {
+    const origin = await createRepo(`${served.path}/slow.git`);
+    cleanups.push(() => origin.cleanup());
+    await origin.write("app.yaml", configMap("app", "1"));
+    await origin.commit("first");
+    const source = openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth, timeoutMs: 5_000 });
+    const sync = makeSync(source, { stopGraceMs: 300 });
+    server.setFault("hang");
+    sync.start();
+    await expect.poll(() => server.requests.length).toBeGreaterThan(0);
+    const started = Date.now();
+    await sync.stop();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await store.listRevisions({ limit: 5 })).toEqual([]);
+  });
+
   it("fails with a clear error and stores nothing when the credentials are wrong", async () => {
     const origin = await createRepo(`${served.path}/private.git`);
     cleanups.push(() => origin.cleanup());
