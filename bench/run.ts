@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark in its own process, echoes each JSON
- * line and writes them all to bench/results.json.
+ * line and writes them all to bench/results.local.json.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
@@ -26,5 +26,5 @@ for (const file of benches) {
     process.stderr.write(`${file} printed no JSON line (exit ${run.status})\n`);
   }
 }
-writeFileSync(join(here, "results.json"), `${JSON.stringify({ measuredAt: new Date().toISOString(), results }, null, 2)}\n`);
+writeFileSync(join(here, "results.local.json"), `${JSON.stringify({ measuredAt: new Date().toISOString(), results }, null, 2)}\n`);
 process.exit(failed ? 1 : 0);
