@@ -90,6 +90,11 @@ export function toHttpStatus(error: unknown): number {
   return 500;
 }
 
+/** The message of anything thrown, for logs and stored errors. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function toExitCode(error: unknown): 1 | 2 {
   return error instanceof ConfigError ? 2 : 1;
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { toExitCode } from "../errors.ts";
+import { messageOf, toExitCode } from "../errors.ts";
 
 /**
  * Runs a commander program with capstan's exit codes: 0 ok, 1 failure,
@@ -17,7 +17,7 @@ export async function runProgram(program: Command, argv: string[]): Promise<neve
       const quiet = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code);
       process.exit(quiet ? 0 : 2);
     }
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`error: ${messageOf(error)}\n`);
     process.exit(toExitCode(error));
   }
 }

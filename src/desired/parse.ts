@@ -12,7 +12,7 @@ import {
   type Document,
   type ParsedNode,
 } from "yaml";
-import type { ManifestProblem } from "../errors.ts";
+import { messageOf, type ManifestProblem } from "../errors.ts";
 import { decodeSource } from "./decode.ts";
 import type { SourceFile, SourcePosition } from "./types.ts";
 
@@ -179,7 +179,7 @@ function toPlainData(
         return visit.BREAK;
       },
     });
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = messageOf(error);
     return {
       refusal: {
         offset: aliasOffset,

@@ -1,6 +1,6 @@
 import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
-import { ManifestError, type ManifestProblem } from "../errors.ts";
+import { ManifestError, messageOf, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore, ValidationPool, ValidationResult } from "../desired/index.ts";
 import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
@@ -163,8 +163,4 @@ export class GitSync {
       throw error;
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

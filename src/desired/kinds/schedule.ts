@@ -1,4 +1,5 @@
 import { CronExpressionParser } from "cron-parser";
+import { messageOf } from "../../errors.ts";
 
 /**
  * CronJob schedules, accepted exactly as Kubernetes accepts them: five fields
@@ -95,7 +96,7 @@ export function scheduleProblem(schedule: string): string | undefined {
   try {
     CronExpressionParser.parse(expression).next();
   } catch (error) {
-    return `schedule never fires: ${error instanceof Error ? error.message : String(error)}`;
+    return `schedule never fires: ${messageOf(error)}`;
   }
   return undefined;
 }
