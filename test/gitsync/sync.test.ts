@@ -231,23 +231,28 @@ describe("GitSync", () => {
   });
 });
 
-describe("GitSync over HTTP without auth", () => {
+/** A `git http-backend` server for each test of the block, serving repositories under a fresh directory. */
+function useGitHttpServer(auth?: { username: string; password: string }): { served: () => string; server: () => GitHttpServer } {
   let served: Awaited<ReturnType<typeof tempDir>>;
   let server: GitHttpServer;
-
   beforeEach(async () => {
     served = await tempDir("capstan-served-");
-    server = await startGitHttpServer({ root: served.path });
+    server = await startGitHttpServer({ root: served.path, ...(auth ? { auth } : {}) });
   });
   afterEach(async () => {
     await server.close();
     await served.cleanup();
   });
+  return { served: () => served.path, server: () => server };
+}
+
+describe("GitSync over HTTP without auth", () => {
+  const http = useGitHttpServer();
 
   it("applies three commits as three revisions, deletes a removed file's objects, and follows a force-push back", async () => {
-    const origin = await createRepo(`${served.path}/public.git`);
+    const origin = await createRepo(`${http.served()}/public.git`);
     cleanups.push(() => origin.cleanup());
-    const sync = makeSync(openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path }));
+    const sync = makeSync(openGitSource({ url: http.server().urlFor(origin.dir), branch: "main", cacheDir: cache.path }));
     const shas: string[] = [];
     for (const value of ["1", "2", "3"]) {
       await origin.writeAll({ "app.yaml": configMap("app", value), "side.yaml": configMap("side", value) });
@@ -269,29 +274,19 @@ describe("GitSync over HTTP without auth", () => {
 });
 
 describe("GitSync over HTTP with basic auth", () => {
-  let served: Awaited<ReturnType<typeof tempDir>>;
-  let server: GitHttpServer;
   const auth = { username: "deploy", password: "s3cret-token-value" };
-
-  beforeEach(async () => {
-    served = await tempDir("capstan-served-");
-    server = await startGitHttpServer({ root: served.path, auth });
-  });
-  afterEach(async () => {
-    await server.close();
-    await served.cleanup();
-  });
+  const http = useGitHttpServer(auth);
 
   it("syncs through basic auth, records an outage without the password, keeps the objects, and recovers", async () => {
-    const origin = await createRepo(`${served.path}/shop.git`);
+    const origin = await createRepo(`${http.served()}/shop.git`);
     cleanups.push(() => origin.cleanup());
     await origin.write("app.yaml", configMap("app", "1"));
     await origin.commit("first");
-    const source = openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth });
+    const source = openGitSource({ url: http.server().urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth });
     const sync = makeSync(source);
     expect(await sync.syncOnce()).toMatchObject({ result: "applied" });
 
-    server.setFault("fail");
+    http.server().setFault("fail");
     await expect(sync.syncOnce()).rejects.toThrow();
     const down = await store.getSyncState();
     expect(down?.lastError).toBeTruthy();
@@ -299,7 +294,7 @@ describe("GitSync over HTTP with basic auth", () => {
     expect(JSON.stringify(down)).not.toContain(auth.password);
     expect(await values()).toEqual({ app: "1" });
 
-    server.setFault(null);
+    http.server().setFault(null);
     await origin.write("app.yaml", configMap("app", "2"));
     await origin.commit("second");
     expect(await sync.syncOnce()).toMatchObject({ result: "applied" });
@@ -308,15 +303,15 @@ describe("GitSync over HTTP with basic auth", () => {
   });
 
   it("stops promptly while a fetch hangs on an unresponsive remote", async () => {
-    const origin = await createRepo(`${served.path}/slow.git`);
+    const origin = await createRepo(`${http.served()}/slow.git`);
     cleanups.push(() => origin.cleanup());
     await origin.write("app.yaml", configMap("app", "1"));
     await origin.commit("first");
-    const source = openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth, timeoutMs: 5_000 });
+    const source = openGitSource({ url: http.server().urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth, timeoutMs: 5_000 });
     const sync = makeSync(source, { stopGraceMs: 300 });
-    server.setFault("hang");
+    http.server().setFault("hang");
     sync.start();
-    await expect.poll(() => server.requests.length).toBeGreaterThan(0);
+    await expect.poll(() => http.server().requests.length).toBeGreaterThan(0);
     const started = Date.now();
     await sync.stop();
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -324,11 +319,11 @@ describe("GitSync over HTTP with basic auth", () => {
   });
 
   it("fails with a clear error and stores nothing when the credentials are wrong", async () => {
-    const origin = await createRepo(`${served.path}/private.git`);
+    const origin = await createRepo(`${http.served()}/private.git`);
     cleanups.push(() => origin.cleanup());
     await origin.write("app.yaml", configMap("app", "1"));
     await origin.commit("first");
-    const source = openGitSource({ url: server.urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth: { ...auth, password: "wrong-password" } });
+    const source = openGitSource({ url: http.server().urlFor(origin.dir), branch: "main", cacheDir: cache.path, auth: { ...auth, password: "wrong-password" } });
     const sync = makeSync(source);
     const failure = await sync.syncOnce().then(
       () => null,
