@@ -12,6 +12,6 @@ export { ValidationPool } from "./validation-pool.ts";
 export { loadDirectory } from "./load-directory.ts";
 export { canonicalJson, specHash } from "./canonical.ts";
 export * from "./records.ts";
-export type { DesiredStore, ApplySummary, ObjectKey } from "./store.ts";
+export type { DesiredStore, ApplySummary, ObjectKey, StatusUpdate } from "./store.ts";
 export { PgDesiredStore } from "./store-pg.ts";
 export { MemoryDesiredStore } from "./store-memory.ts";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ManifestProblem } from "../errors.ts";
 import { canonicalJson, specHash } from "./canonical.ts";
 import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
-import type { ApplySummary, DesiredStore, ObjectKey } from "./store.ts";
+import type { ApplySummary, DesiredStore, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /**
@@ -127,6 +127,21 @@ export class MemoryDesiredStore implements DesiredStore {
       .filter((row) => filter.source === undefined || row.source === filter.source)
       .sort((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name))
       .map((row) => structuredClone(row));
+  }
+
+  async updateStatuses(updates: StatusUpdate[]): Promise<number> {
+    let changed = 0;
+    for (const update of updates) {
+      const row = this.live().find((object) => keyString(object) === keyString(update.key));
+      if (!row || (update.uid !== undefined && row.uid !== update.uid)) continue;
+      const next = { ...row.status, ...structuredClone(update.status) };
+      if (canonicalJson(next) === canonicalJson(row.status)) continue;
+      row.status = next;
+      row.updatedAt = new Date();
+      row.resourceVersion = ++this.resourceVersion;
+      changed += 1;
+    }
+    return changed;
   }
 
   async getSyncState(): Promise<SyncState | null> {

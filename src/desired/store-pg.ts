@@ -3,7 +3,7 @@ import { withTransaction } from "../db/index.ts";
 import type { ManifestProblem } from "../errors.ts";
 import { gitHash, specHash } from "./canonical.ts";
 import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
-import type { ApplySummary, DesiredStore, ObjectKey } from "./store.ts";
+import type { ApplySummary, DesiredStore, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** Serialises writers of git-sourced objects (two control planes, or a sync racing a rollback). */
@@ -90,6 +90,25 @@ export class PgDesiredStore implements DesiredStore {
       [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null],
     );
     return result.rows.map(objectFromRow);
+  }
+
+  async updateStatuses(updates: StatusUpdate[]): Promise<number> {
+    if (updates.length === 0) return 0;
+    const result = await this.pool.query(
+      `UPDATE objects o SET status = o.status || u.patch, updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[]) AS u(kind, namespace, name, uid, patch)
+       WHERE o.kind = u.kind AND o.namespace = u.namespace AND o.name = u.name AND o.deleted_at IS NULL
+         AND (u.uid IS NULL OR o.uid = u.uid)
+         AND o.status IS DISTINCT FROM o.status || u.patch`,
+      [
+        updates.map((update) => update.key.kind),
+        updates.map((update) => update.key.namespace),
+        updates.map((update) => update.key.name),
+        updates.map((update) => update.uid ?? null),
+        updates.map((update) => JSON.stringify(update.status)),
+      ],
+    );
+    return result.rowCount ?? 0;
   }
 
   async getSyncState(): Promise<SyncState | null> {

@@ -15,6 +15,12 @@ export interface ObjectKey {
   name: string;
 }
 
+export interface StatusUpdate {
+  key: ObjectKey;
+  uid?: string;
+  status: Record<string, unknown>;
+}
+
 /**
  * The desired-state store (house style 7): one interface, a PostgreSQL
  * implementation and an in-memory fake, both held to one shared test suite.
@@ -38,6 +44,15 @@ export interface DesiredStore {
 
   getObject(key: ObjectKey): Promise<StoredObject | null>;
   listObjects(filter?: { kind?: string; namespace?: string; source?: "git" | "controller" }): Promise<StoredObject[]>;
+
+  /**
+   * Merges each patch into the object's `status` (top-level keys replace), in
+   * one statement. An update naming a `uid` applies only to that incarnation
+   * (a pod re-created under the same name must not inherit the old one's
+   * status). Writes that change nothing are skipped, so they wake nobody.
+   * Returns how many objects changed.
+   */
+  updateStatuses(updates: StatusUpdate[]): Promise<number>;
 
   getSyncState(): Promise<SyncState | null>;
   /** Called after every fetch attempt: `error` null means the source answered. */

@@ -109,6 +109,28 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
       expect((await store.getSyncState())?.liveSha).toBe("a1");
     });
 
+    it("merges status patches in one call, only into the named incarnation, and skips writes that change nothing", async () => {
+      await store.applyRevision(commit("a1"), [configMap("app", { v: "1" }), namespace("shop")], []);
+      const app = (await store.getObject(appKey))!;
+      const changed = await store.updateStatuses([
+        { key: appKey, uid: app.uid, status: { phase: "Running", ready: true } },
+        { key: { kind: "Namespace", namespace: "", name: "shop" }, status: { phase: "Active" } },
+        { key: { kind: "ConfigMap", namespace: "default", name: "missing" }, status: { phase: "x" } },
+      ]);
+      expect(changed).toBe(2);
+      const updated = (await store.getObject(appKey))!;
+      expect(updated.status).toEqual({ phase: "Running", ready: true });
+      expect(updated.resourceVersion).toBeGreaterThan(app.resourceVersion);
+      expect(updated.generation).toBe(app.generation);
+
+      expect(await store.updateStatuses([{ key: appKey, status: { ready: false } }])).toBe(1);
+      expect((await store.getObject(appKey))!.status).toEqual({ phase: "Running", ready: false });
+      expect(await store.updateStatuses([{ key: appKey, status: { ready: false } }])).toBe(0);
+      const otherIncarnation = "00000000-0000-4000-8000-000000000000";
+      expect(await store.updateStatuses([{ key: appKey, uid: otherIncarnation, status: { ready: true } }])).toBe(0);
+      expect(await store.updateStatuses([])).toBe(0);
+    });
+
     it("tracks fetch failures: unreachable since the first failure, cleared by a success", async () => {
       const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
       const base = { url: "https://git.example/repo.git", branch: "main", path: "" };
