@@ -125,11 +125,22 @@ describe("objects", () => {
       resourceVersion: Number(object.resource_version),
       op: "INSERT",
       deleted: false,
+      statusOnly: false,
     });
 
+    await updateObject(object.uid, `status = '{"phase":"Running"}'`);
+    expect(await messages.next((payload) => payload.name === "notified" && payload.op === "UPDATE")).toMatchObject({
+      statusOnly: true,
+      deleted: false,
+    });
+    await updateObject(object.uid, `spec = '{"replicas":2}'`);
+    expect(
+      await messages.next((payload) => payload.name === "notified" && payload.op === "UPDATE" && payload.statusOnly === false),
+    ).toMatchObject({ deleted: false });
+
     const softDeleted = await updateObject(object.uid, "deleted_at = now()");
-    const update = await messages.next((payload) => payload.name === "notified" && payload.op === "UPDATE");
-    expect(update).toMatchObject({ deleted: true, resourceVersion: Number(softDeleted.resource_version) });
+    const update = await messages.next((payload) => payload.name === "notified" && payload.op === "UPDATE" && payload.deleted === true);
+    expect(update).toMatchObject({ deleted: true, statusOnly: false, resourceVersion: Number(softDeleted.resource_version) });
 
     await database().pool.query("DELETE FROM objects WHERE uid = $1", [object.uid]);
     expect(await messages.next((payload) => payload.name === "notified" && payload.op === "DELETE")).toMatchObject({
