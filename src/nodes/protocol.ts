@@ -1,0 +1,248 @@
+import { z } from "zod";
+import { podSpecSchema } from "../desired/index.ts";
+import { dns1123Label, dns1123Subdomain } from "../desired/kinds/names.ts";
+
+/**
+ * The control plane ⇄ capstan-agent protocol (DESIGN.md, nodes).
+ *
+ * Framing: one JSON object per line (NDJSON) over any byte stream — an SSH
+ * stream-local forward to the agent's unix socket, or the socket itself for the
+ * local node. Frames are bounded by MAX_FRAME_BYTES; a longer line is a
+ * protocol error, not an allocation.
+ *
+ * Level-triggered like a kubelet: `syncPods` always carries the WHOLE desired
+ * pod set for the node with a generation, so a lost or repeated message is
+ * harmless; the agent converges on the newest generation it has seen.
+ * There is deliberately no `exec`.
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+// ---------------------------------------------------------------- pods
+
+/** Everything an agent needs to run a pod without asking the store: the control plane resolves references first. */
+export const agentPodSchema = z.strictObject({
+  uid: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, "must be letters, digits and '-'"),
+  namespace: dns1123Label(),
+  name: dns1123Subdomain(),
+  labels: z.record(z.string(), z.string()).default({}),
+  annotations: z.record(z.string(), z.string()).default({}),
+  spec: podSpecSchema,
+  /** The commit whose template this pod runs (shown in statuses, "which commit runs where"). */
+  commitSha: z.string().optional(),
+  /** Absolute directory a relative `workingDir` resolves against (the repository checkout on the node); default the pod's own directory. */
+  workingDirBase: z.string().startsWith("/").optional(),
+  /** ConfigMap data the pod refers to, by name (env, envFrom, volumes). */
+  configMaps: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  /** Secret data the pod refers to, by name; values base64 as in a Secret's `data`. Never logged. */
+  secrets: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+});
+export type AgentPod = z.infer<typeof agentPodSchema>;
+export type AgentPodInput = z.input<typeof agentPodSchema>;
+
+export const podPhaseSchema = z.enum(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
+export type PodPhase = z.infer<typeof podPhaseSchema>;
+
+const timestamp = z.string(); // ISO 8601
+
+export const containerStateSchema = z.union([
+  z.strictObject({ waiting: z.strictObject({ reason: z.string(), message: z.string().optional() }) }),
+  z.strictObject({ running: z.strictObject({ startedAt: timestamp }) }),
+  z.strictObject({
+    terminated: z.strictObject({
+      exitCode: z.number().int().nullable(),
+      signal: z.string().optional(),
+      reason: z.string(),
+      message: z.string().optional(),
+      startedAt: timestamp.optional(),
+      finishedAt: timestamp,
+    }),
+  }),
+]);
+export type ContainerState = z.infer<typeof containerStateSchema>;
+
+export const resourceUsageSchema = z.strictObject({
+  /** CPU used since the last sample, in millicores. */
+  cpuMillis: z.number().nonnegative(),
+  /** Resident set size of the whole process group, in bytes. */
+  rssBytes: z.number().int().nonnegative(),
+});
+export type ResourceUsage = z.infer<typeof resourceUsageSchema>;
+
+export const containerStatusSchema = z.strictObject({
+  name: z.string(),
+  runtime: z.enum(["process", "docker", "podman"]),
+  state: containerStateSchema,
+  lastState: containerStateSchema.optional(),
+  ready: z.boolean(),
+  started: z.boolean(),
+  restartCount: z.number().int().nonnegative(),
+  /** Host port of each container port, keyed by port name (or the container port number when unnamed). */
+  ports: z.record(z.string(), z.number().int()).default({}),
+  pid: z.number().int().optional(),
+  usage: resourceUsageSchema.optional(),
+});
+export type ContainerStatus = z.infer<typeof containerStatusSchema>;
+
+export const podStatusSchema = z.strictObject({
+  uid: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  commitSha: z.string().optional(),
+  phase: podPhaseSchema,
+  ready: z.boolean(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  startTime: timestamp.optional(),
+  initContainerStatuses: z.array(containerStatusSchema).default([]),
+  containerStatuses: z.array(containerStatusSchema),
+});
+export type PodStatus = z.infer<typeof podStatusSchema>;
+
+// ---------------------------------------------------------------- node
+
+export const runtimeNameSchema = z.enum(["process", "docker", "podman"]);
+export type RuntimeName = z.infer<typeof runtimeNameSchema>;
+
+export const nodeInfoSchema = z.strictObject({
+  protocolVersion: z.number().int(),
+  agentVersion: z.string(),
+  hostname: z.string(),
+  /** /proc/sys/kernel/random/boot_id: changes when the host reboots. */
+  bootId: z.string(),
+  capacity: z.strictObject({ cpuMillis: z.number().int(), memoryBytes: z.number() }),
+  runtimes: z.array(runtimeNameSchema),
+  /** The newest syncPods generation the agent has applied (0 = none). */
+  generation: z.number().int().nonnegative(),
+  stateDir: z.string(),
+  /** Set while the agent cannot write its state (a full disk): its pods keep running, changes are not durable. */
+  stateError: z.string().optional(),
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+
+// ---------------------------------------------------------------- requests
+
+export const helloParamsSchema = z.strictObject({
+  protocolVersion: z.number().int(),
+  client: z.string().optional(),
+  /** The node as the control plane knows it: its name (spec.nodeName) and address (status.hostIP). */
+  node: z.strictObject({ name: z.string(), address: z.string() }).optional(),
+});
+export const syncPodsParamsSchema = z.strictObject({
+  generation: z.number().int().positive(),
+  pods: z.array(z.unknown()).max(10_000),
+});
+export const syncPodsResultSchema = z.strictObject({
+  generation: z.number().int(),
+  /** Pods the agent refused (bad name, bad spec), with why; the rest are applied. */
+  rejected: z.array(z.strictObject({ index: z.number().int(), name: z.string().optional(), reason: z.string() })),
+  /** Set when the request was older than what the agent already has: nothing was changed. */
+  stale: z.boolean().optional(),
+});
+export type SyncPodsResult = z.infer<typeof syncPodsResultSchema>;
+
+export const logsParamsSchema = z.strictObject({
+  namespace: z.string(),
+  name: z.string(),
+  container: z.string().optional(),
+  tailLines: z.number().int().nonnegative().max(100_000).optional(),
+  follow: z.boolean().default(false),
+  previous: z.boolean().default(false),
+});
+export type LogsParams = z.infer<typeof logsParamsSchema>;
+
+export const requestSchema = z.discriminatedUnion("method", [
+  z.strictObject({ id: z.number().int(), method: z.literal("hello"), params: helloParamsSchema }),
+  z.strictObject({ id: z.number().int(), method: z.literal("ping"), params: z.strictObject({}).default({}) }),
+  z.strictObject({ id: z.number().int(), method: z.literal("syncPods"), params: syncPodsParamsSchema }),
+  z.strictObject({ id: z.number().int(), method: z.literal("statuses"), params: z.strictObject({}).default({}) }),
+  z.strictObject({ id: z.number().int(), method: z.literal("logs"), params: logsParamsSchema }),
+  /** Ends a following `logs` request. */
+  z.strictObject({ id: z.number().int(), method: z.literal("cancel"), params: z.strictObject({ requestId: z.number().int() }) }),
+]);
+export type Request = z.infer<typeof requestSchema>;
+export type Method = Request["method"];
+
+export const errorBodySchema = z.strictObject({ code: z.string(), message: z.string() });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const responseSchema = z.union([
+  z.strictObject({ id: z.number().int(), result: z.unknown() }),
+  z.strictObject({ id: z.number().int().nullable(), error: errorBodySchema }),
+]);
+export type Response = z.infer<typeof responseSchema>;
+
+export const eventSchema = z.discriminatedUnion("event", [
+  /** Pods whose status changed (or all of them, after `hello`); `removed` = uids the agent no longer has. */
+  z.strictObject({
+    event: z.literal("podStatus"),
+    generation: z.number().int(),
+    pods: z.array(podStatusSchema),
+    removed: z.array(z.string()).default([]),
+  }),
+  z.strictObject({
+    event: z.literal("log"),
+    requestId: z.number().int(),
+    container: z.string(),
+    /** UTF-8 text, at most one frame's worth. */
+    text: z.string(),
+  }),
+]);
+export type AgentEvent = z.infer<typeof eventSchema>;
+
+export const agentMessageSchema = z.union([responseSchema, eventSchema]);
+
+/** Error codes the agent answers with. */
+export const errorCodes = {
+  badFrame: "BadFrame",
+  badRequest: "BadRequest",
+  unsupportedVersion: "UnsupportedVersion",
+  notFound: "NotFound",
+  internal: "Internal",
+} as const;
+
+/** One frame: JSON + "\n". */
+export function encodeFrame(message: unknown): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
+/**
+ * Splits a byte stream into lines, refusing lines over `maxBytes` (the rest
+ * of such a line is skipped and reported once as an oversize frame).
+ */
+export class FrameDecoder {
+  #buffer = "";
+  #skipping = false;
+  constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
+
+  /** Returns complete lines; `oversize` counts frames dropped for length. */
+  push(chunk: string): { lines: string[]; oversize: number } {
+    const lines: string[] = [];
+    let oversize = 0;
+    let data = this.#buffer + chunk;
+    this.#buffer = "";
+    for (;;) {
+      const newline = data.indexOf("\n");
+      if (newline === -1) break;
+      const line = data.slice(0, newline);
+      data = data.slice(newline + 1);
+      if (this.#skipping) {
+        this.#skipping = false;
+        continue;
+      }
+      if (Buffer.byteLength(line) > this.maxBytes) {
+        oversize += 1;
+        continue;
+      }
+      if (line.trim() !== "") lines.push(line);
+    }
+    if (!this.#skipping && Buffer.byteLength(data) > this.maxBytes) {
+      oversize += 1;
+      this.#skipping = true;
+      data = "";
+    }
+    if (!this.#skipping) this.#buffer = data;
+    return { lines, oversize };
+  }
+}
