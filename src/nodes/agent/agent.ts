@@ -1,0 +1,373 @@
+import { mkdir, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { systemClock, type Clock } from "../../clock.ts";
+import { formatFieldPath, specHash } from "../../desired/index.ts";
+import {
+  agentPodSchema,
+  PROTOCOL_VERSION,
+  type AgentPod,
+  type LogsParams,
+  type NodeInfo,
+  type PodStatus,
+  type RuntimeName,
+  type SyncPodsResult,
+} from "../protocol.ts";
+import { readTail, followLog } from "./logs.ts";
+import { PodWorker } from "./pod-worker.ts";
+import { bootId, nodeCapacity } from "./proc.ts";
+import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
+import { loadState, saveState, type AgentState } from "./state.ts";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface AgentOptions {
+  stateDir: string;
+  log: Logger;
+  clock?: Clock;
+  /** Injected in tests; detected on the host otherwise. */
+  runtimes?: ReadonlyMap<RuntimeName, ContainerRuntime>;
+  /** Where secret and Memory volumes go; default a 0700 dir on /dev/shm (tmpfs), else under the state dir. */
+  secretRoot?: string;
+}
+
+type StatusListener = (generation: number, changed: PodStatus[], removed: string[]) => void;
+
+/**
+ * The node agent's core, like a kubelet without an API server: it holds the
+ * pods assigned to this node, persists them, runs each through a PodWorker,
+ * and converges on the newest `syncPods` it has seen. It keeps running its
+ * pods when no control plane is connected.
+ */
+export class Agent {
+  readonly #options: AgentOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #state: AgentState;
+  readonly #runtimes: ReadonlyMap<RuntimeName, ContainerRuntime>;
+  readonly #workers = new Map<string, PodWorker>();
+  /** Pods being stopped (removed or replaced): reported until their processes are gone. */
+  readonly #terminating = new Map<string, Promise<void>>();
+  readonly #listeners = new Set<StatusListener>();
+  #dirty = new Set<string>();
+  #removed = new Set<string>();
+  #flushScheduled = false;
+  #saving: Promise<void> = Promise.resolve();
+  #saveQueued = false;
+  #lastSaveError: string | undefined;
+  #syncChain: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  readonly #info: Omit<NodeInfo, "generation">;
+
+  private constructor(options: AgentOptions, state: AgentState, runtimes: ReadonlyMap<RuntimeName, ContainerRuntime>, info: Omit<NodeInfo, "generation">) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log;
+    this.#state = state;
+    this.#runtimes = runtimes;
+    this.#info = info;
+  }
+
+  /** Loads the state dir, re-adopts the pods still running there and kills processes of ours nobody owns. */
+  static async open(options: AgentOptions): Promise<Agent> {
+    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    const state = await loadState(options.stateDir);
+    const runtimes = options.runtimes ?? (await hostRuntimes(options.log));
+    const [boot, capacity] = await Promise.all([bootId(), nodeCapacity()]);
+    const agent = new Agent(options, state, runtimes, {
+      protocolVersion: PROTOCOL_VERSION,
+      agentVersion: AGENT_VERSION,
+      hostname: hostname(),
+      bootId: boot,
+      capacity,
+      runtimes: [...runtimes.keys()],
+      stateDir: options.stateDir,
+    });
+    await agent.#adopt();
+    return agent;
+  }
+
+  get agentId(): string {
+    return this.#state.agentId;
+  }
+
+  info(): NodeInfo {
+    return { ...this.#info, generation: this.#state.generation };
+  }
+
+  /** Why the last state write failed (a full disk, say), while it keeps failing. */
+  get stateError(): string | undefined {
+    return this.#lastSaveError;
+  }
+
+  setNode(node: { name: string; address: string }): void {
+    if (this.#state.node?.name === node.name && this.#state.node.address === node.address) return;
+    this.#state.node = node;
+    this.#scheduleSave();
+  }
+
+  statuses(): PodStatus[] {
+    return [...this.#workers.values()].map((worker) => worker.status());
+  }
+
+  get generation(): number {
+    return this.#state.generation;
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Converges on the full desired pod set. Older generations are ignored
+   * (`stale`); the same generation again is a no-op. Each pod is checked on
+   * its own: a bad one is rejected with why, the rest are applied.
+   */
+  sync(generation: number, pods: unknown[]): Promise<SyncPodsResult> {
+    const run = this.#syncChain.then(() => this.#sync(generation, pods));
+    this.#syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sync(generation: number, input: unknown[]): Promise<SyncPodsResult> {
+    if (this.#closed) throw new Error("the agent is shutting down");
+    if (generation < this.#state.generation) return { generation: this.#state.generation, rejected: [], stale: true };
+
+    const rejected: SyncPodsResult["rejected"] = [];
+    const desired = new Map<string, AgentPod>();
+    const names = new Set<string>();
+    input.forEach((raw, index) => {
+      const parsed = agentPodSchema.safeParse(raw);
+      const name = podName(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const where = formatFieldPath(issue.path as (string | number)[]);
+        rejected.push({ index, name, reason: `${where ? `${where}: ` : ""}${issue.message}` });
+        return;
+      }
+      const pod = parsed.data;
+      const key = `${pod.namespace}/${pod.name}`;
+      if (desired.has(pod.uid) || names.has(key)) {
+        rejected.push({ index, name: key, reason: "duplicate pod uid or name in one syncPods" });
+        return;
+      }
+      names.add(key);
+      desired.set(pod.uid, pod);
+    });
+
+    const current = new Map(this.#state.pods.map((pod) => [pod.uid, pod]));
+    // Pods are immutable, as in Kubernetes: a changed spec under the same uid is a replacement.
+    const toStop = [...current.values()].filter((pod) => {
+      const next = desired.get(pod.uid);
+      return !next || specHash(next) !== specHash(pod);
+    });
+    const toStart = [...desired.values()].filter((pod) => {
+      const previous = current.get(pod.uid);
+      return !previous || specHash(previous) !== specHash(pod);
+    });
+
+    this.#state.generation = generation;
+    this.#state.pods = [...desired.values()];
+    for (const pod of toStop) delete this.#state.records[pod.uid];
+    await this.#saveNow();
+
+    for (const pod of toStop) this.#terminate(pod.uid);
+    for (const pod of toStart) {
+      // A replacement waits until its predecessor's processes are gone (ports, hostPath files).
+      const previous = this.#terminating.get(pod.uid);
+      void (previous ?? Promise.resolve()).then(() => this.#startWorker(pod));
+    }
+    return { generation, rejected };
+  }
+
+  /** Log text of a container: the tail, then (with follow) whatever it appends until `signal` aborts. */
+  async logs(params: LogsParams, onText: (container: string, text: string) => void, signal: AbortSignal): Promise<void> {
+    const pod = this.#state.pods.find((candidate) => candidate.namespace === params.namespace && candidate.name === params.name);
+    if (!pod) throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} is not on this node`);
+    const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((container) => container.name);
+    const container = params.container ?? (pod.spec.containers.length === 1 ? pod.spec.containers[0]!.name : undefined);
+    if (!container) {
+      throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} has several containers: choose one of ${names.join(", ")}`);
+    }
+    if (!names.includes(container)) throw new AgentNotFoundError(`container ${container} is not in pod ${params.namespace}/${params.name}`);
+    const path = join(this.#podDir(pod.uid), "logs", `${container}.log`);
+    const tail = await readTail(path, params.tailLines ?? (params.follow ? 10 : 1000), { maxFiles: 5 });
+    if (tail) onText(container, tail);
+    if (params.follow) await followLog(path, (text) => onText(container, text), signal, { fromEnd: true });
+  }
+
+  /** Stops supervising and saves, leaving every pod running (SIGTERM of the agent is not a drain). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#syncChain;
+    for (const worker of this.#workers.values()) {
+      this.#state.records[worker.record().uid] = worker.record();
+      worker.detach();
+    }
+    await this.#saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
+    this.#listeners.clear();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  async #adopt(): Promise<void> {
+    for (const pod of this.#state.pods) await this.#startWorker(pod, this.#state.records[pod.uid]);
+    // Processes marked with our id that no record owns: started just before a crash, before the state was written.
+    for (const runtime of this.#runtimes.values()) {
+      for (const found of await runtime.list(this.#state.agentId)) {
+        // Asked after listing, so that a container a worker (re)started meanwhile is never taken for an orphan.
+        if (this.#owns(found.runtime, found.id, found.pid)) continue;
+        this.#log.warn({ container: found.id, pid: found.pid }, "killing a process of this agent that no pod owns");
+        await runtime.kill(found);
+      }
+    }
+  }
+
+  #owns(runtime: string, id: string, pid: number | undefined): boolean {
+    for (const worker of this.#workers.values()) {
+      for (const container of Object.values(worker.record().containers)) {
+        const current = container.current;
+        if (current && current.runtime === runtime && current.id === id && (pid === undefined || current.pid === pid)) return true;
+      }
+    }
+    return false;
+  }
+
+  async #startWorker(pod: AgentPod, record = this.#state.records[pod.uid]): Promise<void> {
+    // Skip a start that a later sync made moot (the pod was removed or replaced again meanwhile).
+    const wanted = this.#state.pods.find((candidate) => candidate.uid === pod.uid);
+    if (this.#closed || this.#workers.has(pod.uid) || !wanted || specHash(wanted) !== specHash(pod)) return;
+    const secretDir = join(await this.#secretRoot(), pod.uid);
+    const worker = new PodWorker({
+      pod,
+      podDir: this.#podDir(pod.uid),
+      secretDir,
+      claimsDir: join(this.#options.stateDir, "claims"),
+      agentId: this.#state.agentId,
+      runtimes: this.#runtimes,
+      hostIP: this.#state.node?.address ?? "127.0.0.1",
+      nodeName: this.#state.node?.name ?? hostname(),
+      clock: this.#clock,
+      log: this.#log.child({ pod: `${pod.namespace}/${pod.name}` }),
+      record,
+      onChange: () => this.#changed(pod.uid),
+    });
+    this.#workers.set(pod.uid, worker);
+    await worker.start();
+    this.#changed(pod.uid);
+  }
+
+  #terminate(uid: string): void {
+    const worker = this.#workers.get(uid);
+    if (!worker) return;
+    this.#workers.delete(uid);
+    const stopping = worker
+      .stop({ removeData: true })
+      .catch((error: unknown) => this.#log.error({ err: error, uid }, "stopping a pod failed"))
+      .finally(() => {
+        this.#terminating.delete(uid);
+        this.#removed.add(uid);
+        this.#scheduleFlush();
+      });
+    this.#terminating.set(uid, stopping);
+  }
+
+  #changed(uid: string): void {
+    const worker = this.#workers.get(uid);
+    if (!worker) return;
+    this.#state.records[uid] = worker.record();
+    this.#scheduleSave();
+    this.#dirty.add(uid);
+    this.#scheduleFlush();
+  }
+
+  /** Status changes are coalesced per tick: one event carries every pod that changed. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const changed = [...this.#dirty].flatMap((uid) => {
+        const worker = this.#workers.get(uid);
+        return worker ? [worker.status()] : [];
+      });
+      const removed = [...this.#removed].filter((uid) => !this.#workers.has(uid));
+      this.#dirty.clear();
+      this.#removed.clear();
+      if (changed.length === 0 && removed.length === 0) return;
+      for (const listener of this.#listeners) listener(this.#state.generation, changed, removed);
+    });
+  }
+
+  #scheduleSave(): void {
+    if (this.#saveQueued) return;
+    this.#saveQueued = true;
+    this.#saving = this.#saving.then(async () => {
+      this.#saveQueued = false;
+      await this.#write();
+    });
+  }
+
+  async #saveNow(): Promise<void> {
+    this.#scheduleSave();
+    await this.#saving;
+    if (this.#lastSaveError) throw new Error(`could not write the agent state: ${this.#lastSaveError}`);
+  }
+
+  async #write(): Promise<void> {
+    try {
+      await saveState(this.#options.stateDir, this.#state);
+      if (this.#lastSaveError) this.#log.info("agent state written again");
+      this.#lastSaveError = undefined;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== this.#lastSaveError) this.#log.error({ err: error }, "could not write the agent state; pods keep running");
+      this.#lastSaveError = message;
+    }
+  }
+
+  #podDir(uid: string): string {
+    return join(this.#options.stateDir, "pods", uid);
+  }
+
+  #secretRootPath: string | undefined;
+  async #secretRoot(): Promise<string> {
+    if (this.#secretRootPath) return this.#secretRootPath;
+    let root = this.#options.secretRoot;
+    if (!root) {
+      const shm = await stat("/dev/shm").catch(() => undefined);
+      root = shm?.isDirectory() ? join("/dev/shm", `capstan-${this.#state.agentId}`) : join(this.#options.stateDir, "secrets");
+    }
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    this.#secretRootPath = root;
+    return root;
+  }
+
+  /** Removes the tmpfs secret root (tests, or an agent being uninstalled); never called on a normal stop. */
+  async removeSecretRoot(): Promise<void> {
+    if (this.#secretRootPath) await rm(this.#secretRootPath, { recursive: true, force: true });
+  }
+}
+
+export class AgentNotFoundError extends Error {
+  override name = "AgentNotFoundError";
+}
+
+function podName(raw: unknown): string | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { namespace, name } = raw as { namespace?: unknown; name?: unknown };
+  if (typeof name !== "string") return undefined;
+  return typeof namespace === "string" ? `${namespace}/${name}` : name;
+}
+
+async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {
+  const runtimes = new Map<RuntimeName, ContainerRuntime>();
+  for (const name of await detectRuntimes()) {
+    if (name === "process") runtimes.set(name, createProcessRuntime({ log }));
+    else runtimes.set(name, createDockerRuntime({ cli: name, log }));
+  }
+  return runtimes;
+}

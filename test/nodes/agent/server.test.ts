@@ -1,0 +1,152 @@
+import { stat } from "node:fs/promises";
+import { createConnection, type Socket } from "node:net";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../src/logging.ts";
+import { Agent, serveAgent, type AgentServer } from "../../../src/nodes/agent/index.ts";
+import { createProcessRuntime } from "../../../src/nodes/agent/runtime/index.ts";
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../../../src/nodes/protocol.ts";
+import { agentStateDir, processesOfAgent } from "../../helpers/agent.ts";
+import { eventually } from "../../helpers/eventually.ts";
+
+/** The agent's socket and protocol, spoken raw: what a broken or hostile peer can send. */
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startAgent(): Promise<{ agent: Agent; server: AgentServer; stateDir: string }> {
+  const dir = await agentStateDir();
+  cleanups.push(dir.cleanup);
+  const agent = await Agent.open({ stateDir: dir.stateDir, log: silentLogger, runtimes: new Map([["process", createProcessRuntime()]]) });
+  const server = await serveAgent(agent, join(dir.stateDir, "agent.sock"), silentLogger);
+  cleanups.push(async () => {
+    await server.close();
+    await agent.close();
+    await agent.removeSecretRoot();
+  });
+  return { agent, server, stateDir: dir.stateDir };
+}
+
+/** A raw protocol peer: send a line, read parsed answers/events. */
+async function peer(path: string) {
+  const socket: Socket = createConnection(path);
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  cleanups.push(async () => void socket.destroy());
+  const messages: Record<string, unknown>[] = [];
+  createInterface({ input: socket }).on("line", (line) => messages.push(JSON.parse(line) as Record<string, unknown>));
+  return {
+    send: (line: string) => socket.write(`${line}\n`),
+    request: async (id: number, method: string, params: unknown) => {
+      socket.write(`${JSON.stringify({ id, method, params })}\n`);
+      return eventually(() => {
+        const answer = messages.find((message) => message.id === id);
+        expect(answer).toBeDefined();
+        return answer!;
+      });
+    },
+    messages,
+    socket,
+  };
+}
+
+const hello = { protocolVersion: PROTOCOL_VERSION, node: { name: "n1", address: "127.0.0.1" } };
+
+describe("capstan-agent socket", () => {
+  it("is a 0600 socket in a 0700 directory", async () => {
+    const { server, stateDir } = await startAgent();
+    expect((await stat(server.path)).mode & 0o777).toBe(0o600);
+    expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+  });
+
+  it("answers malformed frames with errors and keeps serving", async () => {
+    const { server } = await startAgent();
+    const client = await peer(server.path);
+    client.send("this is not json");
+    client.send(JSON.stringify({ id: 7, method: "format-disk", params: {} }));
+    client.send(JSON.stringify({ id: 8, method: "syncPods", params: { generation: "many" } }));
+    client.send("x".repeat(MAX_FRAME_BYTES + 10));
+    await eventually(() => expect(client.messages.length).toBeGreaterThanOrEqual(4));
+    expect(client.messages[0]).toMatchObject({ id: null, error: { code: "BadFrame" } });
+    expect(client.messages.find((message) => message.id === 7)).toMatchObject({ error: { code: "BadRequest" } });
+    expect(client.messages.find((message) => message.id === 8)).toMatchObject({ error: { code: "BadRequest" } });
+    expect(client.messages.filter((message) => (message.error as { code?: string } | undefined)?.code === "BadFrame")).toHaveLength(2);
+
+    expect(await client.request(9, "syncPods", { generation: 1, pods: [] })).toMatchObject({ error: { message: "send hello first" } });
+    expect(await client.request(10, "hello", { protocolVersion: 99 })).toMatchObject({ error: { code: "UnsupportedVersion" } });
+    expect(await client.request(11, "hello", hello)).toMatchObject({ result: { protocolVersion: PROTOCOL_VERSION, generation: 0 } });
+    expect(await client.request(12, "ping", {})).toEqual({ id: 12, result: {} });
+  });
+
+  it("rejects a hostile pod name and a bad pod, runs the good one, and reports a missing command as a container error", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", hello);
+    const container = (command: string) => ({ name: "main", command: [command, "-e", "setInterval(() => {}, 1000)"] });
+    const answer = await client.request(2, "syncPods", {
+      generation: 1,
+      pods: [
+        { uid: "u1", namespace: "default", name: "../../etc", spec: { containers: [container(process.execPath)] } },
+        { uid: "u2", namespace: "default", name: "no-containers", spec: { containers: [] } },
+        { uid: "u3", namespace: "default", name: "good", spec: { containers: [container(process.execPath)] } },
+        { uid: "u4", namespace: "default", name: "missing", spec: { containers: [container("/nonexistent/program")] } },
+        "not even an object",
+      ],
+    });
+    const result = answer.result as { rejected: { index: number; reason: string }[] };
+    expect(result.rejected.map((rejection) => rejection.index)).toEqual([0, 1, 4]);
+    expect(result.rejected[0]!.reason).toMatch(/^name: /);
+    expect(result.rejected[1]!.reason).toMatch(/spec\.containers.*at least one container/);
+
+    await eventually(() => {
+      const byName = Object.fromEntries(agent.statuses().map((pod) => [pod.name, pod]));
+      expect(byName.good?.phase).toBe("Running");
+      expect(byName.missing?.containerStatuses[0]?.state).toMatchObject({ waiting: { reason: "RunContainerError" } });
+    }, 10_000);
+    // The agent is fine: it still answers.
+    expect(await client.request(3, "ping", {})).toEqual({ id: 3, result: {} });
+    // Status changes were pushed to the connected peer as events.
+    expect(client.messages.some((message) => message.event === "podStatus")).toBe(true);
+  });
+
+  it("ignores an older generation and applies the same generation idempotently", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", hello);
+    const pod = { uid: "u1", namespace: "default", name: "sleeper", spec: { containers: [{ name: "main", command: ["sleep", "1000"] }] } };
+    await client.request(2, "syncPods", { generation: 5, pods: [pod] });
+    await eventually(() => expect(agent.statuses()[0]?.phase).toBe("Running"));
+    const pid = agent.statuses()[0]!.containerStatuses[0]!.pid;
+
+    expect((await client.request(3, "syncPods", { generation: 4, pods: [] })).result).toMatchObject({ stale: true, generation: 5 });
+    expect((await client.request(4, "syncPods", { generation: 5, pods: [pod] })).result).toMatchObject({ generation: 5, rejected: [] });
+    expect(agent.statuses()).toHaveLength(1);
+    expect(agent.statuses()[0]!.containerStatuses[0]!.pid).toBe(pid);
+    expect(await processesOfAgent(agent.agentId)).toEqual([pid]);
+  });
+
+  it("serves a container's log tail and follows it", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", hello);
+    const script = "let n = 0; setInterval(() => console.log('line ' + n++), 50)";
+    await client.request(2, "syncPods", {
+      generation: 1,
+      pods: [{ uid: "u1", namespace: "default", name: "talker", spec: { containers: [{ name: "main", command: [process.execPath, "-e", script] }] } }],
+    });
+    await eventually(() => expect(agent.statuses()[0]?.phase).toBe("Running"));
+    await eventually(async () => {
+      const answer = await client.request(Math.floor(Math.random() * 1e9), "logs", { namespace: "default", name: "talker", tailLines: 2 });
+      expect((answer.result as { text: string }).text).toMatch(/^line \d+\nline \d+\n$/);
+    });
+    const notFound = await client.request(3, "logs", { namespace: "default", name: "nobody" });
+    expect(notFound).toMatchObject({ error: { code: "NotFound" } });
+
+    client.send(JSON.stringify({ id: 4, method: "logs", params: { namespace: "default", name: "talker", follow: true, tailLines: 0 } }));
+    await eventually(() => expect(client.messages.filter((message) => message.event === "log" && message.requestId === 4).length).toBeGreaterThan(2));
+    await client.request(5, "cancel", { requestId: 4 });
+    await eventually(() => expect(client.messages.find((message) => message.id === 4)).toMatchObject({ result: {} }));
+  });
+});
