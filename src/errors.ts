@@ -82,11 +82,75 @@ export class StoreUnavailableError extends CapstanError {
   override readonly transient = true;
 }
 
+/** A node's SSH (or local) endpoint cannot be reached or refused us. Retried with back-off. */
+export class NodeUnreachableError extends CapstanError {
+  readonly code = "NodeUnreachable";
+  override readonly transient = true;
+  constructor(
+    readonly node: string,
+    readonly address: string,
+    readonly port: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`node ${node} (${address}:${port}) is unreachable: ${message}`, options);
+  }
+}
+
+/**
+ * The host answering for a node presents a different key than the one pinned
+ * for it: possibly another machine, possibly an attack. Not retried; an
+ * operator re-pins after checking.
+ */
+export class HostKeyMismatchError extends CapstanError {
+  readonly code = "HostKeyMismatch";
+  constructor(
+    readonly node: string,
+    readonly expectedFingerprint: string,
+    readonly actualFingerprint: string,
+  ) {
+    super(`node ${node}: host key mismatch: pinned ${expectedFingerprint}, host presented ${actualFingerprint}`);
+  }
+}
+
+/** The node is reachable but its capstan-agent could not be started or reached. Retried with back-off. */
+export class AgentUnavailableError extends CapstanError {
+  readonly code = "AgentUnavailable";
+  override readonly transient = true;
+  constructor(
+    readonly node: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`node ${node}: agent unavailable: ${message}`, options);
+  }
+}
+
+/** A request needs a live link to the node (logs, say) and there is none right now. Retried with back-off. */
+export class NodeNotConnectedError extends CapstanError {
+  readonly code = "NodeNotConnected";
+  override readonly transient = true;
+  constructor(
+    readonly node: string,
+    reason?: string,
+  ) {
+    super(`node ${node} is not connected${reason ? `: ${reason}` : ""}`);
+  }
+}
+
+/** A transport was used after close(). A programming error, never retried. */
+export class TransportClosedError extends CapstanError {
+  readonly code = "TransportClosed";
+  constructor(readonly node: string) {
+    super(`node ${node}: transport is closed`);
+  }
+}
+
 export function toHttpStatus(error: unknown): number {
   if (error instanceof BadRequestError || error instanceof ManifestError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof NotFoundError) return 404;
-  if (error instanceof StoreUnavailableError || error instanceof GitSourceError) return 503;
+  if (error instanceof StoreUnavailableError || error instanceof GitSourceError || error instanceof NodeNotConnectedError) return 503;
   return 500;
 }
 
