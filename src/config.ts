@@ -25,6 +25,8 @@ export const upConfigSchema = z.strictObject({
   gitUsername: z.string().min(1).optional(),
   gitPassword: z.string().min(1).optional(),
   gitToken: z.string().min(1).optional(),
+  /** Private key for SSH nodes whose manifest names no identityFile; unset → ~/.ssh/id_ed25519, then id_rsa. */
+  sshKey: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -45,6 +47,7 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   gitUsername: "CAPSTAN_GIT_USERNAME",
   gitPassword: "CAPSTAN_GIT_PASSWORD",
   gitToken: "CAPSTAN_GIT_TOKEN",
+  sshKey: "CAPSTAN_SSH_KEY",
   logLevel: "CAPSTAN_LOG_LEVEL",
 };
 
@@ -67,6 +70,7 @@ export function loadUpConfig(flags: Partial<Record<keyof UpConfigInput, unknown>
   const config = parsed.data;
   config.dataDir = resolve(config.dataDir);
   if (config.repo && !/^https?:\/\//.test(config.repo)) config.repo = resolve(config.repo);
+  if (config.sshKey) config.sshKey = resolve(config.sshKey);
   return config;
 }
 

@@ -4,9 +4,10 @@ import { fileURLToPath } from "node:url";
 import type { UpConfig } from "./config.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Logger } from "./logging.ts";
-import { createPool, migrate, startEmbeddedPostgres } from "./db/index.ts";
+import { channels, createPool, listen as listenForNotifications, migrate, startEmbeddedPostgres } from "./db/index.ts";
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
+import { NodeManager, transportFactory } from "./nodes/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,14 +17,15 @@ export interface ControlPlane {
   url: string;
   databaseUrl: string;
   sync: GitSync;
+  nodes: NodeManager;
   /** Stops everything it started, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
 
 /**
  * `capstan up`: the store (embedded PostgreSQL unless DATABASE_URL is set),
- * migrations, the Git sync loop and the HTTP server. Later issues add the
- * controllers, scheduler and node links here.
+ * migrations, the Git sync loop, the node links and the HTTP server. Later
+ * issues add the controllers and scheduler here.
  */
 export async function startControlPlane(config: UpConfig, log: Logger, clock: Clock = systemClock): Promise<ControlPlane> {
   const stack: Array<() => Promise<void>> = [];
@@ -67,7 +69,34 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     sync.start();
     stack.push(() => sync.stop());
 
+    // One link per Node in the store; the local node's agent is this package's own capstan-agent.
+    const nodes: NodeManager = new NodeManager({
+      store,
+      clock,
+      log: log.child({ component: "nodes" }),
+      transportFor: transportFactory({
+        local: { stateDir: join(config.dataDir, "agent"), agentCommand: `${process.execPath} ${join(packageRoot, "bin", "capstan-agent.js")}` },
+        sshKeyPath: config.sshKey,
+        log: log.child({ component: "nodes" }),
+      }),
+      // A relative workingDir on the local node resolves against the repository when it is a local checkout.
+      workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
+    });
+    const objectListener = await listenForNotifications(
+      databaseUrl,
+      [channels.objects],
+      (_channel, payload) => {
+        if (wakesNodeManager(payload)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
+      },
+      { log, onReconnect: () => nodes.refresh() },
+    );
+    stack.push(() => objectListener.close());
+    // After LISTEN is in place, so that no change between the first read and the listener is missed.
+    await nodes.start();
+    stack.push(() => nodes.stop());
+
     const app = createStatusApp({
+      nodes,
       store,
       log: log.child({ component: "status" }),
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
@@ -78,9 +107,19 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     const server = await listen(app, config.host, config.port);
     stack.push(() => server.close());
     log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch }, "capstan is up");
-    return { url: server.url, databaseUrl, sync, stop };
+    return { url: server.url, databaseUrl, sync, nodes, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Spec changes of the kinds a node's pod set is made of; status-only writes (the agents' own reports) do not count. */
+function wakesNodeManager(payload: string): boolean {
+  try {
+    const change = JSON.parse(payload) as { kind?: string; statusOnly?: boolean };
+    return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret"].includes(change.kind ?? "");
+  } catch {
+    return true;
   }
 }

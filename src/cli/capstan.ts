@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
+import { registerLogs, registerNodes } from "./nodes.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -12,5 +13,7 @@ const program = new Command("capstan")
 registerUp(program);
 registerValidate(program);
 registerHistory(program);
+registerNodes(program);
+registerLogs(program);
 
 await runProgram(program, process.argv);

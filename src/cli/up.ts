@@ -14,6 +14,7 @@ export function registerUp(program: Command): void {
     .option("--port <n>", "port for the page and API, 0 = any free port (env CAPSTAN_PORT, default 8080)")
     .option("--data-dir <dir>", "where capstan keeps its data (env CAPSTAN_DATA_DIR, default ~/.capstan)")
     .option("--poll-interval <seconds>", "how often to fetch the repository (env CAPSTAN_POLL_INTERVAL, default 5)")
+    .option("--ssh-key <path>", "private key for SSH nodes that name no identityFile (env CAPSTAN_SSH_KEY, default ~/.ssh/id_ed25519)")
     .action(async (flags: Record<string, string | undefined>) => {
       const config = loadUpConfig({
         repo: flags.repo,
@@ -23,6 +24,7 @@ export function registerUp(program: Command): void {
         port: flags.port,
         dataDir: flags.dataDir,
         pollIntervalSeconds: flags.pollInterval,
+        sshKey: flags.sshKey,
       });
       const log = createLogger({ level: config.logLevel });
       const stopRequested = waitForStopSignal(log);

@@ -5,6 +5,7 @@ import type { Logger } from "../logging.ts";
 import type { DesiredStore } from "../desired/index.ts";
 import { webhookRoute } from "../gitsync/index.ts";
 import { apiRoutes } from "./api.ts";
+import { nodeRoutes, type LogSource } from "./nodes-api.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -12,6 +13,8 @@ export interface StatusServerOptions {
   /** Checks that the store answers, for /readyz. */
   storeReachable: () => Promise<boolean>;
   webhook?: { secret: string; branch: string; onPush: () => void };
+  /** The node links, for container logs; without them the logs endpoint says so. */
+  nodes?: LogSource;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -37,6 +40,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
   }
 
   app.route("/api", apiRoutes(options.store));
+  app.route("/api", nodeRoutes(options.store, options.nodes));
   return app;
 }
 

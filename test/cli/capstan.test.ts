@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
 import { runCli, startCli, type RunningCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { agentId, alive, killAgent, processesOfAgent } from "../helpers/agent.ts";
 
 const examplesRepo = fileURLToPath(new URL("../../examples-repo", import.meta.url));
 const database = useTestDatabase();
@@ -26,7 +27,11 @@ async function scratchRepo(): Promise<TestRepo> {
 
 async function scratchDir(): Promise<string> {
   const dir = await tempDir("capstan-cli-");
-  cleanups.push(() => dir.cleanup());
+  cleanups.push(async () => {
+    // `capstan up` starts the local node's agent, which outlives it by design; the test ends it and its pods.
+    await killAgent(join(dir.path, "agent"), { podsToo: true });
+    await dir.cleanup();
+  });
   return dir.path;
 }
 
@@ -79,7 +84,7 @@ describe("capstan validate", () => {
 });
 
 describe("capstan --help", () => {
-  it.each(["--help", "up --help", "validate --help", "history --help"])("capstan %s prints usage and exits 0", async (line) => {
+  it.each(["--help", "up --help", "validate --help", "history --help", "nodes --help", "logs --help"])("capstan %s prints usage and exits 0", async (line) => {
     const result = await runCli(line.split(" "));
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: capstan/m);
@@ -126,6 +131,42 @@ describe("capstan up", () => {
     expect(await running.stop("SIGTERM")).toBe(0);
     expect(running.output()).not.toContain(secret);
   });
+
+  it("runs a Pod bound to the local node, lists the node with `capstan nodes`, prints its log with `capstan logs`, and leaves it running on SIGTERM", async () => {
+    const repo = await scratchRepo();
+    await repo.writeAll({
+      "node.yaml": "apiVersion: capstan.dev/v1\nkind: Node\nmetadata:\n  name: local\nspec:\n  transport: local\n  address: 127.0.0.1\n",
+      "pod.yaml": [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:\n  name: hello",
+        "spec:",
+        "  nodeName: local",
+        "  containers:",
+        "    - name: main",
+        `      command: ["${process.execPath}", "-e", "console.log('hello from ' + process.env.POD_NAME); setInterval(() => {}, 1000)"]`,
+        "      env:\n        - name: POD_NAME\n          valueFrom:\n            fieldRef:\n              fieldPath: metadata.name",
+        "",
+      ].join("\n"),
+    });
+    await repo.commit("a pod on the local node");
+    const dataDir = await scratchDir();
+    const running = up(["--repo", repo.dir, "--data-dir", dataDir, "--poll-interval", "3600"], { DATABASE_URL: database().url });
+    const [, url] = await running.waitFor(/capstan is up: (http:\/\/\S+)/);
+
+    await expect.poll(async () => (await runCli(["nodes", "--server", url!])).stdout, { timeout: 30_000 }).toMatch(/^local\s+local\s+Ready\s/m);
+    const nodes = JSON.parse((await runCli(["nodes", "--json", "--server", url!])).stdout) as { items: { allocated: { pods: number }; runtimes: string[] }[] };
+    expect(nodes.items[0]).toMatchObject({ allocated: { pods: 1 }, runtimes: expect.arrayContaining(["process"]) });
+    await expect.poll(async () => (await runCli(["logs", "hello", "--server", url!])).stdout, { timeout: 30_000 }).toBe("hello from hello\n");
+    const missing = await runCli(["logs", "nobody", "--server", url!]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/pod default\/nobody not found/);
+
+    expect(await running.stop("SIGTERM")).toBe(0);
+    const id = (await agentId(join(dataDir, "agent")))!;
+    const [pid] = await processesOfAgent(id);
+    expect(pid !== undefined && alive(pid)).toBe(true);
+  }, 90_000);
 
   it("starts an embedded PostgreSQL on the examples-repo by default, stops it on SIGTERM and reuses its data", async () => {
     const dataDir = await scratchDir();

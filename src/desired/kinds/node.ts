@@ -3,7 +3,7 @@ import { z } from "zod";
 import { quantitySchema } from "../quantity.ts";
 import { taintEffectSchema } from "./affinity.ts";
 import { CORE_V1, defineKind } from "./meta.ts";
-import { isBase64, labelKeySchema, labelValueSchema, portNumberSchema } from "./names.ts";
+import { absolutePathSchema, isBase64, labelKeySchema, labelValueSchema, portNumberSchema } from "./names.ts";
 
 /**
  * A Node: a host capstan reaches over SSH (or the local host directly).
@@ -73,8 +73,10 @@ const nodeSpecSchema = z
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
       .optional(),
-    /** Where capstan-agent lives on the node, when not on the user's PATH. */
+    /** The command that runs capstan-agent on the node, when it is not `capstan-agent` on the user's PATH (may include arguments: "node /opt/capstan/bin/capstan-agent.js"). */
     agentPath: z.string().min(1).optional(),
+    /** The agent's state directory on the node (its pods, logs and socket); several agents on one host each need their own. */
+    stateDir: absolutePathSchema.optional(),
     taints: z.array(taintSchema).optional(),
     unschedulable: z.boolean().default(false),
     /** What the scheduler may hand out, when less than the host has (or the host cannot tell). */

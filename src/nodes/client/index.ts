@@ -1,0 +1,10 @@
+/** The control plane's side of the node link. */
+export { AgentNodeClient, type NodeClient, type NodeLinkState, type AgentNodeClientOptions } from "./node-client.ts";
+export { NodeManager, type NodeManagerOptions, type NodeObject } from "./node-manager.ts";
+export { toAgentPod, referencedConfig, commitAnnotation } from "./agent-pod.ts";
+export { readyCondition, nodeStatus, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+export { transportFactory, defaultAgentStateDir, type TransportDefaults } from "./transports.ts";
+export { agentSocketPath, type AgentTransport, type AgentLocation, type HostKeyInfo } from "./transport.ts";
+export { createSshTransport } from "./ssh-transport.ts";
+export { createLocalTransport } from "./local-transport.ts";
+export { AgentConnection, AgentRequestError } from "./connection.ts";

@@ -1,0 +1,277 @@
+import type { Logger } from "pino";
+import { backoffDelay } from "../../backoff.ts";
+import type { Clock } from "../../clock.ts";
+import { messageOf, NodeNotConnectedError, NotFoundError } from "../../errors.ts";
+import {
+  errorCodes,
+  nodeInfoSchema,
+  podStatusSchema,
+  PROTOCOL_VERSION,
+  syncPodsResultSchema,
+  type AgentPodInput,
+  type LogsParams,
+  type NodeInfo,
+  type PodStatus,
+  type SyncPodsResult,
+} from "../protocol.ts";
+import { AgentConnection, AgentRequestError } from "./connection.ts";
+import type { AgentTransport } from "./transport.ts";
+import { z } from "zod";
+
+/** What the control plane knows of one node's link (DESIGN.md, nodes): shown by `capstan nodes` and the page. */
+export interface NodeLinkState {
+  node: string;
+  connected: boolean;
+  info?: NodeInfo;
+  lastHeartbeat?: Date;
+  /** Why the link is down (HostKeyMismatch, unreachable, agent failed to start...). */
+  lastError?: { code: string; message: string };
+  hostKey?: { fingerprint: string; line: string; trustedOnFirstUse: boolean };
+  reconnects: number;
+}
+
+/**
+ * The control plane's handle on one node (house style 7: an interface, a
+ * real implementation over a transport, and a fake sharing one test suite).
+ * `sync` is level-triggered: the whole pod set, remembered and resent after
+ * every reconnect.
+ */
+export interface NodeClient {
+  readonly node: string;
+  state(): NodeLinkState;
+  /** Sends the full desired pod set; resolves with the agent's answer, rejects while the node is unreachable (the set is still delivered on reconnect). */
+  sync(pods: AgentPodInput[]): Promise<SyncPodsResult>;
+  /** The latest status of every pod the agent reported. */
+  statuses(): PodStatus[];
+  /** Pod status changes as they arrive (the "statuses() stream"); returns an unsubscribe. */
+  onStatus(listener: (changed: PodStatus[], removed: string[]) => void): () => void;
+  /** Link state changes (connected, heartbeat, error). */
+  onState(listener: (state: NodeLinkState) => void): () => void;
+  /** A container's log: the tail, then with `follow` what it appends until `signal` aborts. */
+  logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AgentNodeClientOptions {
+  node: string;
+  /** The node's address as the control plane reaches it (passed to the agent for status.hostIP and env). */
+  address: string;
+  transport: AgentTransport;
+  clock: Clock;
+  log: Logger;
+  heartbeatIntervalMs?: number;
+  requestTimeoutMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/** A NodeClient over an AgentTransport (SSH or the local socket), reconnecting with back-off and jitter. */
+export class AgentNodeClient implements NodeClient {
+  readonly node: string;
+  readonly #options: AgentNodeClientOptions;
+  readonly #abort = new AbortController();
+  #state: NodeLinkState;
+  #connection: AgentConnection | undefined;
+  #desired: AgentPodInput[] | undefined;
+  #generation = 0;
+  #syncChain: Promise<unknown> = Promise.resolve();
+  readonly #statuses = new Map<string, PodStatus>();
+  readonly #statusListeners = new Set<(changed: PodStatus[], removed: string[]) => void>();
+  readonly #stateListeners = new Set<(state: NodeLinkState) => void>();
+  readonly #loop: Promise<void>;
+  #wake: (() => void) | undefined;
+
+  constructor(options: AgentNodeClientOptions) {
+    this.node = options.node;
+    this.#options = options;
+    this.#state = { node: options.node, connected: false, reconnects: 0 };
+    this.#loop = this.#run();
+  }
+
+  state(): NodeLinkState {
+    return { ...this.#state, hostKey: this.#options.transport.hostKey ?? this.#state.hostKey };
+  }
+
+  statuses(): PodStatus[] {
+    return [...this.#statuses.values()];
+  }
+
+  onStatus(listener: (changed: PodStatus[], removed: string[]) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  onState(listener: (state: NodeLinkState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  sync(pods: AgentPodInput[]): Promise<SyncPodsResult> {
+    this.#desired = pods;
+    const run = this.#syncChain.then(() => this.#push());
+    this.#syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#logs(params, onText, signal);
+    } catch (error) {
+      if (error instanceof AgentRequestError && error.code === errorCodes.notFound) throw new NotFoundError(error.message);
+      throw error;
+    }
+  }
+
+  async #logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void> {
+    const connection = this.#requireConnection();
+    if (!params.follow) {
+      const result = z.object({ text: z.string() }).parse(await connection.request("logs", params, { timeoutMs: this.#timeout }));
+      if (result.text) onText(params.container ?? "", result.text);
+      return;
+    }
+    let requestId: number | undefined;
+    const unsubscribe = connection.onEvent((event) => {
+      if (event.event === "log" && event.requestId === requestId) onText(event.container, event.text);
+    });
+    const cancel = () => {
+      if (requestId !== undefined) void connection.request("cancel", { requestId }).catch(() => undefined);
+    };
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      const done = connection.request("logs", params, { id: (id) => (requestId = id) });
+      if (signal?.aborted) cancel();
+      await done;
+    } finally {
+      unsubscribe();
+      signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort();
+    this.#wake?.();
+    this.#connection?.close();
+    await this.#loop;
+    await this.#options.transport.close();
+  }
+
+  get #timeout(): number {
+    return this.#options.requestTimeoutMs ?? 15_000;
+  }
+
+  #requireConnection(): AgentConnection {
+    const connection = this.#connection;
+    if (!connection || connection.isClosed) {
+      throw new NodeNotConnectedError(this.node, this.#state.lastError?.message);
+    }
+    return connection;
+  }
+
+  async #push(): Promise<SyncPodsResult> {
+    const connection = this.#requireConnection();
+    const pods = this.#desired ?? [];
+    this.#generation += 1;
+    const result = syncPodsResultSchema.parse(
+      await connection.request("syncPods", { generation: this.#generation, pods }, { timeoutMs: this.#timeout }),
+    );
+    // Another control plane (or an earlier life of this one) got further: jump past it and resend.
+    if (result.stale) {
+      this.#generation = result.generation;
+      return this.#push();
+    }
+    return result;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    let attempt = 0;
+    while (!signal.aborted) {
+      try {
+        await this.#session(signal, () => (attempt = 0));
+      } catch (error) {
+        if (signal.aborted) break;
+        const code = (error as { code?: unknown }).code;
+        const name = (error as Error).name;
+        this.#setState({
+          connected: false,
+          lastError: { code: typeof code === "string" ? code : name === "Error" ? "AgentUnreachable" : name.replace(/Error$/, ""), message: messageOf(error) },
+        });
+        this.#options.log.warn({ node: this.node, err: messageOf(error) }, "node link failed");
+      }
+      if (signal.aborted) break;
+      if (this.#state.connected) this.#setState({ connected: false });
+      const backoff = this.#options.backoff ?? { initialMs: 500, maxMs: 30_000 };
+      await this.#options.clock.sleep(backoffDelay(attempt, backoff), signal);
+      attempt += 1;
+      this.#state.reconnects += 1;
+    }
+  }
+
+  /** One connected session: hello, full status, resend the desired set, heartbeats until the link drops. */
+  async #session(signal: AbortSignal, connected: () => void): Promise<void> {
+    const stream = await this.#options.transport.open(signal);
+    const connection = new AgentConnection(stream, this.#options.log);
+    const stop = () => connection.close();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      const unsubscribe = connection.onEvent((event) => {
+        if (event.event !== "podStatus") return;
+        this.#applyStatuses(event.pods, event.removed, false);
+      });
+      const info = nodeInfoSchema.parse(
+        await connection.request(
+          "hello",
+          { protocolVersion: PROTOCOL_VERSION, client: "capstan", node: { name: this.node, address: this.#options.address } },
+          { timeoutMs: this.#timeout },
+        ),
+      );
+      this.#generation = Math.max(this.#generation, info.generation);
+      const snapshot = z
+        .object({ pods: z.array(podStatusSchema) })
+        .parse(await connection.request("statuses", {}, { timeoutMs: this.#timeout }));
+      this.#applyStatuses(snapshot.pods, [], true);
+      this.#connection = connection;
+      connected();
+      this.#setState({ connected: true, info, lastHeartbeat: this.#options.clock.now(), lastError: undefined, hostKey: this.#options.transport.hostKey });
+      if (this.#desired) await this.sync(this.#desired);
+      await this.#heartbeat(connection, signal);
+      unsubscribe();
+      if (!signal.aborted) throw new Error(messageOf(await connection.closed));
+    } finally {
+      signal.removeEventListener("abort", stop);
+      connection.close();
+      if (this.#connection === connection) this.#connection = undefined;
+    }
+  }
+
+  async #heartbeat(connection: AgentConnection, signal: AbortSignal): Promise<void> {
+    const interval = this.#options.heartbeatIntervalMs ?? 5_000;
+    const wakeOnClose = new AbortController();
+    void connection.closed.then(() => wakeOnClose.abort());
+    const both = AbortSignal.any([signal, wakeOnClose.signal]);
+    while (!both.aborted) {
+      await this.#options.clock.sleep(interval, both);
+      if (both.aborted) break;
+      try {
+        await connection.request("ping", {}, { timeoutMs: Math.max(interval, 2_000) });
+        this.#setState({ lastHeartbeat: this.#options.clock.now() });
+      } catch (error) {
+        this.#options.log.warn({ node: this.node, err: messageOf(error) }, "node heartbeat failed; reconnecting");
+        connection.close();
+        break;
+      }
+    }
+  }
+
+  #applyStatuses(pods: PodStatus[], removed: string[], replace: boolean): void {
+    const gone = replace ? [...this.#statuses.keys()].filter((uid) => !pods.some((pod) => pod.uid === uid)) : removed;
+    for (const uid of gone) this.#statuses.delete(uid);
+    for (const pod of pods) this.#statuses.set(pod.uid, pod);
+    if (pods.length === 0 && gone.length === 0) return;
+    for (const listener of this.#statusListeners) listener(pods, gone);
+  }
+
+  #setState(patch: Partial<NodeLinkState>): void {
+    this.#state = { ...this.#state, ...patch };
+    for (const listener of this.#stateListeners) listener(this.state());
+  }
+}

@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.ts";
+import { PgDesiredStore, validateFiles, type CommitInfo } from "../../src/desired/index.ts";
+import { silentLogger } from "../../src/logging.ts";
+import { NodeManager, transportFactory } from "../../src/nodes/index.ts";
+import { createStatusApp, nodeListSchema } from "../../src/status/index.ts";
+import { agentCommand, agentStateDir, alive } from "../helpers/agent.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { useTestDatabase } from "../helpers/test-database.ts";
+
+/**
+ * The control plane's node side on a real store and a real local agent:
+ * Pods bound to a node in the store run there with their ConfigMap and
+ * Secret, and node and pod statuses flow back into the store.
+ */
+
+const database = useTestDatabase();
+let store: PgDesiredStore;
+let manager: NodeManager | undefined;
+let cleanup: (() => Promise<void>) | undefined;
+let stateDir: string;
+let sha = 0;
+
+beforeEach(async () => {
+  store = new PgDesiredStore(database().pool);
+  const dir = await agentStateDir();
+  stateDir = dir.stateDir;
+  cleanup = dir.cleanup;
+});
+
+afterEach(async () => {
+  await manager?.stop();
+  manager = undefined;
+  await cleanup?.();
+});
+
+const secretValue = "s3cr3t-planted-value";
+
+function manifests(podNames: string[]): string {
+  const pods = podNames.map(
+    (name) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: default, labels: { app: demo } }
+spec:
+  nodeName: local
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      command: ["${process.execPath}", "-e", "console.log('greeting=' + process.env.GREETING + ' token-length=' + process.env.TOKEN.length); setInterval(() => {}, 1000)"]
+      envFrom: [{ configMapRef: { name: demo } }]
+      env: [{ name: TOKEN, valueFrom: { secretKeyRef: { name: demo, key: token } } }]
+`,
+  );
+  return [
+    `
+apiVersion: capstan.dev/v1
+kind: Node
+metadata: { name: local }
+spec: { transport: local, address: 127.0.0.1, stateDir: ${stateDir}, agentPath: "${agentCommand}" }
+`,
+    `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: demo, namespace: default }
+data: { GREETING: hello }
+`,
+    `
+apiVersion: v1
+kind: Secret
+metadata: { name: demo, namespace: default }
+stringData: { token: ${secretValue} }
+`,
+    ...pods,
+  ].join("---\n");
+}
+
+async function apply(podNames: string[]): Promise<void> {
+  const { objects, problems } = validateFiles([{ path: "all.yaml", content: manifests(podNames) }]);
+  expect(problems.filter((problem) => problem.severity === "error")).toEqual([]);
+  sha += 1;
+  const commit: CommitInfo = { sha: `c${sha}`, parentSha: null, authorName: "t", authorEmail: "t@x", message: "m", committedAt: new Date() };
+  await store.applyRevision(commit, objects, []);
+}
+
+function startManager(): NodeManager {
+  manager = new NodeManager({
+    store,
+    clock: systemClock,
+    log: silentLogger,
+    transportFor: transportFactory({ local: { stateDir, agentCommand }, log: silentLogger }),
+    statusFlushMs: 50,
+    heartbeatIntervalMs: 500,
+  });
+  return manager;
+}
+
+describe("NodeManager with a local agent", () => {
+  it("runs the pods bound to a node, writes node and pod status, serves logs, and stops pods removed from the store", async () => {
+    await apply(["one", "two"]);
+    const nodes = startManager();
+    await nodes.start();
+
+    await eventually(async () => {
+      const node = await store.getObject({ kind: "Node", namespace: "", name: "local" });
+      expect(node?.status).toMatchObject({ conditions: [{ type: "Ready", status: "True", reason: "AgentReady" }], nodeInfo: { runtimes: expect.arrayContaining(["process"]) } });
+    }, 20_000);
+    await eventually(async () => {
+      for (const name of ["one", "two"]) {
+        const pod = await store.getObject({ kind: "Pod", namespace: "default", name });
+        expect(pod?.status).toMatchObject({ phase: "Running", ready: true, hostIP: "127.0.0.1", commitSha: "c1" });
+      }
+    }, 20_000);
+
+    let logText = "";
+    await eventually(async () => {
+      logText = "";
+      await nodes.logs({ namespace: "default", name: "one", follow: false, previous: false }, (_container, text) => (logText += text));
+      expect(logText).toContain(`greeting=hello token-length=${secretValue.length}`);
+    });
+
+    const app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, nodes });
+    const listed = nodeListSchema.parse(await (await app.request("/api/nodes")).json());
+    expect(listed.items).toMatchObject([{ name: "local", transport: "local", ready: "True", allocated: { pods: 2 } }]);
+    expect(await (await app.request("/api/pods/default/one/logs")).text()).toContain("greeting=hello");
+    expect((await app.request("/api/pods/default/nobody/logs")).status).toBe(404);
+    expect((await app.request("/api/pods/default/one/logs?tailLines=-1")).status).toBe(400);
+
+    // Nothing secret in what the store or the API shows.
+    const everything = JSON.stringify([await store.listObjects({ kind: "Pod" }), await store.listObjects({ kind: "Node" }), listed]);
+    expect(everything).not.toContain(secretValue);
+
+    const twoPid = nodes.podStatuses()[0]!.pods.find((pod) => pod.name === "two")!.containerStatuses[0]!.pid!;
+    await apply(["one"]);
+    await nodes.refresh();
+    await eventually(() => expect(alive(twoPid)).toBe(false), 10_000);
+    await eventually(() => expect(nodes.podStatuses()[0]!.pods.map((pod) => pod.name)).toEqual(["one"]));
+  });
+
+  it("reports a node it cannot reach as Ready=Unknown with the reason", async () => {
+    const { objects } = validateFiles([
+      {
+        path: "node.yaml",
+        content: `apiVersion: capstan.dev/v1
+kind: Node
+metadata: { name: far }
+spec: { address: 127.0.0.9, port: 1, identityFile: /nonexistent/key }
+`,
+      },
+    ]);
+    await store.applyRevision({ sha: "n1", parentSha: null, authorName: "t", authorEmail: "t@x", message: "m", committedAt: new Date() }, objects, []);
+    const nodes = startManager();
+    await nodes.start();
+    await eventually(async () => {
+      const node = await store.getObject({ kind: "Node", namespace: "", name: "far" });
+      expect(node?.status).toMatchObject({ conditions: [{ type: "Ready", status: "Unknown", reason: "AgentUnavailable" }] });
+      expect(JSON.stringify(node?.status)).toContain("/nonexistent/key");
+    }, 10_000);
+  });
+});
