@@ -765,7 +765,8 @@ export class PodWorker {
     const { env, argv } = buildContainerEnv({
       pod: this.#pod,
       container,
-      hostPorts: this.#hostPorts,
+      // Inside an image container the process listens on its containerPort (the engine maps the host port to it).
+      hostPorts: container.image ? containerPortsAsSeenInside(container) : this.#hostPorts,
       hostIP: this.#options.hostIP,
       nodeName: this.#options.nodeName,
     });
@@ -918,4 +919,9 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
+}
+
+/** PORT / PORT_<NAME> for an image container: the container ports themselves, keyed like host ports. */
+function containerPortsAsSeenInside(container: Container): Record<string, number> {
+  return Object.fromEntries((container.ports ?? []).map((port) => [hostPortKey(container.name, port), port.containerPort]));
 }
