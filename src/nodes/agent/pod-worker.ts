@@ -10,7 +10,7 @@ import { PodConfigError } from "./errors.ts";
 import { runHook } from "./hooks.ts";
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES, rotateLog } from "./logs.ts";
 import type { ContainerRunRecord, PodRecord } from "./pod-record.ts";
-import { allocateHostPorts, hostPortKey, portBindings } from "./ports.ts";
+import { allocateHostPorts, hostPortKey, portBindings, releaseHostPorts } from "./ports.ts";
 import { ProbeState, probeDelayMs, runProbe, type ProbeTarget } from "./probes.ts";
 import { ContainerStartError, type ContainerHandle, type ContainerRuntime, type ExitInfo, type LaunchSpec } from "./runtime/types.ts";
 import { containerMounts, prepareVolumes, removePodVolumes, type PreparedVolume } from "./volumes.ts";
@@ -383,6 +383,7 @@ export class PodWorker {
     await Promise.all(this.#slots().map((slot) => slot.loop));
     await this.#podLoop;
     await this.#usageLoop;
+    releaseHostPorts(this.#pod.uid);
     if (options.removeData ?? true) {
       await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
     }

@@ -19,6 +19,19 @@ export function hostPortKey(containerName: string, port: { name?: string; contai
   return `${containerName}/${port.name ?? port.containerPort}`;
 }
 
+/**
+ * Ports handed to the pods of this agent process, by port → pod uid. Without
+ * it, two pods allocated at the same moment could each be offered a port the
+ * other just probed and released (seen with 100 pods started at once); with
+ * it, a port stays out of other pods' reach until its pod releases it.
+ */
+const heldPorts = new Map<number, string>();
+
+/** Gives a pod's ports back (its processes are gone). */
+export function releaseHostPorts(podUid: string): void {
+  for (const [port, owner] of heldPorts) if (owner === podUid) heldPorts.delete(port);
+}
+
 /** Attempts at finding a port the pod does not use already before giving up (the OS would have to be very unlucky). */
 const maxProbeAttempts = 100;
 
@@ -43,6 +56,7 @@ export async function allocateHostPorts(
 
   const allocations: Record<string, number> = {};
   const taken = new Set<number>();
+  for (const [port, owner] of heldPorts) if (owner !== pod.uid) taken.add(port);
   for (const { key, port } of ports) {
     if (port.hostPort === undefined) continue;
     allocations[key] = port.hostPort;
@@ -63,6 +77,7 @@ export async function allocateHostPorts(
       allocations[key] = found;
       taken.add(found);
     }
+    for (const port of Object.values(allocations)) heldPorts.set(port, pod.uid);
   } finally {
     await Promise.all(probes.map(closeProbe));
   }

@@ -1,7 +1,7 @@
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { allocateHostPorts, hostPortKey, portBindings } from "../../../src/nodes/agent/ports.ts";
+import { allocateHostPorts, hostPortKey, portBindings, releaseHostPorts } from "../../../src/nodes/agent/ports.ts";
 import { agentPodSchema, type AgentPod } from "../../../src/nodes/protocol.ts";
 
 // A port nothing on the test host listens on and that these tests never bind: fixed ports are taken as given.
@@ -137,5 +137,35 @@ describe("portBindings", () => {
 
   it("refuses a port that was never allocated (a caller's mistake, not the pod's)", () => {
     expect(() => portBindings(webPod().spec.containers[0]!, {})).toThrow("no host port allocated for app/http");
+  });
+});
+
+describe("ports held across the pods of one agent", () => {
+  it("never hands a port held by one pod to another, until the first releases it", async () => {
+    const pods = Array.from({ length: 40 }, (_, index) =>
+      agentPodSchema.parse({
+        uid: `held-${index}`,
+        namespace: "default",
+        name: `held-${index}`,
+        spec: { containers: [{ name: "main", command: ["true"], ports: [{ name: "a", containerPort: 80 }, { name: "b", containerPort: 81 }] }] },
+      }),
+    );
+    const allocations = await Promise.all(pods.map((pod) => allocateHostPorts(pod, "127.0.0.1")));
+    const ports = allocations.flatMap((allocation) => Object.values(allocation));
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const pod of pods) releaseHostPorts(pod.uid);
+  });
+
+  it("moves a pod off a port another pod holds, and lets it have the port once released", async () => {
+    const pod = (uid: string) =>
+      agentPodSchema.parse({ uid, namespace: "default", name: uid, spec: { containers: [{ name: "main", command: ["true"], ports: [{ name: "a", containerPort: 80 }] }] } });
+    const first = await allocateHostPorts(pod("first"), "127.0.0.1");
+    const port = first["main/a"]!;
+    const second = await allocateHostPorts(pod("second"), "127.0.0.1", { "main/a": port });
+    expect(second["main/a"]).not.toBe(port);
+    releaseHostPorts("first");
+    releaseHostPorts("second");
+    expect(await allocateHostPorts(pod("third"), "127.0.0.1", { "main/a": port })).toEqual({ "main/a": port });
+    releaseHostPorts("third");
   });
 });
