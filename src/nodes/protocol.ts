@@ -148,7 +148,6 @@ export const logsParamsSchema = z.strictObject({
   container: z.string().optional(),
   tailLines: z.number().int().nonnegative().max(100_000).optional(),
   follow: z.boolean().default(false),
-  previous: z.boolean().default(false),
 });
 export type LogsParams = z.infer<typeof logsParamsSchema>;
 

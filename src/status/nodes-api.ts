@@ -38,7 +38,6 @@ const logsQuerySchema = z.strictObject({
   container: z.string().min(1).optional(),
   tailLines: z.coerce.number().int().min(0).max(100_000).optional(),
   follow: z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1").optional(),
-  previous: z.enum(["true", "false"]).transform((value) => value === "true").optional(),
 });
 
 export function nodeRoutes(store: DesiredStore, logSource: LogSource | undefined): Hono {
@@ -61,7 +60,6 @@ export function nodeRoutes(store: DesiredStore, logSource: LogSource | undefined
       container: parsed.data.container,
       tailLines: parsed.data.tailLines,
       follow: parsed.data.follow ?? false,
-      previous: parsed.data.previous ?? false,
     };
     if (!params.follow) {
       let text = "";

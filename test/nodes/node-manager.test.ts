@@ -75,8 +75,10 @@ stringData: { token: ${secretValue} }
   ].join("---\n");
 }
 
-async function apply(podNames: string[]): Promise<void> {
-  const { objects, problems } = validateFiles([{ path: "all.yaml", content: manifests(podNames) }]);
+async function apply(podNames: string[], options: { withoutNode?: boolean } = {}): Promise<void> {
+  const validated = validateFiles([{ path: "all.yaml", content: manifests(podNames) }]);
+  const { problems } = validated;
+  const objects = validated.objects.filter((object) => !options.withoutNode || object.kind !== "Node");
   expect(problems.filter((problem) => problem.severity === "error")).toEqual([]);
   sha += 1;
   const commit: CommitInfo = { sha: `c${sha}`, parentSha: null, authorName: "t", authorEmail: "t@x", message: "m", committedAt: new Date() };
@@ -115,7 +117,7 @@ describe("NodeManager with a local agent", () => {
     let logText = "";
     await eventually(async () => {
       logText = "";
-      await nodes.logs({ namespace: "default", name: "one", follow: false, previous: false }, (_container, text) => (logText += text));
+      await nodes.logs({ namespace: "default", name: "one", follow: false }, (_container, text) => (logText += text));
       expect(logText).toContain(`greeting=hello token-length=${secretValue.length}`);
     });
 
@@ -135,6 +137,19 @@ describe("NodeManager with a local agent", () => {
     await nodes.refresh();
     await eventually(() => expect(alive(twoPid)).toBe(false), 10_000);
     await eventually(() => expect(nodes.podStatuses()[0]!.pods.map((pod) => pod.name)).toEqual(["one"]));
+  });
+
+  it("stops what it runs on a node whose Node is removed from Git", async () => {
+    await apply(["one"]);
+    const nodes = startManager();
+    await nodes.start();
+    await eventually(() => expect(nodes.podStatuses()[0]?.pods[0]?.ready).toBe(true), 20_000);
+    const pid = nodes.podStatuses()[0]!.pods[0]!.containerStatuses[0]!.pid!;
+
+    await apply(["one"], { withoutNode: true });
+    await nodes.refresh();
+    expect(nodes.links()).toEqual([]);
+    await eventually(() => expect(alive(pid)).toBe(false), 10_000);
   });
 
   it("reports a node it cannot reach as Ready=Unknown with the reason", async () => {

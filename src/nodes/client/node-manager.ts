@@ -143,6 +143,8 @@ export class NodeManager {
       const node = wanted.get(name);
       if (!node || canonicalJson(node.spec) !== entry.specKey) {
         this.#entries.delete(name);
+        // A Node removed from Git keeps nothing of ours running; a changed one (new address, key) is only reconnected.
+        if (!node) await this.#drain(entry);
         await this.#remove(entry);
       }
     }
@@ -195,6 +197,12 @@ export class NodeManager {
     );
     this.#entries.set(node.name, entry);
     void this.#writeNode(entry, client.state());
+  }
+
+  /** Tells the agent to stop every pod, if it can be reached soon; a node that is gone already has nothing to stop. */
+  async #drain(entry: NodeEntry): Promise<void> {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
+    await Promise.race([entry.client.sync([]).then(() => undefined, () => undefined), timeout]);
   }
 
   async #remove(entry: NodeEntry): Promise<void> {

@@ -67,7 +67,7 @@ describe("agent with the docker runtime", () => {
     expect(hostPort).not.toBe(8080);
     expect(await (await fetch(`http://127.0.0.1:${hostPort}/index.html`)).text()).toBe("hello\n");
     let log = "";
-    await agent.logs({ namespace: "default", name: "httpd", follow: false, previous: false }, (_container, text) => (log += text), new AbortController().signal);
+    await agent.logs({ namespace: "default", name: "httpd", follow: false }, (_container, text) => (log += text), new AbortController().signal);
     expect(log).toContain("listening on 8080");
 
     await agent.sync(2, []);
