@@ -76,6 +76,44 @@ export class NotFoundError extends CapstanError {
   readonly code = "NotFound";
 }
 
+/** How an object is named in messages: `ReplicaSet shop/web-5d8f`, `Namespace shop` when cluster-scoped. */
+export function describeObjectKey(key: { kind: string; namespace: string; name: string }): string {
+  return `${key.kind} ${key.namespace ? `${key.namespace}/` : ""}${key.name}`;
+}
+
+/** A store write named an object that has no live row (never created, or deleted). Not retried. */
+export class ObjectNotFoundError extends NotFoundError {
+  /** The object's key (in `data`: `name` is taken by Error). */
+  readonly data: { kind: string; namespace: string; name: string };
+  constructor(kind: string, namespace: string, name: string) {
+    super(`${describeObjectKey({ kind, namespace, name })} not found`);
+    this.data = { kind, namespace, name };
+  }
+}
+
+/**
+ * A store write lost a race: the object already exists (create) or changed
+ * since it was read (update with a stale resource version). Transient: the
+ * caller re-reads and retries, as a Kubernetes controller does on 409.
+ */
+export class ConflictError extends CapstanError {
+  readonly code = "Conflict";
+  override readonly transient = true;
+  /** The object's key (in `data`: `name` is taken by Error). */
+  readonly data: { kind: string; namespace: string; name: string };
+  constructor(
+    kind: string,
+    namespace: string,
+    name: string,
+    /** `exists`: a create met a live object of that name; `modified`: an update's resource version was stale. */
+    readonly reason: "exists" | "modified",
+  ) {
+    const object = describeObjectKey({ kind, namespace, name });
+    super(reason === "exists" ? `${object} already exists` : `${object} was modified; re-read and retry`);
+    this.data = { kind, namespace, name };
+  }
+}
+
 /** The store (PostgreSQL) is unreachable or failed; retried with back-off. */
 export class StoreUnavailableError extends CapstanError {
   readonly code = "StoreUnavailable";
@@ -150,6 +188,7 @@ export function toHttpStatus(error: unknown): number {
   if (error instanceof BadRequestError || error instanceof ManifestError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
   if (error instanceof StoreUnavailableError || error instanceof GitSourceError || error instanceof NodeNotConnectedError) return 503;
   return 500;
 }

@@ -66,6 +66,76 @@ export const storedObjectSchema = z.object({
 });
 export type StoredObject = z.infer<typeof storedObjectSchema>;
 
+const stringMapSchema = z.record(z.string(), z.string());
+const jsonObjectSchema = z.record(z.string(), z.unknown());
+
+/**
+ * An object a controller creates (a ReplicaSet, a Pod): stored with source
+ * `controller`, generation 1 and a new uid. Labels, annotations and status
+ * default to empty, ownerUid to none.
+ */
+export const newObjectSchema = z.object({
+  apiVersion: z.string(),
+  kind: z.string().min(1),
+  /** "" for cluster-scoped kinds. */
+  namespace: z.string(),
+  name: z.string().min(1),
+  labels: stringMapSchema.optional(),
+  annotations: stringMapSchema.optional(),
+  spec: jsonObjectSchema,
+  status: jsonObjectSchema.optional(),
+  ownerUid: z.string().nullable().optional(),
+});
+export type NewObject = z.infer<typeof newObjectSchema>;
+
+/** What an update replaces; each field given replaces the stored one whole, absent fields are kept. */
+export const objectPatchSchema = z.object({
+  labels: stringMapSchema.optional(),
+  annotations: stringMapSchema.optional(),
+  spec: jsonObjectSchema.optional(),
+});
+export type ObjectPatch = z.infer<typeof objectPatchSchema>;
+
+export const eventTypeSchema = z.enum(["Normal", "Warning"]);
+export type EventType = z.infer<typeof eventTypeSchema>;
+
+/**
+ * An event to record about an object. Repeats (same kind, namespace, name,
+ * type, reason, message and source) are folded into one stored event.
+ */
+export const newEventSchema = z.object({
+  /** The incarnation the event is about, when known. */
+  objectUid: z.string().nullable().optional(),
+  kind: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  type: eventTypeSchema,
+  reason: z.string(),
+  message: z.string(),
+  /** The reporting component, e.g. "deployment-controller", "scheduler". */
+  source: z.string(),
+  /** When it happened; the store's clock when absent. */
+  at: z.coerce.date().optional(),
+});
+export type NewEvent = z.infer<typeof newEventSchema>;
+
+/** A stored event: `count` occurrences between `firstTime` and `lastTime`. */
+export const storedEventSchema = z.object({
+  id: z.number().int(),
+  objectUid: z.string().nullable(),
+  kind: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  type: eventTypeSchema,
+  reason: z.string(),
+  message: z.string(),
+  count: z.number().int(),
+  firstTime: z.coerce.date(),
+  lastTime: z.coerce.date(),
+  source: z.string(),
+});
+export type StoredEvent = z.infer<typeof storedEventSchema>;
+
 /** Where the watched Git source stands: shown on the page and by `capstan status`. */
 export const syncStateSchema = z.object({
   url: z.string(),

@@ -1,8 +1,20 @@
 import { randomUUID } from "node:crypto";
-import type { ManifestProblem } from "../errors.ts";
+import { ConflictError, ObjectNotFoundError, type ManifestProblem } from "../errors.ts";
+import { pruneAnnotation } from "./annotations.ts";
 import { canonicalJson, specHash } from "./canonical.ts";
-import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
-import type { ApplySummary, DesiredStore, ObjectKey, StatusUpdate } from "./store.ts";
+import { MemoryEventLog } from "./events-memory.ts";
+import type {
+  CommitInfo,
+  NewEvent,
+  NewObject,
+  ObjectPatch,
+  Revision,
+  RevisionState,
+  StoredEvent,
+  StoredObject,
+  SyncState,
+} from "./records.ts";
+import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /**
@@ -12,6 +24,7 @@ import type { DesiredObject } from "./types.ts";
 export class MemoryDesiredStore implements DesiredStore {
   private readonly revisions = new Map<string, Revision>();
   private readonly objects: StoredObject[] = [];
+  private readonly events = new MemoryEventLog();
   private syncState: SyncState | null = null;
   private nextRevisionId = 1;
   private resourceVersion = 0;
@@ -80,7 +93,7 @@ export class MemoryDesiredStore implements DesiredStore {
       summary.updated++;
     }
     for (const row of this.live()) {
-      if (row.source === "git" && !wanted.has(keyString(row))) {
+      if (row.source === "git" && !wanted.has(keyString(row)) && row.annotations[pruneAnnotation] !== "false") {
         row.deletedAt = now;
         row.resourceVersion = ++this.resourceVersion;
         summary.deleted++;
@@ -120,28 +133,119 @@ export class MemoryDesiredStore implements DesiredStore {
     return row ? structuredClone(row) : null;
   }
 
-  async listObjects(filter: { kind?: string; namespace?: string; source?: "git" | "controller" } = {}): Promise<StoredObject[]> {
+  async getObjectByUid(uid: string): Promise<StoredObject | null> {
+    const row = this.live().find((object) => object.uid === uid);
+    return row ? structuredClone(row) : null;
+  }
+
+  async listObjects(filter: ObjectFilter = {}): Promise<StoredObject[]> {
     return this.live()
       .filter((row) => filter.kind === undefined || row.kind === filter.kind)
       .filter((row) => filter.namespace === undefined || row.namespace === filter.namespace)
       .filter((row) => filter.source === undefined || row.source === filter.source)
+      .filter((row) => filter.ownerUid === undefined || row.ownerUid === filter.ownerUid)
       .sort((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name))
       .map((row) => structuredClone(row));
+  }
+
+  async createObject(object: NewObject): Promise<StoredObject> {
+    if (this.findLive(object)) throw new ConflictError(object.kind, object.namespace, object.name, "exists");
+    const now = new Date();
+    const row: StoredObject = {
+      uid: randomUUID(),
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      namespace: object.namespace,
+      name: object.name,
+      labels: structuredClone(object.labels ?? {}),
+      annotations: structuredClone(object.annotations ?? {}),
+      spec: structuredClone(object.spec),
+      status: structuredClone(object.status ?? {}),
+      generation: 1,
+      observedGeneration: 0,
+      specHash: specHash(object.spec),
+      resourceVersion: ++this.resourceVersion,
+      ownerUid: object.ownerUid ?? null,
+      source: "controller",
+      revisionSha: null,
+      sourceFile: null,
+      sourceLine: null,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    };
+    this.objects.push(row);
+    return structuredClone(row);
+  }
+
+  async updateObject(key: ObjectKey, expectedResourceVersion: number, patch: ObjectPatch): Promise<StoredObject> {
+    const row = this.findLive(key);
+    if (!row) throw new ObjectNotFoundError(key.kind, key.namespace, key.name);
+    if (row.resourceVersion !== expectedResourceVersion) throw new ConflictError(key.kind, key.namespace, key.name, "modified");
+    const labels = patch.labels ?? row.labels;
+    const annotations = patch.annotations ?? row.annotations;
+    const spec = patch.spec ?? row.spec;
+    const unchanged =
+      canonicalJson(labels) === canonicalJson(row.labels) &&
+      canonicalJson(annotations) === canonicalJson(row.annotations) &&
+      canonicalJson(spec) === canonicalJson(row.spec);
+    if (unchanged) return structuredClone(row);
+    const hash = specHash(spec);
+    if (hash !== row.specHash) row.generation++;
+    Object.assign(row, {
+      labels: structuredClone(labels),
+      annotations: structuredClone(annotations),
+      spec: structuredClone(spec),
+      specHash: hash,
+      resourceVersion: ++this.resourceVersion,
+      updatedAt: new Date(),
+    });
+    return structuredClone(row);
+  }
+
+  async deleteObject(key: ObjectKey, options: { uid?: string } = {}): Promise<boolean> {
+    const row = this.findLive(key);
+    if (!row || (options.uid !== undefined && row.uid !== options.uid)) return false;
+    row.deletedAt = new Date();
+    row.resourceVersion = ++this.resourceVersion;
+    return true;
+  }
+
+  async purgeDeleted(before: Date): Promise<number> {
+    let purged = 0;
+    for (let index = this.objects.length - 1; index >= 0; index--) {
+      const deletedAt = this.objects[index]!.deletedAt;
+      if (deletedAt !== null && deletedAt.getTime() < before.getTime()) {
+        this.objects.splice(index, 1);
+        purged++;
+      }
+    }
+    return purged;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {
     let changed = 0;
     for (const update of updates) {
-      const row = this.live().find((object) => keyString(object) === keyString(update.key));
+      const row = this.findLive(update.key);
       if (!row || (update.uid !== undefined && row.uid !== update.uid)) continue;
       const next = { ...row.status, ...structuredClone(update.status) };
-      if (canonicalJson(next) === canonicalJson(row.status)) continue;
+      const observedGeneration = update.observedGeneration ?? row.observedGeneration;
+      if (canonicalJson(next) === canonicalJson(row.status) && observedGeneration === row.observedGeneration) continue;
       row.status = next;
+      row.observedGeneration = observedGeneration;
       row.updatedAt = new Date();
       row.resourceVersion = ++this.resourceVersion;
       changed += 1;
     }
     return changed;
+  }
+
+  async recordEvent(event: NewEvent): Promise<void> {
+    this.events.record(event);
+  }
+
+  async listEvents(options: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.events.list(options);
   }
 
   async getSyncState(): Promise<SyncState | null> {
@@ -164,6 +268,10 @@ export class MemoryDesiredStore implements DesiredStore {
 
   private live(): StoredObject[] {
     return this.objects.filter((row) => row.deletedAt === null);
+  }
+
+  private findLive(key: ObjectKey): StoredObject | undefined {
+    return this.objects.find((row) => row.deletedAt === null && keyString(row) === keyString(key));
   }
 
   private syncStateOrEmpty(): SyncState {

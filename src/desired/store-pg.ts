@@ -1,10 +1,29 @@
 import type pg from "pg";
 import { withTransaction } from "../db/index.ts";
-import type { ManifestProblem } from "../errors.ts";
+import { ConflictError, ObjectNotFoundError, type ManifestProblem } from "../errors.ts";
+import { pruneAnnotation } from "./annotations.ts";
 import { gitHash, specHash } from "./canonical.ts";
-import type { CommitInfo, Revision, RevisionState, StoredObject, SyncState } from "./records.ts";
-import type { ApplySummary, DesiredStore, ObjectKey, StatusUpdate } from "./store.ts";
+import { insertEvent, selectEvents } from "./events-pg.ts";
+import type {
+  CommitInfo,
+  NewEvent,
+  NewObject,
+  ObjectPatch,
+  Revision,
+  RevisionState,
+  StoredEvent,
+  StoredObject,
+  SyncState,
+} from "./records.ts";
+import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
+
+/** SQLSTATE 23505 unique_violation. */
+const uniqueViolation = "23505";
+
+/** Postgres refuses a malformed uuid with an error; the store's answer for one is "no such object". */
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (value: string): boolean => uuidPattern.test(value);
 
 /** Serialises writers of git-sourced objects (two control planes, or a sync racing a rollback). */
 const SYNC_LOCK_KEY = 0x63617073; // "caps"
@@ -20,8 +39,16 @@ export class PgDesiredStore implements DesiredStore {
       const plan = await planObjectWrites(client, objects);
       if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
       if (plan.updates.length > 0) await updateObjects(client, plan.updates, commit.sha);
+      let deleted = 0;
       if (plan.deletes.length > 0) {
-        await client.query("UPDATE objects SET deleted_at = now() WHERE uid = ANY($1::uuid[])", [plan.deletes]);
+        // The prune opt-out is read here, for the candidates only, rather than
+        // with every live row's annotations in planObjectWrites.
+        const result = await client.query(
+          `UPDATE objects SET deleted_at = now()
+           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false'`,
+          [plan.deletes, pruneAnnotation],
+        );
+        deleted = result.rowCount ?? 0;
       }
       await upsertRevision(client, commit, "applied", [], warnings, objects.length);
       await client.query(
@@ -33,7 +60,7 @@ export class PgDesiredStore implements DesiredStore {
         created: plan.creates.length,
         updated: plan.updates.length,
         unchanged: plan.unchanged,
-        deleted: plan.deletes.length,
+        deleted,
       };
     });
   }
@@ -79,36 +106,136 @@ export class PgDesiredStore implements DesiredStore {
     return result.rows[0] ? objectFromRow(result.rows[0]) : null;
   }
 
-  async listObjects(filter: { kind?: string; namespace?: string; source?: "git" | "controller" } = {}): Promise<StoredObject[]> {
+  async getObjectByUid(uid: string): Promise<StoredObject | null> {
+    if (!isUuid(uid)) return null;
+    const result = await this.pool.query("SELECT * FROM objects WHERE uid = $1 AND deleted_at IS NULL", [uid]);
+    return result.rows[0] ? objectFromRow(result.rows[0]) : null;
+  }
+
+  async listObjects(filter: ObjectFilter = {}): Promise<StoredObject[]> {
+    if (filter.ownerUid !== undefined && !isUuid(filter.ownerUid)) return [];
     const result = await this.pool.query(
       `SELECT * FROM objects
        WHERE deleted_at IS NULL
          AND ($1::text IS NULL OR kind = $1)
          AND ($2::text IS NULL OR namespace = $2)
          AND ($3::text IS NULL OR source = $3)
+         AND ($4::uuid IS NULL OR owner_uid = $4)
        ORDER BY kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
-      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null],
+      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null, filter.ownerUid ?? null],
     );
     return result.rows.map(objectFromRow);
+  }
+
+  async createObject(object: NewObject): Promise<StoredObject> {
+    try {
+      const result = await this.pool.query(
+        `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, status, spec_hash,
+                              owner_uid, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'controller')
+         RETURNING *`,
+        [
+          object.kind,
+          object.namespace,
+          object.name,
+          object.apiVersion,
+          JSON.stringify(object.labels ?? {}),
+          JSON.stringify(object.annotations ?? {}),
+          JSON.stringify(object.spec),
+          JSON.stringify(object.status ?? {}),
+          specHash(object.spec),
+          object.ownerUid ?? null,
+        ],
+      );
+      return objectFromRow(result.rows[0]);
+    } catch (error) {
+      const { code, constraint } = error as { code?: string; constraint?: string };
+      if (code === uniqueViolation && constraint === "objects_live_key") {
+        throw new ConflictError(object.kind, object.namespace, object.name, "exists");
+      }
+      throw error;
+    }
+  }
+
+  async updateObject(key: ObjectKey, expectedResourceVersion: number, patch: ObjectPatch): Promise<StoredObject> {
+    // The version check and the write are one statement: of two writers
+    // holding the same version, the second re-checks the row the first wrote
+    // (READ COMMITTED re-evaluates the WHERE clause) and matches nothing.
+    // git_hash is cleared when something changes, so that the next commit
+    // declaring the object writes Git's version back instead of skipping it.
+    const result = await this.pool.query(
+      `UPDATE objects SET
+         labels = COALESCE($5::jsonb, labels), annotations = COALESCE($6::jsonb, annotations),
+         spec = COALESCE($7::jsonb, spec), spec_hash = COALESCE($8::text, spec_hash),
+         generation = generation + CASE WHEN spec_hash <> COALESCE($8::text, spec_hash) THEN 1 ELSE 0 END,
+         git_hash = NULL
+       WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND resource_version = $4
+         AND (labels, annotations, spec) IS DISTINCT FROM
+             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec))
+       RETURNING *`,
+      [
+        key.kind,
+        key.namespace,
+        key.name,
+        expectedResourceVersion,
+        patch.labels === undefined ? null : JSON.stringify(patch.labels),
+        patch.annotations === undefined ? null : JSON.stringify(patch.annotations),
+        patch.spec === undefined ? null : JSON.stringify(patch.spec),
+        patch.spec === undefined ? null : specHash(patch.spec),
+      ],
+    );
+    if (result.rows[0]) return objectFromRow(result.rows[0]);
+    // Nothing written: a stale version, a missing object, or an update that changes nothing.
+    const live = await this.getObject(key);
+    if (!live) throw new ObjectNotFoundError(key.kind, key.namespace, key.name);
+    if (live.resourceVersion !== expectedResourceVersion) throw new ConflictError(key.kind, key.namespace, key.name, "modified");
+    return live;
+  }
+
+  async deleteObject(key: ObjectKey, options: { uid?: string } = {}): Promise<boolean> {
+    if (options.uid !== undefined && !isUuid(options.uid)) return false;
+    const result = await this.pool.query(
+      `UPDATE objects SET deleted_at = now()
+       WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND ($4::uuid IS NULL OR uid = $4)`,
+      [key.kind, key.namespace, key.name, options.uid ?? null],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async purgeDeleted(before: Date): Promise<number> {
+    const result = await this.pool.query("DELETE FROM objects WHERE deleted_at < $1", [before]);
+    return result.rowCount ?? 0;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {
     if (updates.length === 0) return 0;
     const result = await this.pool.query(
-      `UPDATE objects o SET status = o.status || u.patch, updated_at = now()
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[]) AS u(kind, namespace, name, uid, patch)
+      `UPDATE objects o SET status = o.status || u.patch,
+         observed_generation = COALESCE(u.observed_generation, o.observed_generation), updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::bigint[])
+            AS u(kind, namespace, name, uid, patch, observed_generation)
        WHERE o.kind = u.kind AND o.namespace = u.namespace AND o.name = u.name AND o.deleted_at IS NULL
          AND (u.uid IS NULL OR o.uid = u.uid)
-         AND o.status IS DISTINCT FROM o.status || u.patch`,
+         AND (o.status IS DISTINCT FROM o.status || u.patch
+              OR o.observed_generation IS DISTINCT FROM COALESCE(u.observed_generation, o.observed_generation))`,
       [
         updates.map((update) => update.key.kind),
         updates.map((update) => update.key.namespace),
         updates.map((update) => update.key.name),
         updates.map((update) => update.uid ?? null),
         updates.map((update) => JSON.stringify(update.status)),
+        updates.map((update) => update.observedGeneration ?? null),
       ],
     );
     return result.rowCount ?? 0;
+  }
+
+  async recordEvent(event: NewEvent): Promise<void> {
+    await insertEvent(this.pool, event);
+  }
+
+  async listEvents(options: EventQuery = {}): Promise<StoredEvent[]> {
+    return selectEvents(this.pool, options);
   }
 
   async getSyncState(): Promise<SyncState | null> {

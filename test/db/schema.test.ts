@@ -122,6 +122,7 @@ describe("objects", () => {
       namespace: "default",
       name: "notified",
       uid: object.uid,
+      ownerUid: null,
       resourceVersion: Number(object.resource_version),
       op: "INSERT",
       deleted: false,
@@ -145,6 +146,23 @@ describe("objects", () => {
     await database().pool.query("DELETE FROM objects WHERE uid = $1", [object.uid]);
     expect(await messages.next((payload) => payload.name === "notified" && payload.op === "DELETE")).toMatchObject({
       deleted: true,
+    });
+  });
+
+  it("names the owner in the notification, so controllers map a dependent to its owner without a re-read", async () => {
+    const messages = inbox();
+    listeners.push(await listen(database().url, [channels.objects], messages.deliver));
+    const owner = await insertObject("owner-rs", { kind: "ReplicaSet" });
+    await database().pool.query(
+      `INSERT INTO objects (kind, name, api_version, spec_hash, source, owner_uid) VALUES ('Pod', 'owned-pod', 'v1', 'h', 'controller', $1)`,
+      [owner.uid],
+    );
+    await database().pool.query("DELETE FROM objects WHERE name = 'owned-pod'");
+    expect(await messages.next((payload) => payload.name === "owned-pod" && payload.op === "INSERT")).toMatchObject({
+      ownerUid: owner.uid,
+    });
+    expect(await messages.next((payload) => payload.name === "owned-pod" && payload.op === "DELETE")).toMatchObject({
+      ownerUid: owner.uid,
     });
   });
 

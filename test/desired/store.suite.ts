@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ManifestProblem } from "../../src/errors.ts";
-import type { CommitInfo } from "../../src/desired/records.ts";
+import { ConflictError, NotFoundError, type ManifestProblem } from "../../src/errors.ts";
+import { pruneAnnotation, specHash } from "../../src/desired/index.ts";
+import type { CommitInfo, NewEvent, NewObject } from "../../src/desired/records.ts";
 import type { DesiredStore } from "../../src/desired/store.ts";
 import type { DesiredObject } from "../../src/desired/types.ts";
 
@@ -126,9 +127,283 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
       expect(await store.updateStatuses([{ key: appKey, status: { ready: false } }])).toBe(1);
       expect((await store.getObject(appKey))!.status).toEqual({ phase: "Running", ready: false });
       expect(await store.updateStatuses([{ key: appKey, status: { ready: false } }])).toBe(0);
-      const otherIncarnation = "00000000-0000-4000-8000-000000000000";
       expect(await store.updateStatuses([{ key: appKey, uid: otherIncarnation, status: { ready: true } }])).toBe(0);
       expect(await store.updateStatuses([])).toBe(0);
+    });
+
+    it("keeps an object annotated capstan.dev/prune: \"false\" live and untouched when Git no longer declares it", async () => {
+      const kept = annotated(configMap("kept", { v: "1" }), { [pruneAnnotation]: "false" });
+      const pruned = annotated(configMap("pruned", { v: "1" }), { [pruneAnnotation]: "true" });
+      await store.applyRevision(commit("a1"), [kept, pruned, configMap("plain", {})], []);
+      const before = await store.getObject({ ...appKey, name: "kept" });
+
+      const summary = await store.applyRevision(commit("a2"), [], []);
+      expect(summary).toEqual({ created: 0, updated: 0, unchanged: 0, deleted: 2 });
+      const after = await store.getObject({ ...appKey, name: "kept" });
+      expect(after).toEqual(before);
+      expect(after).toMatchObject({ source: "git", revisionSha: "a1", deletedAt: null });
+      expect((await store.listObjects({ kind: "ConfigMap" })).map((object) => object.name)).toEqual(["kept"]);
+
+      expect((await store.applyRevision(commit("a3"), [], [])).deleted).toBe(0);
+      // Declared again without the opt-out, then dropped: pruned as usual.
+      await store.applyRevision(commit("a4"), [configMap("kept", { v: "1" })], []);
+      expect((await store.applyRevision(commit("a5"), [], [])).deleted).toBe(1);
+      expect(await store.getObject({ ...appKey, name: "kept" })).toBeNull();
+    });
+
+    describe("controller writes", () => {
+      it("creates a controller object at generation 1 and refuses a second live one with the same key", async () => {
+        const created = await store.createObject(replicaSet("web-5d8f", { replicas: 2 }));
+        expect(created).toMatchObject({
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          namespace: "shop",
+          name: "web-5d8f",
+          labels: { app: "web" },
+          annotations: {},
+          spec: { replicas: 2 },
+          status: {},
+          generation: 1,
+          observedGeneration: 0,
+          specHash: specHash({ replicas: 2 }),
+          ownerUid: null,
+          source: "controller",
+          revisionSha: null,
+          sourceFile: null,
+          deletedAt: null,
+        });
+        expect(created.uid).toMatch(/^[0-9a-f-]{36}$/);
+        expect(await store.getObject(rsKey)).toEqual(created);
+
+        const again = store.createObject(replicaSet("web-5d8f", { replicas: 3 }));
+        await expect(again).rejects.toBeInstanceOf(ConflictError);
+        await expect(again).rejects.toMatchObject({
+          code: "Conflict",
+          transient: true,
+          reason: "exists",
+          data: rsKey,
+          message: "ReplicaSet shop/web-5d8f already exists",
+        });
+        expect((await store.getObject(rsKey))?.spec).toEqual({ replicas: 2 });
+
+        await store.applyRevision(commit("a1"), [configMap("app", {})], []);
+        await expect(store.createObject({ apiVersion: "v1", ...appKey, spec: {} })).rejects.toBeInstanceOf(ConflictError);
+
+        // A deleted incarnation does not block the name.
+        await store.deleteObject(rsKey);
+        const recreated = await store.createObject({ ...replicaSet("web-5d8f", {}), status: { replicas: 0 }, ownerUid: created.uid });
+        expect(recreated.uid).not.toBe(created.uid);
+        expect(recreated).toMatchObject({ status: { replicas: 0 }, ownerUid: created.uid });
+      });
+
+      it("updates only at the expected resource version, bumping generation only when the spec changes", async () => {
+        const created = await store.createObject(replicaSet("web-5d8f", { replicas: 2 }));
+
+        const relabelled = await store.updateObject(rsKey, created.resourceVersion, { labels: { app: "web", tier: "front" } });
+        expect(relabelled).toMatchObject({ generation: 1, labels: { app: "web", tier: "front" }, spec: { replicas: 2 } });
+        expect(relabelled.resourceVersion).toBeGreaterThan(created.resourceVersion);
+
+        const stale = store.updateObject(rsKey, created.resourceVersion, { spec: { replicas: 5 } });
+        await expect(stale).rejects.toBeInstanceOf(ConflictError);
+        await expect(stale).rejects.toMatchObject({
+          code: "Conflict",
+          reason: "modified",
+          data: rsKey,
+          message: "ReplicaSet shop/web-5d8f was modified; re-read and retry",
+        });
+        expect(await store.getObject(rsKey)).toEqual(relabelled);
+
+        const scaled = await store.updateObject(rsKey, relabelled.resourceVersion, { spec: { replicas: 5 } });
+        expect(scaled).toMatchObject({ generation: 2, spec: { replicas: 5 }, specHash: specHash({ replicas: 5 }), labels: relabelled.labels });
+        expect(scaled.resourceVersion).toBeGreaterThan(relabelled.resourceVersion);
+        expect(await store.getObject(rsKey)).toEqual(scaled);
+
+        // Nothing to change: nothing written, resource version kept; a stale version is still refused.
+        const same = await store.updateObject(rsKey, scaled.resourceVersion, { spec: { replicas: 5 }, annotations: {} });
+        expect(same).toEqual(scaled);
+        await expect(store.updateObject(rsKey, relabelled.resourceVersion, { spec: { replicas: 5 } })).rejects.toBeInstanceOf(
+          ConflictError,
+        );
+      });
+
+      it("refuses to update a missing or deleted object with NotFound", async () => {
+        const missing = store.updateObject(rsKey, 1, { spec: {} });
+        await expect(missing).rejects.toBeInstanceOf(NotFoundError);
+        await expect(missing).rejects.toMatchObject({ code: "NotFound", transient: false, data: rsKey });
+        const created = await store.createObject(replicaSet("web-5d8f", {}));
+        await store.deleteObject(rsKey);
+        await expect(store.updateObject(rsKey, created.resourceVersion, { spec: { replicas: 1 } })).rejects.toBeInstanceOf(
+          NotFoundError,
+        );
+      });
+
+      it("lets exactly one of two updates holding the same resource version win", async () => {
+        const pod = await store.createObject(podOf("web-5d8f-abcde", null));
+        const bind = (nodeName: string) => store.updateObject(podKey("web-5d8f-abcde"), pod.resourceVersion, { spec: { ...pod.spec, nodeName } });
+        const results = await Promise.allSettled([bind("node-a"), bind("node-b")]);
+        const won = results.filter((result) => result.status === "fulfilled");
+        const lost = results.filter((result) => result.status === "rejected");
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+        const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof bind>>>).value;
+        expect((await store.getObject(podKey("web-5d8f-abcde")))?.spec).toEqual(winner.spec);
+        expect(winner.generation).toBe(2);
+      });
+
+      it("updates a git-sourced object, and the next commit declaring it writes Git's version back", async () => {
+        await store.applyRevision(commit("a1"), [configMap("app", { color: "blue" })], []);
+        const fromGit = (await store.getObject(appKey))!;
+        const edited = await store.updateObject(appKey, fromGit.resourceVersion, { spec: { data: { color: "red" } } });
+        expect(edited).toMatchObject({ source: "git", revisionSha: "a1", generation: 2, spec: { data: { color: "red" } } });
+
+        const summary = await store.applyRevision(commit("a2"), [configMap("app", { color: "blue" })], []);
+        expect(summary).toEqual({ created: 0, updated: 1, unchanged: 0, deleted: 0 });
+        expect(await store.getObject(appKey)).toMatchObject({ spec: { data: { color: "blue" } }, generation: 3, revisionSha: "a2" });
+      });
+
+      it("soft-deletes an object, only the named incarnation when a uid is given", async () => {
+        const pod = await store.createObject(podOf("p1", null));
+        expect(await store.deleteObject(podKey("p1"), { uid: otherIncarnation })).toBe(false);
+        expect(await store.getObject(podKey("p1"))).not.toBeNull();
+
+        expect(await store.deleteObject(podKey("p1"), { uid: pod.uid })).toBe(true);
+        expect(await store.getObject(podKey("p1"))).toBeNull();
+        expect(await store.getObjectByUid(pod.uid)).toBeNull();
+        expect(await store.listObjects({ kind: "Pod" })).toEqual([]);
+        expect(await store.deleteObject(podKey("p1"))).toBe(false);
+        expect(await store.deleteObject(podKey("p1"), { uid: pod.uid })).toBe(false);
+
+        const second = await store.createObject(podOf("p1", null));
+        expect(await store.deleteObject(podKey("p1"), { uid: pod.uid })).toBe(false);
+        expect(await store.deleteObject(podKey("p1"))).toBe(true);
+        expect(await store.getObjectByUid(second.uid)).toBeNull();
+      });
+
+      it("finds a live object by uid", async () => {
+        const rs = await store.createObject(replicaSet("web-5d8f", {}));
+        expect(await store.getObjectByUid(rs.uid)).toEqual(rs);
+        expect(await store.getObjectByUid(otherIncarnation)).toBeNull();
+        expect(await store.getObjectByUid("not-a-uid")).toBeNull();
+      });
+
+      it("lists the dependents of an owner", async () => {
+        const web = await store.createObject(replicaSet("web-5d8f", {}));
+        const api = await store.createObject(replicaSet("api-77c9", {}));
+        await store.createObject(podOf("web-5d8f-b", web.uid));
+        await store.createObject(podOf("web-5d8f-a", web.uid));
+        await store.createObject(podOf("api-77c9-a", api.uid));
+        await store.createObject(podOf("loose", null));
+        const names = async (filter: Parameters<DesiredStore["listObjects"]>[0]) =>
+          (await store.listObjects(filter)).map((object) => object.name);
+        expect(await names({ ownerUid: web.uid })).toEqual(["web-5d8f-a", "web-5d8f-b"]);
+        expect(await names({ ownerUid: web.uid, kind: "ReplicaSet" })).toEqual([]);
+        expect(await names({ ownerUid: api.uid, kind: "Pod", namespace: "shop" })).toEqual(["api-77c9-a"]);
+        expect(await names({ ownerUid: otherIncarnation })).toEqual([]);
+        expect(await names({ ownerUid: "not-a-uid" })).toEqual([]);
+        await store.deleteObject(podKey("web-5d8f-a"));
+        expect(await names({ ownerUid: web.uid })).toEqual(["web-5d8f-b"]);
+      });
+
+      it("writes observedGeneration with a status update, and skips it when nothing changes", async () => {
+        const rs = await store.createObject(replicaSet("web-5d8f", { replicas: 1 }));
+        expect(await store.updateStatuses([{ key: rsKey, status: {}, observedGeneration: 1 }])).toBe(1);
+        const observed = (await store.getObject(rsKey))!;
+        expect(observed).toMatchObject({ observedGeneration: 1, status: {}, generation: 1 });
+        expect(observed.resourceVersion).toBeGreaterThan(rs.resourceVersion);
+        expect(await store.updateStatuses([{ key: rsKey, status: {}, observedGeneration: 1 }])).toBe(0);
+
+        // Status without observedGeneration keeps it; both at once are one write.
+        expect(await store.updateStatuses([{ key: rsKey, status: { replicas: 1 } }])).toBe(1);
+        expect(await store.getObject(rsKey)).toMatchObject({ observedGeneration: 1, status: { replicas: 1 } });
+        await store.updateObject(rsKey, (await store.getObject(rsKey))!.resourceVersion, { spec: { replicas: 2 } });
+        expect(await store.updateStatuses([{ key: rsKey, uid: rs.uid, status: { replicas: 2 }, observedGeneration: 2 }])).toBe(1);
+        expect(await store.getObject(rsKey)).toMatchObject({ generation: 2, observedGeneration: 2, status: { replicas: 2 } });
+        expect(await store.updateStatuses([{ key: rsKey, uid: otherIncarnation, status: {}, observedGeneration: 3 }])).toBe(0);
+      });
+
+      it("purges soft-deleted objects deleted before a time, and nothing else", async () => {
+        await store.createObject(podOf("p1", null));
+        await store.createObject(podOf("p2", null));
+        const kept = await store.createObject(podOf("p3", null));
+        await store.deleteObject(podKey("p1"));
+        await store.deleteObject(podKey("p2"));
+        const minute = 60_000;
+        expect(await store.purgeDeleted(new Date(Date.now() - 10 * minute))).toBe(0);
+        expect(await store.purgeDeleted(new Date(Date.now() + 10 * minute))).toBe(2);
+        expect(await store.purgeDeleted(new Date(Date.now() + 10 * minute))).toBe(0);
+        expect(await store.getObjectByUid(kept.uid)).toEqual(kept);
+      });
+    });
+
+    describe("events", () => {
+      const t = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 10, minutes));
+      const backOff = (at: Date, extra: Partial<NewEvent> = {}): NewEvent => ({
+        kind: "Pod",
+        namespace: "shop",
+        name: "web-1",
+        type: "Warning",
+        reason: "BackOff",
+        message: "Back-off restarting failed container",
+        source: "node-agent",
+        at,
+        ...extra,
+      });
+
+      it("folds repeats into one event, counting them, and restarts the count after an hour of quiet", async () => {
+        await store.recordEvent(backOff(t(0), { objectUid: otherIncarnation }));
+        await store.recordEvent(backOff(t(5)));
+        await store.recordEvent(backOff(t(9)));
+        await store.recordEvent(backOff(t(9), { message: "Back-off pulling image" }));
+        await store.recordEvent(backOff(t(9), { source: "scheduler" }));
+        const [latest, ...rest] = await store.listEvents({ name: "web-1" });
+        expect(rest).toHaveLength(2);
+        const folded = [latest!, ...rest].find((event) => event.source === "node-agent" && event.message.startsWith("Back-off restarting"));
+        expect(folded).toEqual({
+          id: expect.any(Number),
+          objectUid: otherIncarnation,
+          kind: "Pod",
+          namespace: "shop",
+          name: "web-1",
+          type: "Warning",
+          reason: "BackOff",
+          message: "Back-off restarting failed container",
+          count: 3,
+          firstTime: t(0),
+          lastTime: t(9),
+          source: "node-agent",
+        });
+
+        await store.recordEvent(backOff(t(9 + 61)));
+        const restarted = (await store.listEvents({ limit: 1 }))[0];
+        expect(restarted).toMatchObject({ id: folded!.id, count: 1, firstTime: t(70), lastTime: t(70) });
+      });
+
+      it("lists events newest first, filtered by object, with paging", async () => {
+        await store.recordEvent(backOff(t(1), { name: "web-1" }));
+        await store.recordEvent(backOff(t(2), { name: "web-2" }));
+        await store.recordEvent(backOff(t(3), { kind: "Deployment", name: "web", type: "Normal", reason: "ScalingReplicaSet", message: "up to 2" }));
+        await store.recordEvent(backOff(t(3), { namespace: "other", name: "web-1" }));
+        await store.recordEvent(backOff(t(4), { name: "web-1" })); // a repeat moves web-1's event to the top
+
+        const label = (events: Array<{ kind: string; namespace: string; name: string }>) =>
+          events.map((event) => `${event.kind}/${event.namespace}/${event.name}`);
+        const all = await store.listEvents();
+        expect(label(all)).toEqual(["Pod/shop/web-1", "Pod/other/web-1", "Deployment/shop/web", "Pod/shop/web-2"]);
+        // Same lastTime: the later-recorded first.
+        expect(all[1]!.id).toBeGreaterThan(all[2]!.id);
+
+        expect(label(await store.listEvents({ kind: "Pod", namespace: "shop" }))).toEqual(["Pod/shop/web-1", "Pod/shop/web-2"]);
+        expect(label(await store.listEvents({ name: "web-1" }))).toEqual(["Pod/shop/web-1", "Pod/other/web-1"]);
+        expect(await store.listEvents({ kind: "Node" })).toEqual([]);
+
+        const first = await store.listEvents({ limit: 2 });
+        const second = await store.listEvents({ limit: 2, before: first[1]!.id });
+        const third = await store.listEvents({ limit: 2, before: second[1]!.id });
+        expect([...first, ...second]).toEqual(all);
+        expect(third).toEqual([]);
+        expect(label(await store.listEvents({ kind: "Pod", limit: 1, before: all[0]!.id }))).toEqual(["Pod/other/web-1"]);
+      });
     });
 
     it("tracks fetch failures: unreachable since the first failure, cleared by a success", async () => {
@@ -148,6 +423,21 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
 }
 
 const appKey = { kind: "ConfigMap", namespace: "default", name: "app" };
+const rsKey = { kind: "ReplicaSet", namespace: "shop", name: "web-5d8f" };
+const podKey = (name: string) => ({ kind: "Pod", namespace: "shop", name });
+const otherIncarnation = "00000000-0000-4000-8000-000000000000";
+
+function replicaSet(name: string, spec: Record<string, unknown>): NewObject {
+  return { apiVersion: "apps/v1", kind: "ReplicaSet", namespace: "shop", name, labels: { app: "web" }, spec };
+}
+
+function podOf(name: string, ownerUid: string | null): NewObject {
+  return { apiVersion: "v1", kind: "Pod", namespace: "shop", name, spec: { containers: [{ name: "web", command: ["web"] }] }, ownerUid };
+}
+
+function annotated(object: DesiredObject, annotations: Record<string, string>): DesiredObject {
+  return { ...object, annotations };
+}
 
 function commit(sha: string): CommitInfo {
   return {
