@@ -151,6 +151,7 @@ export class AgentNodeClient implements NodeClient {
     this.#wake?.();
     this.#connection?.close();
     await this.#loop;
+    if (this.#state.connected) this.#setState({ connected: false });
     await this.#options.transport.close();
   }
 
