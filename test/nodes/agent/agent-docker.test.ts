@@ -66,9 +66,12 @@ describe("agent with the docker runtime", () => {
     const hostPort = container.ports.http!;
     expect(hostPort).not.toBe(8080);
     expect(await (await fetch(`http://127.0.0.1:${hostPort}/index.html`)).text()).toBe("hello\n");
-    let log = "";
-    await agent.logs({ namespace: "default", name: "httpd", follow: false }, (_container, text) => (log += text), new AbortController().signal);
-    expect(log).toContain("listening on 8080");
+    // The engine's output reaches the log file through `docker logs -f`, a moment after the container wrote it.
+    await eventually(async () => {
+      let log = "";
+      await agent.logs({ namespace: "default", name: "httpd", follow: false }, (_container, text) => (log += text), new AbortController().signal);
+      expect(log).toContain("listening on 8080");
+    });
 
     await agent.sync(2, []);
     await eventually(() => expect(agent.statuses()).toEqual([]), 20_000);

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { constants } from "node:fs";
-import { access, mkdir, open, readlink, stat } from "node:fs/promises";
-import { dirname, posix } from "node:path";
+import { mkdir, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { silentLogger } from "../../../logging.ts";
 import type { ResourceUsage } from "../../protocol.ts";
 import { groupUsage, isAlive, listPids, processStartedAt, readEnviron, readProcStat, readProcStatSync, readStartTicks, type UsageSample } from "../proc.ts";
+import { resolveExecutable } from "./executable.ts";
+import { hostPathOf, mountNamespaceCommand, mountNamespaceOf, needsMountNamespace, nsenterCommand } from "./mount-namespace.ts";
 import {
   ContainerStartError,
   type ContainerHandle,
@@ -14,7 +15,6 @@ import {
   type ExecResult,
   type ExitInfo,
   type LaunchSpec,
-  type Mount,
 } from "./types.ts";
 
 /**
@@ -25,13 +25,15 @@ import {
  * are bind mounts in a private mount namespace (root only).
  */
 
+// Command lookup is executable.ts; still importable from here.
+export { resolveExecutable } from "./executable.ts";
+
 /** Marks on every container process's environment: list() finds the agent's own processes by them. */
 export const AGENT_ID_ENV = "CAPSTAN_AGENT_ID";
 export const CONTAINER_ID_ENV = "CAPSTAN_CONTAINER_ID";
 
 /** Exec probe and hook output kept (the first bytes, as the kubelet keeps). */
 const EXEC_OUTPUT_LIMIT = 4 * 1024;
-const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface ProcessRuntimeOptions {
   log?: Logger;
@@ -124,125 +126,6 @@ async function startProcess(spec: LaunchSpec, log: Logger): Promise<ContainerHan
   return new ProcessContainer(record, pid, startTicks, exited, spec, namespaced);
 }
 
-/**
- * Whether the mounts need a private mount namespace. A mount at its own host
- * path needs nothing, except read-only, which is enforced when we can (root).
- */
-async function needsMountNamespace(mounts: readonly Mount[]): Promise<boolean> {
-  const moved = mounts.filter((mount) => posix.resolve(mount.containerPath) !== posix.resolve(mount.hostPath));
-  const canMount = process.getuid?.() === 0;
-  if (moved.length === 0) return canMount && mounts.some((mount) => mount.readOnly);
-  if (!canMount) {
-    const first = moved[0]!;
-    throw new ContainerStartError(
-      "CreateContainerError",
-      `a bind mount of ${first.hostPath} at ${first.containerPath} needs root (the agent runs as uid ${process.getuid?.()}); ` +
-        "run the agent as root or mount the volume at its host path",
-    );
-  }
-  return true;
-}
-
-/** Maps a path as the container sees it to where it is on the host (the longest mount prefix wins). */
-function hostPathOf(mounts: readonly Mount[]): (path: string) => string {
-  const sorted = [...mounts].sort((a, b) => b.containerPath.length - a.containerPath.length);
-  return (path) => {
-    for (const mount of sorted) {
-      const target = posix.resolve(mount.containerPath);
-      if (path === target) return mount.hostPath;
-      if (path.startsWith(target === "/" ? "/" : `${target}/`)) return posix.join(mount.hostPath, path.slice(target.length));
-    }
-    return path;
-  };
-}
-
-/**
- * `unshare --mount` running a small script that bind-mounts each volume and
- * then execs the command, so the pid stays the container's own. Paths travel
- * as positional parameters, never inside the script text.
- */
-const MOUNT_SCRIPT = `set -e
-mount_bin=$1; mkdir_bin=$2; n=$3; shift 3
-while [ "$n" -gt 0 ]; do
-  if [ "$1" = dir ]; then "$mkdir_bin" -p -- "$3"; else "$mkdir_bin" -p -- "\${3%/*}/"; [ -e "$3" ] || : >"$3"; fi
-  "$mount_bin" --bind -- "$2" "$3"
-  if [ "$4" = ro ]; then "$mount_bin" -o remount,bind,ro -- "$3"; fi
-  shift 4; n=$((n - 1))
-done
-cd -- "$1"; shift
-exec "$@"`;
-
-async function mountNamespaceCommand(mounts: readonly Mount[], workingDir: string, argv: string[]): Promise<{ file: string; args: string[] }> {
-  const [unshare, mountBin, mkdirBin] = await Promise.all(["unshare", "mount", "mkdir"].map((name) => findOnHostPath(name)));
-  if (!unshare || !mountBin || !mkdirBin) {
-    throw new ContainerStartError("CreateContainerError", "bind mounts of a process container need unshare, mount and mkdir (util-linux, coreutils) on the node");
-  }
-  // Parents before children, so a nested mount lands inside its parent's.
-  const ordered = [...mounts].sort((a, b) => depth(a.containerPath) - depth(b.containerPath));
-  const mountArgs: string[] = [];
-  for (const mount of ordered) {
-    const source = await stat(mount.hostPath).catch(() => undefined);
-    if (!source) throw new ContainerStartError("CreateContainerError", `mount source ${mount.hostPath} does not exist`);
-    mountArgs.push(source.isDirectory() ? "dir" : "file", mount.hostPath, posix.resolve(mount.containerPath), mount.readOnly ? "ro" : "rw");
-  }
-  return {
-    file: unshare,
-    args: ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", MOUNT_SCRIPT, "sh", mountBin, mkdirBin, String(ordered.length), ...mountArgs, workingDir, ...argv],
-  };
-}
-
-function depth(path: string): number {
-  return posix.resolve(path).split("/").filter(Boolean).length;
-}
-
-/**
- * Finds argv[0] as execve would through the container's PATH (the agent's
- * when the container sets none); a name with a '/' is taken relative to the
- * working directory. `hostView` maps container paths to host paths.
- */
-export async function resolveExecutable(
-  name: string,
-  env: Record<string, string>,
-  workingDir: string,
-  hostView: (path: string) => string = (path) => path,
-): Promise<string> {
-  if (name.includes("/")) {
-    const path = posix.resolve(workingDir, name);
-    const problem = await executableProblem(hostView(path));
-    if (problem === "missing") throw new ContainerStartError("RunContainerError", `exec: "${name}": stat ${path}: no such file or directory`);
-    if (problem) throw new ContainerStartError("RunContainerError", `exec: "${name}": ${problem}`);
-    return path;
-  }
-  const searchPath = env.PATH ?? process.env.PATH ?? FALLBACK_PATH;
-  for (const dir of searchPath.split(":")) {
-    if (dir === "") continue;
-    const candidate = posix.resolve(workingDir, dir, name);
-    if ((await executableProblem(hostView(candidate))) === undefined) return candidate;
-  }
-  throw new ContainerStartError("RunContainerError", `exec: "${name}": executable file not found in $PATH`);
-}
-
-async function executableProblem(path: string): Promise<"missing" | "is a directory" | "permission denied" | undefined> {
-  const stats = await stat(path).catch(() => undefined);
-  if (!stats) return "missing";
-  if (stats.isDirectory()) return "is a directory";
-  try {
-    await access(path, constants.X_OK);
-    return undefined;
-  } catch {
-    return "permission denied";
-  }
-}
-
-async function findOnHostPath(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? FALLBACK_PATH).split(":")) {
-    if (dir === "") continue;
-    const candidate = posix.join(dir, name);
-    if ((await executableProblem(candidate)) === undefined) return candidate;
-  }
-  return undefined;
-}
-
 // ------------------------------------------------------------ adopt, list, kill
 
 async function adoptProcess(record: ContainerRecord, spec: LaunchSpec, pollMs: number, log: Logger): Promise<ContainerHandle | null> {
@@ -268,10 +151,6 @@ async function adoptProcess(record: ContainerRecord, spec: LaunchSpec, pollMs: n
   });
   log.debug({ container: record.id, pid }, "adopted a process container");
   return new ProcessContainer(record, pid, startTicks, exited, spec, namespaced);
-}
-
-async function mountNamespaceOf(pid: number): Promise<string | undefined> {
-  return readlink(`/proc/${pid}/ns/mnt`).catch(() => undefined);
 }
 
 async function listProcesses(agentId: string): Promise<ContainerRecord[]> {
@@ -352,11 +231,9 @@ class ProcessContainer implements ContainerHandle {
     if (argv.length === 0) return { exitCode: 127, output: "exec: no command", timedOut: false };
     const workingDir = this.spec.workingDir ?? "/";
     if (this.namespaced) {
-      const nsenter = await findOnHostPath("nsenter");
+      const nsenter = await nsenterCommand(this.pgid, workingDir, argv);
       if (!nsenter) return { exitCode: 127, output: "exec in a container with bind mounts needs nsenter (util-linux) on the node", timedOut: false };
-      const script = 'cd -- "$1" && shift && exec "$@"';
-      const args = ["--target", String(this.pgid), "--mount", "--", "/bin/sh", "-c", script, "sh", workingDir, ...argv];
-      return runCaptured(nsenter, args, { env: this.spec.env, cwd: "/", timeoutMs });
+      return runCaptured(nsenter.file, nsenter.args, { env: this.spec.env, cwd: "/", timeoutMs });
     }
     let executable: string;
     try {
