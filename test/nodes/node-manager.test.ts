@@ -110,7 +110,13 @@ describe("NodeManager with a local agent", () => {
     await eventually(async () => {
       for (const name of ["one", "two"]) {
         const pod = await store.getObject({ kind: "Pod", namespace: "default", name });
-        expect(pod?.status).toMatchObject({ phase: "Running", ready: true, hostIP: "127.0.0.1", commitSha: "c1" });
+        expect(pod?.status).toMatchObject({
+          phase: "Running",
+          ready: true,
+          hostIP: "127.0.0.1",
+          commitSha: "c1",
+          conditions: [{ type: "Ready", status: "True", lastTransitionTime: expect.any(String) }],
+        });
       }
     }, 20_000);
 

@@ -52,6 +52,8 @@ export class NodeManager {
   readonly #options: NodeManagerOptions;
   readonly #entries = new Map<string, NodeEntry>();
   readonly #pendingPods = new Map<string, StatusUpdate>();
+  /** Per pod uid: its readiness and since when (the agent reports the state, not the moment it changed). */
+  readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
   #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -154,6 +156,7 @@ export class NodeManager {
 
     const podsByNode = new Map<string, StoredObject[]>();
     for (const pod of pods) {
+      this.#seedReadiness(pod);
       const nodeName = (pod.spec as { nodeName?: string }).nodeName;
       if (!nodeName || !wanted.has(nodeName)) continue;
       podsByNode.set(nodeName, [...(podsByNode.get(nodeName) ?? []), pod]);
@@ -193,7 +196,10 @@ export class NodeManager {
     const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0 };
     entry.unsubscribe.push(
       client.onState((state) => void this.#writeNode(entry, state)),
-      client.onStatus((changed) => this.#queuePods(entry, changed)),
+      client.onStatus((changed, removed) => {
+        for (const uid of removed) this.#readiness.delete(uid);
+        this.#queuePods(entry, changed);
+      }),
     );
     this.#entries.set(node.name, entry);
     void this.#writeNode(entry, client.state());
@@ -230,12 +236,25 @@ export class NodeManager {
     }
   }
 
+  /** Readiness times survive a control-plane restart: they are taken from the stored status the first time a pod is seen. */
+  #seedReadiness(pod: StoredObject): void {
+    if (this.#readiness.has(pod.uid)) return;
+    const ready = (pod.status as { conditions?: { type: string; status: string; lastTransitionTime?: string | null }[] }).conditions?.find(
+      (condition) => condition.type === "Ready",
+    );
+    if (!ready?.lastTransitionTime) return;
+    this.#readiness.set(pod.uid, { ready: ready.status === "True", since: new Date(ready.lastTransitionTime) });
+  }
+
   #queuePods(entry: NodeEntry, changed: PodStatus[]): void {
     for (const pod of changed) {
+      const previous = this.#readiness.get(pod.uid);
+      const readiness = previous?.ready === pod.ready ? previous : { ready: pod.ready, since: this.#options.clock.now() };
+      this.#readiness.set(pod.uid, readiness);
       this.#pendingPods.set(pod.uid, {
         key: { kind: "Pod", namespace: pod.namespace, name: pod.name },
         uid: pod.uid,
-        status: storedPodStatus(pod, entry.node.spec.address),
+        status: storedPodStatus(pod, entry.node.spec.address, readiness.since),
       });
     }
     if (this.#flushTimer || this.#pendingPods.size === 0) return;

@@ -76,7 +76,7 @@ export function nodeStatus(link: NodeLinkState, address: string, ready: NodeRead
 }
 
 /** A pod's status as stored: the agent's report without the per-sample noise (pid, CPU/RSS) that would rewrite the row every few seconds. */
-export function storedPodStatus(pod: PodStatus, hostIP: string): Record<string, unknown> {
+export function storedPodStatus(pod: PodStatus, hostIP: string, readySince?: Date): Record<string, unknown> {
   const strip = (containers: PodStatus["containerStatuses"]) => containers.map(({ usage: _usage, pid: _pid, ...rest }) => rest);
   return {
     phase: pod.phase,
@@ -87,7 +87,8 @@ export function storedPodStatus(pod: PodStatus, hostIP: string): Record<string, 
     podIP: hostIP,
     startTime: pod.startTime ?? null,
     commitSha: pod.commitSha ?? null,
-    conditions: [{ type: "Ready", status: pod.ready ? "True" : "False" }],
+    // When readiness last flipped, as the control plane saw it: what minReadySeconds counts from.
+    conditions: [{ type: "Ready", status: pod.ready ? "True" : "False", lastTransitionTime: readySince?.toISOString() ?? null }],
     initContainerStatuses: strip(pod.initContainerStatuses),
     containerStatuses: strip(pod.containerStatuses),
   };
