@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { podSpecSchema } from "../desired/index.ts";
+import { formatFieldPath, podSpecSchema } from "../desired/index.ts";
 import { dns1123Label, dns1123Subdomain } from "../desired/kinds/names.ts";
 
 /**
@@ -40,6 +40,43 @@ export const agentPodSchema = z.strictObject({
 });
 export type AgentPod = z.infer<typeof agentPodSchema>;
 export type AgentPodInput = z.input<typeof agentPodSchema>;
+
+/**
+ * A `syncPods` pod list as the agent reads it: each pod checked on its own
+ * (a bad one is rejected with `path: message`, the rest still apply), and
+ * duplicates of a uid or a namespace/name refused. Keyed by uid, in order.
+ */
+export function parsePodSet(input: readonly unknown[]): { pods: Map<string, AgentPod>; rejected: SyncPodsResult["rejected"] } {
+  const rejected: SyncPodsResult["rejected"] = [];
+  const pods = new Map<string, AgentPod>();
+  const names = new Set<string>();
+  input.forEach((raw, index) => {
+    const parsed = agentPodSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = formatFieldPath(issue.path as (string | number)[]);
+      const name = podName(raw);
+      rejected.push({ index, ...(name !== undefined ? { name } : {}), reason: `${where ? `${where}: ` : ""}${issue.message}` });
+      return;
+    }
+    const pod = parsed.data;
+    const key = `${pod.namespace}/${pod.name}`;
+    if (pods.has(pod.uid) || names.has(key)) {
+      rejected.push({ index, name: key, reason: "duplicate pod uid or name in one syncPods" });
+      return;
+    }
+    names.add(key);
+    pods.set(pod.uid, pod);
+  });
+  return { pods, rejected };
+}
+
+function podName(raw: unknown): string | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { namespace, name } = raw as { namespace?: unknown; name?: unknown };
+  if (typeof name !== "string") return undefined;
+  return typeof namespace === "string" ? `${namespace}/${name}` : name;
+}
 
 export const podPhaseSchema = z.enum(["Pending", "Running", "Succeeded", "Failed", "Unknown"]);
 export type PodPhase = z.infer<typeof podPhaseSchema>;

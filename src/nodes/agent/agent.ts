@@ -3,9 +3,9 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../clock.ts";
-import { formatFieldPath, specHash } from "../../desired/index.ts";
+import { specHash } from "../../desired/index.ts";
 import {
-  agentPodSchema,
+  parsePodSet,
   PROTOCOL_VERSION,
   type AgentPod,
   type LogsParams,
@@ -135,27 +135,7 @@ export class Agent {
     if (this.#closed) throw new Error("the agent is shutting down");
     if (generation < this.#state.generation) return { generation: this.#state.generation, rejected: [], stale: true };
 
-    const rejected: SyncPodsResult["rejected"] = [];
-    const desired = new Map<string, AgentPod>();
-    const names = new Set<string>();
-    input.forEach((raw, index) => {
-      const parsed = agentPodSchema.safeParse(raw);
-      const name = podName(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const where = formatFieldPath(issue.path as (string | number)[]);
-        rejected.push({ index, name, reason: `${where ? `${where}: ` : ""}${issue.message}` });
-        return;
-      }
-      const pod = parsed.data;
-      const key = `${pod.namespace}/${pod.name}`;
-      if (desired.has(pod.uid) || names.has(key)) {
-        rejected.push({ index, name: key, reason: "duplicate pod uid or name in one syncPods" });
-        return;
-      }
-      names.add(key);
-      desired.set(pod.uid, pod);
-    });
+    const { pods: desired, rejected } = parsePodSet(input);
 
     const current = new Map(this.#state.pods.map((pod) => [pod.uid, pod]));
     // Pods are immutable, as in Kubernetes: a changed spec under the same uid is a replacement.
@@ -356,12 +336,6 @@ export class AgentNotFoundError extends Error {
   override name = "AgentNotFoundError";
 }
 
-function podName(raw: unknown): string | undefined {
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const { namespace, name } = raw as { namespace?: unknown; name?: unknown };
-  if (typeof name !== "string") return undefined;
-  return typeof namespace === "string" ? `${namespace}/${name}` : name;
-}
 
 async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {
   const runtimes = new Map<RuntimeName, ContainerRuntime>();

@@ -1,9 +1,9 @@
 import type { Clock } from "../../clock.ts";
-import { canonicalJson, formatFieldPath } from "../../desired/index.ts";
+import { canonicalJson } from "../../desired/index.ts";
 import type { Container } from "../../desired/index.ts";
 import { NodeNotConnectedError, NotFoundError } from "../../errors.ts";
 import {
-  agentPodSchema,
+  parsePodSet,
   PROTOCOL_VERSION,
   type AgentPod,
   type AgentPodInput,
@@ -316,27 +316,7 @@ export class FakeNodeClient implements NodeClient {
 
   /** The agent's syncPods: each pod checked on its own, the rest converged on. */
   #apply(input: AgentPodInput[]): SyncPodsResult {
-    const rejected: SyncPodsResult["rejected"] = [];
-    const desired = new Map<string, AgentPod>();
-    const names = new Set<string>();
-    input.forEach((raw, index) => {
-      const parsed = agentPodSchema.safeParse(raw);
-      const name = podName(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const where = formatFieldPath(issue.path as (string | number)[]);
-        rejected.push({ index, ...(name !== undefined ? { name } : {}), reason: `${where ? `${where}: ` : ""}${issue.message}` });
-        return;
-      }
-      const pod = parsed.data;
-      const key = `${pod.namespace}/${pod.name}`;
-      if (desired.has(pod.uid) || names.has(key)) {
-        rejected.push({ index, name: key, reason: "duplicate pod uid or name in one syncPods" });
-        return;
-      }
-      names.add(key);
-      desired.set(pod.uid, pod);
-    });
+    const { pods: desired, rejected } = parsePodSet(input);
     this.#generation += 1;
 
     const removed: string[] = [];
@@ -469,12 +449,6 @@ function runtimeFor(container: Container, runtimes: readonly RuntimeName[]): Run
   return runtimes.includes("docker") || !runtimes.includes("podman") ? "docker" : "podman";
 }
 
-function podName(raw: unknown): string | undefined {
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const { namespace, name } = raw as { namespace?: unknown; name?: unknown };
-  if (typeof name !== "string") return undefined;
-  return typeof namespace === "string" ? `${namespace}/${name}` : name;
-}
 
 function logKey(namespace: string, name: string, container: string): string {
   return `${namespace}/${name}/${container}`;
