@@ -25,6 +25,12 @@ export const upConfigSchema = z.strictObject({
   gitUsername: z.string().min(1).optional(),
   gitPassword: z.string().min(1).optional(),
   gitToken: z.string().min(1).optional(),
+  /** How the scheduler ranks nodes: "spread" (least allocated first) or "binpack" (most allocated first). */
+  schedulerStrategy: z.enum(["spread", "binpack"]).default("spread"),
+  /** Seconds a node may be NotReady/unreachable before its pods are evicted and replaced elsewhere. */
+  evictionGraceSeconds: z.coerce.number().min(0).default(5),
+  /** Seconds between full resyncs of every controller (besides the wake-ups on each change). */
+  resyncIntervalSeconds: z.coerce.number().positive().default(30),
   /** Private key for SSH nodes whose manifest names no identityFile; unset → ~/.ssh/id_ed25519, then id_rsa. */
   sshKey: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -48,6 +54,9 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   gitPassword: "CAPSTAN_GIT_PASSWORD",
   gitToken: "CAPSTAN_GIT_TOKEN",
   sshKey: "CAPSTAN_SSH_KEY",
+  schedulerStrategy: "CAPSTAN_SCHEDULER_STRATEGY",
+  evictionGraceSeconds: "CAPSTAN_EVICTION_GRACE",
+  resyncIntervalSeconds: "CAPSTAN_RESYNC_INTERVAL",
   logLevel: "CAPSTAN_LOG_LEVEL",
 };
 

@@ -8,6 +8,7 @@ import { channels, createPool, listen as listenForNotifications, migrate, startE
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
+import { ControllerManager, GarbageCollector, standardReconcilers } from "./reconcilers/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -18,14 +19,15 @@ export interface ControlPlane {
   databaseUrl: string;
   sync: GitSync;
   nodes: NodeManager;
+  controllers: ControllerManager;
   /** Stops everything it started, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
 
 /**
  * `capstan up`: the store (embedded PostgreSQL unless DATABASE_URL is set),
- * migrations, the Git sync loop, the node links and the HTTP server. Later
- * issues add the controllers and scheduler here.
+ * migrations, the Git sync loop, the node links, the controllers (with the
+ * scheduler and the garbage collector) and the HTTP server.
  */
 export async function startControlPlane(config: UpConfig, log: Logger, clock: Clock = systemClock): Promise<ControlPlane> {
   const stack: Array<() => Promise<void>> = [];
@@ -82,18 +84,39 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       // A relative workingDir on the local node resolves against the repository when it is a local checkout.
       workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
     });
+    const controllers = new ControllerManager({
+      store,
+      clock,
+      log: log.child({ component: "controllers" }),
+      reconcilers: standardReconcilers({ schedulerStrategy: config.schedulerStrategy, evictionGraceMs: config.evictionGraceSeconds * 1000 }),
+      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
+    });
+    const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
     const objectListener = await listenForNotifications(
       databaseUrl,
       [channels.objects],
       (_channel, payload) => {
+        controllers.notifyRaw(payload);
         if (wakesNodeManager(payload)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
+        if (isDeletion(payload)) garbageCollector.kick();
       },
-      { log, onReconnect: () => nodes.refresh() },
+      {
+        log,
+        // Notifications sent while the connection was down are lost: relist everything.
+        onReconnect: async () => {
+          await Promise.all([nodes.refresh(), controllers.resync()]);
+          garbageCollector.kick();
+        },
+      },
     );
     stack.push(() => objectListener.close());
     // After LISTEN is in place, so that no change between the first read and the listener is missed.
     await nodes.start();
     stack.push(() => nodes.stop());
+    await controllers.start();
+    stack.push(() => controllers.stop());
+    garbageCollector.start();
+    stack.push(() => garbageCollector.stop());
 
     const app = createStatusApp({
       nodes,
@@ -107,7 +130,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     const server = await listen(app, config.host, config.port);
     stack.push(() => server.close());
     log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch }, "capstan is up");
-    return { url: server.url, databaseUrl, sync, nodes, stop };
+    return { url: server.url, databaseUrl, sync, nodes, controllers, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -121,5 +144,13 @@ function wakesNodeManager(payload: string): boolean {
     return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret"].includes(change.kind ?? "");
   } catch {
     return true;
+  }
+}
+
+function isDeletion(payload: string): boolean {
+  try {
+    return (JSON.parse(payload) as { deleted?: boolean }).deleted === true;
+  } catch {
+    return false;
   }
 }

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
+import { registerStatus } from "./status.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -13,6 +14,7 @@ const program = new Command("capstan")
 registerUp(program);
 registerValidate(program);
 registerHistory(program);
+registerStatus(program);
 registerNodes(program);
 registerLogs(program);
 

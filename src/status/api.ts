@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { BadRequestError } from "../errors.ts";
 import { revisionSchema, syncStateSchema, type DesiredStore } from "../desired/index.ts";
+import { nodeSummaries, nodeSummarySchema, workloadSummaries, workloadSummarySchema } from "./workloads.ts";
 
 /** Response shapes of the JSON API: the CLI parses with these same schemas. */
 export const revisionListSchema = z.object({
@@ -15,6 +16,8 @@ export const statusSchema = z.object({
     .object({ sha: z.string(), subject: z.string(), author: z.string(), state: z.string(), committedAt: z.coerce.date() })
     .nullable(),
   sync: syncStateSchema.nullable(),
+  workloads: z.array(workloadSummarySchema),
+  nodes: z.array(nodeSummarySchema),
 });
 
 const revisionQuerySchema = z.strictObject({
@@ -34,7 +37,7 @@ export function apiRoutes(store: DesiredStore): Hono {
   });
 
   api.get("/status", async (c) => {
-    const sync = await store.getSyncState();
+    const [sync, workloads, nodes] = await Promise.all([store.getSyncState(), workloadSummaries(store), nodeSummaries(store)]);
     const live = sync?.liveSha ? await store.getRevision(sync.liveSha) : null;
     return c.json(
       statusSchema.parse({
@@ -46,6 +49,8 @@ export function apiRoutes(store: DesiredStore): Hono {
           committedAt: live.committedAt,
         },
         sync,
+        workloads,
+        nodes,
       }),
     );
   });

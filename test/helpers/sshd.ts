@@ -51,6 +51,10 @@ export interface SshdServer {
   connectionPids(): number[];
   /** SIGKILLs every per-connection sshd process and its descendants, like a dropped connection; the listener stays. */
   killConnections(): Promise<void>;
+  /** Kills the listener and every connection but keeps the keys and config: the host is gone. */
+  down(): Promise<void>;
+  /** Starts the listener again on the same port with the same host key: the host is back. */
+  up(): Promise<void>;
   /** Kills the listener and every connection, removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -166,17 +170,30 @@ export async function startSshd(options: SshdOptions): Promise<SshdServer> {
       ].join("\n"),
     );
 
-    const started = spawn(sshdPath, ["-D", "-e", "-f", configPath], { stdio: ["ignore", "ignore", "pipe"] });
-    listener = started;
-    track(started, dir);
+    // The listener can be taken down and brought back (a host going away and returning) with the same port and host key.
     let stderr = "";
-    started.stderr!.setEncoding("utf8");
-    started.stderr!.on("data", (chunk: string) => (stderr += chunk));
-    const exited = new Promise<void>((resolve) => started.once("exit", () => resolve()));
+    let started!: ChildProcess;
+    let exited!: Promise<void>;
+    const launch = async () => {
+      started = spawn(sshdPath, ["-D", "-e", "-f", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+      listener = started;
+      track(started, dir);
+      started.stderr!.setEncoding("utf8");
+      started.stderr!.on("data", (chunk: string) => (stderr += chunk));
+      const child = started;
+      exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      await waitUntilListening(started, () => stderr, options.address, port);
+    };
+    const halt = async () => {
+      if (started.exitCode === null && started.signalCode === null) {
+        await killTree(started.pid!, { includeRoot: false });
+        started.kill("SIGKILL");
+        await exited;
+      }
+      untrack(started);
+    };
+    await launch();
 
-    await waitUntilListening(started, () => stderr, options.address, port);
-
-    const listenerPid = started.pid!;
     return {
       address: options.address,
       port,
@@ -184,17 +201,17 @@ export async function startSshd(options: SshdOptions): Promise<SshdServer> {
       hostKeyFingerprint,
       clientKey: { privateKeyPath, publicKey: client.publicKey },
       log: () => stderr,
-      connectionPids: () => childrenOf(listenerPid),
+      connectionPids: () => childrenOf(started.pid!),
       killConnections: async () => {
-        await killTree(listenerPid, { includeRoot: false });
+        await killTree(started.pid!, { includeRoot: false });
+      },
+      down: halt,
+      up: async () => {
+        if (started.exitCode === null && started.signalCode === null) return;
+        await launch();
       },
       stop: async () => {
-        if (started.exitCode === null && started.signalCode === null) {
-          await killTree(listenerPid, { includeRoot: false });
-          started.kill("SIGKILL");
-          await exited;
-        }
-        untrack(started);
+        await halt();
         await rm(dir, { recursive: true, force: true });
       },
     };

@@ -1,0 +1,23 @@
+/** The control loops (DESIGN.md, reconcilers): the runtime, one reconciler per kind, the garbage collector. */
+import { deploymentReconciler } from "./deployment.ts";
+import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
+import { podReconciler } from "./pod.ts";
+import { replicaSetReconciler } from "./replicaset.ts";
+import type { Reconciler } from "./types.ts";
+import type { SchedulingStrategy } from "../scheduler/index.ts";
+
+export { ControllerManager, objectChangeSchema, type ControllerOptions } from "./controller.ts";
+export { GarbageCollector, planGarbage } from "./gc.ts";
+export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { worse, worst, healthStates, type Health } from "./health.ts";
+export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
+
+/** Every reconciler `capstan up` runs, in one list. */
+export function standardReconcilers(options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number } = {}): Reconciler[] {
+  return [
+    deploymentReconciler,
+    replicaSetReconciler,
+    podReconciler({ strategy: options.schedulerStrategy }),
+    nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
+  ];
+}

@@ -1,0 +1,47 @@
+import type { PodSpec, StoredObject } from "../desired/index.ts";
+import { toleratesTaint } from "../scheduler/index.ts";
+
+/**
+ * Eviction from a node that stopped answering (the Kubernetes node lifecycle
+ * controller with taint-based eviction, reduced to its decision): once the
+ * node's Ready condition has been other than True for the grace period, each
+ * of its pods is evicted, unless it tolerates the node.kubernetes.io/
+ * not-ready (Ready=False) or unreachable (Ready=Unknown) NoExecute taint, and
+ * then only after its tolerationSeconds. An evicted pod is deleted, so its
+ * owner makes a replacement that the scheduler puts on a healthy node; when
+ * the node returns, its agent is sent the set without the evicted pods and
+ * stops them first (fencing).
+ */
+export interface EvictionPlan {
+  evict: { pod: StoredObject; reason: string }[];
+  /** When to look again (the next pod's toleration runs out); undefined when nothing is pending. */
+  requeueAfterMs?: number;
+}
+
+export function planEvictions(node: StoredObject, pods: StoredObject[], now: Date, graceMs: number): EvictionPlan {
+  const ready = (node.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }).conditions?.find(
+    (condition) => condition.type === "Ready",
+  );
+  if (!ready || ready.status === "True" || !ready.lastTransitionTime) return { evict: [] };
+  const since = Date.parse(ready.lastTransitionTime);
+  const taint = {
+    key: ready.status === "False" ? "node.kubernetes.io/not-ready" : "node.kubernetes.io/unreachable",
+    effect: "NoExecute" as const,
+  };
+  const evict: EvictionPlan["evict"] = [];
+  let next: number | undefined;
+  for (const pod of pods) {
+    const spec = pod.spec as PodSpec;
+    if (spec.nodeName !== node.name) continue;
+    const toleration = (spec.tolerations ?? []).find((candidate) => toleratesTaint(candidate, taint));
+    if (toleration && toleration.tolerationSeconds === undefined) continue; // tolerates it for ever
+    const allowedMs = toleration ? Math.max(0, toleration.tolerationSeconds!) * 1000 : graceMs;
+    const dueAt = since + allowedMs;
+    if (now.getTime() >= dueAt) {
+      evict.push({ pod, reason: `node ${node.name} has been ${ready.status === "False" ? "not ready" : "unreachable"} since ${ready.lastTransitionTime}` });
+    } else {
+      next = Math.min(next ?? Number.POSITIVE_INFINITY, dueAt - now.getTime());
+    }
+  }
+  return next === undefined ? { evict } : { evict, requeueAfterMs: next };
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from "node:crypto";
+import type { ObjectKey } from "../desired/index.ts";
+import { commitAnnotation } from "../nodes/index.ts";
+import { ownKeyOrOwner } from "./owners.ts";
+import { planReplicaSet } from "./replicaset-plan.ts";
+import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
+
+/** ReplicaSet → Pods: create the missing, delete the surplus (victims chosen by the plan), write the status. */
+export const replicaSetReconciler: Reconciler = {
+  kind: "ReplicaSet",
+  name: "replicaset-controller",
+
+  async reconcile(ctx: ReconcileContext, key: ObjectKey): Promise<ReconcileResult> {
+    const { store } = ctx;
+    const replicaSet = await store.getObject(key);
+    if (!replicaSet) return {};
+    const pods = await store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: replicaSet.uid });
+    const plan = planReplicaSet({ replicaSet, pods, now: ctx.clock.now(), nameSeed: randomUUID() });
+    const about = { ...key, uid: replicaSet.uid };
+    const commit = replicaSet.annotations[commitAnnotation];
+    for (const action of plan.actions) {
+      if (action.type === "createPod") {
+        await store.createObject({
+          apiVersion: "v1",
+          kind: "Pod",
+          namespace: key.namespace,
+          name: action.name,
+          labels: action.template.metadata.labels,
+          annotations: { ...action.template.metadata.annotations, ...(commit ? { [commitAnnotation]: commit } : {}) },
+          spec: action.template.spec as unknown as Record<string, unknown>,
+          status: { phase: "Pending" },
+          ownerUid: replicaSet.uid,
+        });
+        await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `Created pod: ${action.name}` });
+      } else {
+        await store.deleteObject({ kind: "Pod", namespace: key.namespace, name: action.name }, { uid: action.uid });
+        await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name}` });
+      }
+    }
+    await store.updateStatuses([{ key, uid: replicaSet.uid, status: plan.status, observedGeneration: replicaSet.generation }]);
+    return plan.requeueAfterMs === undefined ? {} : { requeueAfterMs: plan.requeueAfterMs };
+  },
+
+  keysFor: (change: ObjectChange, ctx: ReconcileContext) => ownKeyOrOwner(change, ctx, "ReplicaSet", ["Pod"]),
+};
+

@@ -1,0 +1,77 @@
+import { z } from "zod";
+import type { DesiredStore, StoredObject } from "../desired/index.ts";
+
+/**
+ * One line per workload for `capstan status` and GET /api/status: desired
+ * versus ready, and how its rollout stands. Read from the statuses the
+ * controllers write; a workload no controller has looked at yet is "pending".
+ */
+export const workloadSummarySchema = z.object({
+  kind: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  desired: z.number().int(),
+  ready: z.number().int(),
+  updated: z.number().int(),
+  available: z.number().int(),
+  /** pending (not yet reconciled), progressing, complete, paused, or failed: <reason>. */
+  rollout: z.string(),
+  health: z.string(),
+});
+export type WorkloadSummary = z.infer<typeof workloadSummarySchema>;
+
+export const nodeSummarySchema = z.object({
+  name: z.string(),
+  address: z.string(),
+  ready: z.enum(["True", "False", "Unknown"]),
+  pods: z.number().int(),
+});
+
+const workloadKinds = ["Deployment"] as const;
+
+export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
+  const lists = await Promise.all(workloadKinds.map((kind) => store.listObjects({ kind })));
+  return lists.flat().map(summarise);
+}
+
+function summarise(object: StoredObject): WorkloadSummary {
+  const spec = object.spec as { replicas?: number; paused?: boolean };
+  const status = object.status as {
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    health?: string;
+    observedGeneration?: number;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+  const desired = spec.replicas ?? 1;
+  const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
+  let rollout: string;
+  if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
+  else if (progressing.status === "False") rollout = `failed: ${progressing.reason ?? "unknown"}`;
+  else if (spec.paused) rollout = "paused";
+  else if (progressing.reason === "NewReplicaSetAvailable" && (status.updatedReplicas ?? 0) === desired && (status.availableReplicas ?? 0) >= desired) rollout = "complete";
+  else rollout = "progressing";
+  return {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    desired,
+    ready: status.readyReplicas ?? 0,
+    updated: status.updatedReplicas ?? 0,
+    available: status.availableReplicas ?? 0,
+    rollout,
+    health: status.health ?? "Unknown",
+  };
+}
+
+export async function nodeSummaries(store: DesiredStore): Promise<z.infer<typeof nodeSummarySchema>[]> {
+  const [nodes, pods] = await Promise.all([store.listObjects({ kind: "Node" }), store.listObjects({ kind: "Pod" })]);
+  return nodes.map((node) => ({
+    name: node.name,
+    address: (node.spec as { address: string }).address,
+    ready: ((node.status as { conditions?: { type: string; status: "True" | "False" | "Unknown" }[] }).conditions?.find((condition) => condition.type === "Ready")?.status ??
+      "Unknown") as "True" | "False" | "Unknown",
+    pods: pods.filter((pod) => (pod.spec as { nodeName?: string }).nodeName === node.name).length,
+  }));
+}
