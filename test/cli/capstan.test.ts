@@ -84,7 +84,7 @@ describe("capstan validate", () => {
 });
 
 describe("capstan --help", () => {
-  it.each(["--help", "up --help", "validate --help", "history --help", "nodes --help", "logs --help"])("capstan %s prints usage and exits 0", async (line) => {
+  it.each(["--help", "up --help", "validate --help", "history --help", "status --help", "nodes --help", "logs --help"])("capstan %s prints usage and exits 0", async (line) => {
     const result = await runCli(line.split(" "));
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: capstan/m);
@@ -168,7 +168,7 @@ describe("capstan up", () => {
     expect(pid !== undefined && alive(pid)).toBe(true);
   }, 90_000);
 
-  it("starts an embedded PostgreSQL on the examples-repo by default, stops it on SIGTERM and reuses its data", async () => {
+  it("starts an embedded PostgreSQL on the examples-repo by default, runs the example web Deployment, stops on SIGTERM and reuses its data", async () => {
     const dataDir = await scratchDir();
     const env = { DATABASE_URL: "", CAPSTAN_REPO: "" };
     const firstRun = up(["--data-dir", dataDir], env);
@@ -177,6 +177,13 @@ describe("capstan up", () => {
       .poll(async () => (await getStatus(url!)).revision?.state, { timeout: 20_000 })
       .toBe("applied");
     const firstSha = (await getStatus(url!)).revision!.sha;
+    // The example shop's web Deployment actually runs, on the local node, as `npm start` promises.
+    await expect
+      .poll(async () => JSON.parse((await runCli(["status", "--json", "--server", url!])).stdout).workloads, { timeout: 60_000 })
+      .toContainEqual(expect.objectContaining({ kind: "Deployment", namespace: "shop", name: "web", desired: 2, ready: 2, rollout: "complete", health: "Healthy" }));
+    const table = await runCli(["status", "--server", url!]);
+    expect(table.stdout).toMatch(/^deployment\/shop\/web\s+2\/2\s+2\s+2\s+complete\s+Healthy$/m);
+    expect(table.stdout).toMatch(/^local\s+127\.0\.0\.1\s+True\s+2$/m);
     const pidFile = join(dataDir, "pg", "postmaster.pid");
     const postmasterPid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
     expect(await firstRun.stop("SIGTERM")).toBe(0);
@@ -188,7 +195,7 @@ describe("capstan up", () => {
     const history = await runCli(["history", "--json", "--server", secondUrl!]);
     expect(JSON.parse(history.stdout).items.map((revision: { sha: string }) => revision.sha)).toContain(firstSha);
     expect(await secondRun.stop("SIGTERM")).toBe(0);
-  });
+  }, 150_000);
 
   it("refuses bad configuration with exit code 2, naming the flag and variable", async () => {
     const result = await runCli(["up", "--port", "99999"], { CAPSTAN_DATA_DIR: await scratchDir() });
