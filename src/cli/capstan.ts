@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
-import { registerStatus } from "./status.ts";
+import { registerPods, registerStatus } from "./status.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -15,6 +15,7 @@ registerUp(program);
 registerValidate(program);
 registerHistory(program);
 registerStatus(program);
+registerPods(program);
 registerNodes(program);
 registerLogs(program);
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { statusSchema } from "../status/index.ts";
+import { podListSchema, statusSchema } from "../status/index.ts";
 import { getJson } from "./api-client.ts";
 import { serverOption } from "./program.ts";
 import { formatTable } from "./table.ts";
@@ -40,6 +40,29 @@ export function registerStatus(program: Command): void {
       formatTable(
         ["NODE", "ADDRESS", "READY", "PODS"],
         status.nodes.map((node) => [node.name, node.address, node.ready, String(node.pods)]),
+      ),
+    );
+  });
+}
+
+export function registerPods(program: Command): void {
+  serverOption(
+    program
+      .command("pods")
+      .description("list pods: node, phase, readiness, restarts and the commit each runs")
+      .option("-n, --namespace <ns>", "only this namespace")
+      .option("--json", "print the API's JSON"),
+  ).action(async (flags: { server: string; namespace?: string; json?: boolean }) => {
+    const query = flags.namespace ? `?namespace=${encodeURIComponent(flags.namespace)}` : "";
+    const list = await getJson(flags.server, `/api/pods${query}`, podListSchema);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      formatTable(
+        ["NAMESPACE", "NAME", "NODE", "PHASE", "READY", "RESTARTS", "COMMIT"],
+        list.items.map((pod) => [pod.namespace, pod.name, pod.node ?? "-", pod.phase, pod.ready ? "yes" : "no", String(pod.restarts), pod.commit?.slice(0, 10) ?? "-"]),
       ),
     );
   });

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { BadRequestError } from "../errors.ts";
 import { revisionSchema, syncStateSchema, type DesiredStore } from "../desired/index.ts";
-import { nodeSummaries, nodeSummarySchema, workloadSummaries, workloadSummarySchema } from "./workloads.ts";
+import { nodeSummaries, nodeSummarySchema, podListSchema, podSummaries, workloadSummaries, workloadSummarySchema } from "./workloads.ts";
 
 /** Response shapes of the JSON API: the CLI parses with these same schemas. */
 export const revisionListSchema = z.object({
@@ -34,6 +34,11 @@ export function apiRoutes(store: DesiredStore): Hono {
     const page = items.slice(0, query.limit);
     const next = items.length > query.limit ? page.at(-1)!.id : null;
     return c.json(revisionListSchema.parse({ items: page, next }));
+  });
+
+  api.get("/pods", async (c) => {
+    const query = parseQuery(z.strictObject({ namespace: z.string().min(1).optional() }), c.req.query());
+    return c.json(podListSchema.parse({ items: await podSummaries(store, query.namespace) }));
   });
 
   api.get("/status", async (c) => {

@@ -75,3 +75,33 @@ export async function nodeSummaries(store: DesiredStore): Promise<z.infer<typeof
     pods: pods.filter((pod) => (pod.spec as { nodeName?: string }).nodeName === node.name).length,
   }));
 }
+
+export const podSummarySchema = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  node: z.string().nullable(),
+  phase: z.string(),
+  ready: z.boolean(),
+  restarts: z.number().int(),
+  /** The commit whose template the pod runs. */
+  commit: z.string().nullable(),
+  createdAt: z.coerce.date(),
+});
+export const podListSchema = z.object({ items: z.array(podSummarySchema) });
+
+export async function podSummaries(store: DesiredStore, namespace?: string): Promise<z.infer<typeof podSummarySchema>[]> {
+  const pods = await store.listObjects({ kind: "Pod", ...(namespace ? { namespace } : {}) });
+  return pods.map((pod) => {
+    const status = pod.status as { phase?: string; ready?: boolean; containerStatuses?: { restartCount?: number }[] };
+    return {
+      namespace: pod.namespace,
+      name: pod.name,
+      node: (pod.spec as { nodeName?: string }).nodeName ?? null,
+      phase: status.phase ?? "Pending",
+      ready: status.ready ?? false,
+      restarts: (status.containerStatuses ?? []).reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
+      commit: pod.annotations["capstan.dev/commit"] ?? pod.revisionSha ?? null,
+      createdAt: pod.createdAt,
+    };
+  });
+}

@@ -84,7 +84,7 @@ describe("capstan validate", () => {
 });
 
 describe("capstan --help", () => {
-  it.each(["--help", "up --help", "validate --help", "history --help", "status --help", "nodes --help", "logs --help"])("capstan %s prints usage and exits 0", async (line) => {
+  it.each(["--help", "up --help", "validate --help", "history --help", "status --help", "pods --help", "nodes --help", "logs --help"])("capstan %s prints usage and exits 0", async (line) => {
     const result = await runCli(line.split(" "));
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: capstan/m);
@@ -184,6 +184,8 @@ describe("capstan up", () => {
     const table = await runCli(["status", "--server", url!]);
     expect(table.stdout).toMatch(/^deployment\/shop\/web\s+2\/2\s+2\s+2\s+complete\s+Healthy$/m);
     expect(table.stdout).toMatch(/^local\s+127\.0\.0\.1\s+True\s+2$/m);
+    const podList = await runCli(["pods", "-n", "shop", "--server", url!]);
+    expect(podList.stdout.match(/^shop\s+web-[0-9a-f]{10}-[a-z0-9]{5}\s+local\s+Running\s+yes\s+0\s+[0-9a-f]{10}$/gm)).toHaveLength(2);
     const pidFile = join(dataDir, "pg", "postmaster.pid");
     const postmasterPid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
     expect(await firstRun.stop("SIGTERM")).toBe(0);
