@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.ts";
+import { MemoryDesiredStore, type ObjectKey } from "../../src/desired/index.ts";
+import { silentLogger } from "../../src/logging.ts";
+import { podReconciler } from "../../src/reconcilers/index.ts";
+import type { ReconcileContext } from "../../src/reconcilers/types.ts";
+
+/** The Pod reconciler on the in-memory store: binding through the scheduler stack, FailedScheduling, node gone. */
+
+function context(store: MemoryDesiredStore): ReconcileContext {
+  return {
+    store,
+    clock: systemClock,
+    log: silentLogger,
+    event: (about, event) =>
+      store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source: "scheduler" }),
+  };
+}
+
+async function addNode(store: MemoryDesiredStore, name: string, options: { ready?: boolean; memory?: string; taint?: boolean } = {}) {
+  await store.createObject({
+    apiVersion: "capstan.dev/v1",
+    kind: "Node",
+    namespace: "",
+    name,
+    spec: {
+      transport: "ssh",
+      address: "127.0.0.1",
+      port: 22,
+      user: "root",
+      unschedulable: false,
+      ...(options.taint ? { taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] } : {}),
+      ...(options.memory ? { capacity: { memory: options.memory } } : {}),
+    },
+  });
+  await store.updateStatuses([
+    {
+      key: { kind: "Node", namespace: "", name },
+      status: {
+        conditions: [{ type: "Ready", status: options.ready === false ? "Unknown" : "True", lastTransitionTime: new Date().toISOString() }],
+        capacity: { cpuMillis: 4000, memoryBytes: 8 * 1024 ** 3 },
+        nodeInfo: { runtimes: ["process"] },
+      },
+    },
+  ]);
+}
+
+async function addPod(store: MemoryDesiredStore, name: string, spec: Record<string, unknown> = {}, ownerUid?: string): Promise<ObjectKey> {
+  await store.createObject({
+    apiVersion: "v1",
+    kind: "Pod",
+    namespace: "default",
+    name,
+    spec: { containers: [{ name: "c", command: ["true"], resources: { requests: { memory: "1Gi" } } }], restartPolicy: "Always", terminationGracePeriodSeconds: 30, ...spec },
+    ...(ownerUid ? { ownerUid } : {}),
+  });
+  return { kind: "Pod", namespace: "default", name };
+}
+
+describe("pod reconciler", () => {
+  it("binds a pending pod to a node that fits and records Scheduled", async () => {
+    const store = new MemoryDesiredStore();
+    await addNode(store, "small", { memory: "512Mi" });
+    await addNode(store, "big");
+    const key = await addPod(store, "p");
+    await podReconciler().reconcile(context(store), key);
+    expect(((await store.getObject(key))!.spec as { nodeName?: string }).nodeName).toBe("big");
+    expect((await store.listEvents()).map((event) => event.reason)).toEqual(["Scheduled"]);
+  });
+
+  it("leaves a pod that fits nowhere Pending with the reasons counted, and retries later", async () => {
+    const store = new MemoryDesiredStore();
+    await addNode(store, "a", { memory: "512Mi" });
+    await addNode(store, "b", { memory: "512Mi" });
+    await addNode(store, "c", { taint: true });
+    await addNode(store, "d", { ready: false });
+    const key = await addPod(store, "p");
+    const result = await podReconciler().reconcile(context(store), key);
+    expect(result.requeueAfterMs).toBeGreaterThan(0);
+    const pod = (await store.getObject(key))!;
+    expect((pod.spec as { nodeName?: string }).nodeName).toBeUndefined();
+    const message = "0/4 nodes are available: 2 Insufficient memory, 1 node(s) had untolerated taint {dedicated: db}, 1 node(s) were not ready.";
+    expect(pod.status).toMatchObject({ phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message }] });
+    expect(await store.listEvents()).toMatchObject([{ type: "Warning", reason: "FailedScheduling", message }]);
+  });
+
+  it("deletes a controller-made pod bound to a node that no longer exists, and leaves a hand-written one", async () => {
+    const store = new MemoryDesiredStore();
+    const owned = await addPod(store, "owned", { nodeName: "gone" }, "00000000-0000-4000-8000-000000000001");
+    const handWritten = await addPod(store, "hand", { nodeName: "gone" });
+    const reconciler = podReconciler();
+    await reconciler.reconcile(context(store), owned);
+    await reconciler.reconcile(context(store), handWritten);
+    expect(await store.getObject(owned)).toBeNull();
+    expect(await store.getObject(handWritten)).not.toBeNull();
+  });
+
+  it("spreads one owner's pods over equal nodes even when they are scheduled concurrently", async () => {
+    const store = new MemoryDesiredStore();
+    for (const name of ["n1", "n2", "n3"]) await addNode(store, name);
+    const owner = "00000000-0000-4000-8000-000000000002";
+    const keys = await Promise.all(Array.from({ length: 6 }, (_, index) => addPod(store, `p${index}`, {}, owner)));
+    const reconciler = podReconciler();
+    await Promise.all(keys.map((key) => reconciler.reconcile(context(store), key)));
+    const perNode = new Map<string, number>();
+    for (const pod of await store.listObjects({ kind: "Pod" })) {
+      const node = (pod.spec as { nodeName: string }).nodeName;
+      perNode.set(node, (perNode.get(node) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(perNode)).toEqual({ n1: 2, n2: 2, n3: 2 });
+  });
+});
