@@ -134,7 +134,8 @@ describe("node link over real SSH", () => {
 
   it("trusts an unpinned host on first use and reports its fingerprint", async () => {
     const { client } = await connect(servers[2]!, { pinnedHostKey: undefined });
-    await eventually(() => expect(client.state().connected).toBe(true));
+    // The first connect starts the agent (node + tsx): seconds on a loaded machine.
+    await eventually(() => expect(client.state().connected).toBe(true), 20_000);
     expect(client.state().hostKey).toMatchObject({ fingerprint: servers[2]!.hostKeyFingerprint, trustedOnFirstUse: true });
   });
 
