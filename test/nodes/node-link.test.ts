@@ -154,6 +154,22 @@ describe("node link over real SSH", () => {
     expect((await processesOfAgent(id)).sort()).toEqual(before.processes);
   });
 
+  it("takes a link down after three missed heartbeats (an agent that hangs), and comes back when it answers again", async () => {
+    const { client, stateDir } = await connected(connect(servers[0]!));
+    const pid = (await agentPid(stateDir))!;
+    const reconnects = client.state().reconnects;
+    process.kill(pid, "SIGSTOP");
+    try {
+      // 1 s heartbeats here: one interval of quiet, then three unanswered pings.
+      await eventually(() => expect(client.state().connected).toBe(false), 15_000);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await eventually(() => expect(client.state().connected).toBe(true), 20_000);
+    expect(client.state().reconnects).toBeGreaterThan(reconnects);
+    expect(await agentPid(stateDir)).toBe(pid);
+  });
+
   it("restarts an agent killed with SIGKILL, which re-adopts its pods instead of starting them again", async () => {
     const { client, stateDir } = await connected(connect(servers[1]!));
     await client.sync([webPod("a"), webPod("b")]);

@@ -59,7 +59,10 @@ export interface AgentNodeClientOptions {
   transport: AgentTransport;
   clock: Clock;
   log: Logger;
+  /** How often the agent is pinged (default 2.5 s). */
   heartbeatIntervalMs?: number;
+  /** Pings in a row without an answer before the link is taken down and redialled (default 3). */
+  missedHeartbeats?: number;
   requestTimeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
 }
@@ -244,19 +247,31 @@ export class AgentNodeClient implements NodeClient {
     }
   }
 
+  /**
+   * A ping every heartbeat interval, each allowed one interval to answer. A
+   * link that carries no answer for `missedHeartbeats` pings in a row (≈ 10 s
+   * with the defaults, like the kubelet's node-monitor grace) is taken down
+   * and redialled; a dropped connection is noticed at once, without waiting.
+   */
   async #heartbeat(connection: AgentConnection, signal: AbortSignal): Promise<void> {
-    const interval = this.#options.heartbeatIntervalMs ?? 5_000;
+    const interval = this.#options.heartbeatIntervalMs ?? 2_500;
+    const allowedMisses = this.#options.missedHeartbeats ?? 3;
     const wakeOnClose = new AbortController();
     void connection.closed.then(() => wakeOnClose.abort());
     const both = AbortSignal.any([signal, wakeOnClose.signal]);
+    let missed = 0;
     while (!both.aborted) {
-      await this.#options.clock.sleep(interval, both);
+      if (missed === 0) await this.#options.clock.sleep(interval, both);
       if (both.aborted) break;
       try {
-        await connection.request("ping", {}, { timeoutMs: Math.max(interval, 2_000) });
+        await connection.request("ping", {}, { timeoutMs: interval });
+        missed = 0;
         this.#setState({ lastHeartbeat: this.#options.clock.now() });
       } catch (error) {
-        this.#options.log.warn({ node: this.node, err: messageOf(error) }, "node heartbeat failed; reconnecting");
+        if (connection.isClosed) break;
+        missed += 1;
+        if (missed < allowedMisses) continue;
+        this.#options.log.warn({ node: this.node, missed, err: messageOf(error) }, "node missed its heartbeats; reconnecting");
         connection.close();
         break;
       }
