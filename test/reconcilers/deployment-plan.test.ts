@@ -10,6 +10,7 @@ import {
 import { worse, worst } from "../../src/reconcilers/health.ts";
 import { podTemplateHash, replicaSetName } from "../../src/reconcilers/pod-template-hash.ts";
 import { planReplicaSet } from "../../src/reconcilers/replicaset-plan.ts";
+import { storedObject } from "../helpers/stored-object.ts";
 
 const t0 = Date.parse("2026-01-01T00:00:00Z");
 const at = (seconds: number) => new Date(t0 + seconds * 1000);
@@ -17,28 +18,7 @@ const at = (seconds: number) => new Date(t0 + seconds * 1000);
 // ---------------------------------------------------------------- fixtures
 
 function stored(fields: Partial<StoredObject> & Pick<StoredObject, "kind" | "name">): StoredObject {
-  return {
-    uid: `uid-${fields.kind.toLowerCase()}-${fields.name}`,
-    apiVersion: "apps/v1",
-    namespace: "shop",
-    labels: {},
-    annotations: {},
-    spec: {},
-    status: {},
-    generation: 1,
-    observedGeneration: 0,
-    specHash: "",
-    resourceVersion: 1,
-    ownerUid: null,
-    source: "controller",
-    revisionSha: null,
-    sourceFile: null,
-    sourceLine: null,
-    createdAt: at(0),
-    updatedAt: at(0),
-    deletedAt: null,
-    ...fields,
-  };
+  return storedObject({ apiVersion: "apps/v1", createdAt: at(0), ...fields });
 }
 
 interface SpecOptions {

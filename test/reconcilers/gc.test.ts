@@ -3,32 +3,10 @@ import { systemClock } from "../../src/clock.ts";
 import { MemoryDesiredStore, type StoredObject } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { GarbageCollector, planGarbage } from "../../src/reconcilers/gc.ts";
+import { storedObject } from "../helpers/stored-object.ts";
 
 function object(kind: string, name: string, fields: Partial<StoredObject> = {}): StoredObject {
-  return {
-    uid: `${kind}-${name}`,
-    apiVersion: "v1",
-    kind,
-    namespace: "shop",
-    name,
-    labels: {},
-    annotations: {},
-    spec: {},
-    status: {},
-    generation: 1,
-    observedGeneration: 0,
-    specHash: "h",
-    resourceVersion: 1,
-    ownerUid: null,
-    source: "controller",
-    revisionSha: null,
-    sourceFile: null,
-    sourceLine: null,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    deletedAt: null,
-    ...fields,
-  };
+  return storedObject({ kind, name, uid: `${kind}-${name}`, namespace: "shop", specHash: "h", ...fields });
 }
 
 describe("planGarbage", () => {

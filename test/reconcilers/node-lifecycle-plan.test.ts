@@ -1,34 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { StoredObject } from "../../src/desired/index.ts";
 import { planEvictions } from "../../src/reconcilers/node-lifecycle-plan.ts";
+import { storedObject } from "../helpers/stored-object.ts";
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds));
 
-function object(kind: string, name: string, fields: Partial<StoredObject>): StoredObject {
-  return {
-    uid: `${kind}-${name}`,
-    apiVersion: "v1",
-    kind,
-    namespace: kind === "Node" ? "" : "default",
-    name,
-    labels: {},
-    annotations: {},
-    spec: {},
-    status: {},
-    generation: 1,
-    observedGeneration: 0,
-    specHash: "h",
-    resourceVersion: 1,
-    ownerUid: null,
-    source: "controller",
-    revisionSha: null,
-    sourceFile: null,
-    sourceLine: null,
-    createdAt: at(0),
-    updatedAt: at(0),
-    deletedAt: null,
-    ...fields,
-  };
+function object(kind: string, name: string, fields: Partial<StoredObject> = {}): StoredObject {
+  return storedObject({ kind, name, uid: `${kind}-${name}`, namespace: kind === "Node" ? "" : "default", specHash: "h", ...fields });
 }
 
 const node = (ready: "True" | "False" | "Unknown", since: number) =>

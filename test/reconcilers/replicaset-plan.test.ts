@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { replicaSetKind, type ReplicaSetSpec, type StoredObject } from "../../src/desired/index.ts";
 import { deletionOrder, planReplicaSet, podNameSuffix } from "../../src/reconcilers/replicaset-plan.ts";
+import { storedObject } from "../helpers/stored-object.ts";
 
 const t0 = Date.parse("2026-01-01T00:00:00Z");
 const at = (seconds: number) => new Date(t0 + seconds * 1000);
@@ -8,28 +9,7 @@ const iso = (seconds: number) => at(seconds).toISOString();
 const now = at(3600);
 
 function stored(fields: Partial<StoredObject> & Pick<StoredObject, "kind" | "name">): StoredObject {
-  return {
-    uid: `uid-${fields.kind.toLowerCase()}-${fields.name}`,
-    apiVersion: "v1",
-    namespace: "shop",
-    labels: {},
-    annotations: {},
-    spec: {},
-    status: {},
-    generation: 1,
-    observedGeneration: 0,
-    specHash: "",
-    resourceVersion: 1,
-    ownerUid: null,
-    source: "controller",
-    revisionSha: null,
-    sourceFile: null,
-    sourceLine: null,
-    createdAt: at(0),
-    updatedAt: at(0),
-    deletedAt: null,
-    ...fields,
-  };
+  return storedObject({ apiVersion: "v1", createdAt: at(0), ...fields });
 }
 
 function replicaSetSpec(replicas: number, minReadySeconds = 0): ReplicaSetSpec {
