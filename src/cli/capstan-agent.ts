@@ -4,7 +4,7 @@ import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { createLogger } from "../logging.ts";
-import { Agent, AGENT_VERSION, answers, serveAgent } from "../nodes/agent/index.ts";
+import { Agent, AGENT_VERSION, AgentAlreadyRunningError, answers, serveAgent } from "../nodes/agent/index.ts";
 import { runProgram } from "./program.ts";
 
 /**
@@ -57,6 +57,8 @@ program
 
 async function serve(stateDir: string, socketPath: string): Promise<void> {
   const log = createLogger().child({ service: "capstan-agent", stateDir });
+  // Before adopting anything: a second agent on one state dir would start duplicates of the first one's pods.
+  if (await answers(socketPath)) throw new AgentAlreadyRunningError(socketPath);
   const agent = await Agent.open({ stateDir, log });
   const server = await serveAgent(agent, socketPath, log).catch(async (error: unknown) => {
     await agent.close();

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import type { DesiredStore, ObjectKey } from "../desired/index.ts";
-import { CapstanError, messageOf } from "../errors.ts";
+import { CapstanError, messageOf, ObjectNotFoundError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { ObjectChange, ReconcileContext, Reconciler } from "./types.ts";
 import { keyId, WorkQueue } from "./workqueue.ts";
@@ -276,6 +276,13 @@ export class ControllerManager {
       const after = result?.requeueAfterMs;
       if (after !== undefined && Number.isFinite(after)) queue.addAfter(key, Math.max(0, after));
     } catch (error) {
+      // An object written to vanished mid-reconcile (a pod deleted while being bound): the deletion's own
+      // notification brings the key back if anything is left to do; it is a race, not a failure to report.
+      if (error instanceof ObjectNotFoundError) {
+        failures.delete(id);
+        log.debug({ err: error.message }, "an object vanished during the reconcile");
+        return;
+      }
       if (error instanceof CapstanError && !error.transient) {
         await this.#park(controller, key, error, log);
         return;

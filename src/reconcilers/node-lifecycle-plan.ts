@@ -18,11 +18,14 @@ export interface EvictionPlan {
   requeueAfterMs?: number;
 }
 
-export function planEvictions(node: StoredObject, pods: StoredObject[], now: Date, graceMs: number): EvictionPlan {
-  const ready = (node.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }).conditions?.find(
-    (condition) => condition.type === "Ready",
-  );
+export function planEvictions(node: StoredObject, pods: StoredObject[], now: Date, graceMs: number, otherReadyNodes: number): EvictionPlan {
+  const ready = readyCondition(node);
   if (!ready || ready.status === "True" || !ready.lastTransitionTime) return { evict: [] };
+  // Not evidence against the node: this control plane has not tried it yet (it just started).
+  if (ready.reason === "NodeStatusUnknown") return { evict: [] };
+  // No healthy node to move to: the fault is more likely on this side (the control plane's network), and
+  // evicting would only stop pods that nothing can replace (Kubernetes' "full disruption" mode does the same).
+  if (otherReadyNodes === 0) return { evict: [], requeueAfterMs: graceMs };
   const since = Date.parse(ready.lastTransitionTime);
   const taint = {
     key: ready.status === "False" ? "node.kubernetes.io/not-ready" : "node.kubernetes.io/unreachable",
@@ -44,4 +47,10 @@ export function planEvictions(node: StoredObject, pods: StoredObject[], now: Dat
     }
   }
   return next === undefined ? { evict } : { evict, requeueAfterMs: next };
+}
+
+export function readyCondition(node: StoredObject): { status: string; reason?: string; lastTransitionTime?: string } | undefined {
+  return (node.status as { conditions?: { type: string; status: string; reason?: string; lastTransitionTime?: string }[] }).conditions?.find(
+    (condition) => condition.type === "Ready",
+  );
 }

@@ -1,5 +1,5 @@
 import type { ObjectKey, PodSpec } from "../desired/index.ts";
-import { planEvictions } from "./node-lifecycle-plan.ts";
+import { planEvictions, readyCondition } from "./node-lifecycle-plan.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
 export interface NodeLifecycleOptions {
@@ -16,9 +16,17 @@ export function nodeLifecycleReconciler(options: NodeLifecycleOptions = {}): Rec
 
     async reconcile(ctx: ReconcileContext, key: ObjectKey): Promise<ReconcileResult> {
       const node = await ctx.store.getObject(key);
-      if (!node) return {};
-      const pods = (await ctx.store.listObjects({ kind: "Pod" })).filter((pod) => (pod.spec as PodSpec).nodeName === node.name);
-      const plan = planEvictions(node, pods, ctx.clock.now(), graceMs);
+      // Most calls are heartbeats of a healthy node: nothing to read further.
+      if (!node || readyCondition(node)?.status === "True") return {};
+      const [pods, nodes] = await Promise.all([ctx.store.listObjects({ kind: "Pod" }), ctx.store.listObjects({ kind: "Node" })]);
+      const otherReady = nodes.filter((other) => other.name !== node.name && readyCondition(other)?.status === "True").length;
+      const plan = planEvictions(
+        node,
+        pods.filter((pod) => (pod.spec as PodSpec).nodeName === node.name),
+        ctx.clock.now(),
+        graceMs,
+        otherReady,
+      );
       for (const { pod, reason } of plan.evict) {
         // Only controller-made pods are evicted: a Pod written in Git with a nodeName is the user's to move.
         if (!pod.ownerUid) continue;

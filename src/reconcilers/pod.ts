@@ -25,6 +25,11 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
   const ttl = options.snapshotTtlMs ?? 1_000;
   let snapshot: ClusterSnapshot | undefined;
   let building: Promise<ClusterSnapshot> | undefined;
+  /** Decisions made but perhaps not yet visible in a fresh listing (kube-scheduler's assumed pods). */
+  const assumed = new Map<string, { node: string; pod: StoredObject; at: number }>();
+  const assumeTtlMs = 30_000;
+  /** Each node's Ready status as last seen, so that heartbeat-only status writes wake nobody. */
+  const readiness = new Map<string, string>();
 
   /** One snapshot shared by concurrent reconciles (a rebuild in flight is awaited, not repeated, so no booking is lost). */
   async function currentSnapshot(ctx: ReconcileContext): Promise<ClusterSnapshot> {
@@ -33,7 +38,15 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
     building ??= (async () => {
       try {
         const [nodes, pods] = await Promise.all([ctx.store.listObjects({ kind: "Node" }), ctx.store.listObjects({ kind: "Pod" })]);
-        snapshot = buildSnapshot(nodes, pods, now);
+        const built = buildSnapshot(nodes, pods, now);
+        // Bookings whose write the listing may predate are replayed until the store shows them (or they age out).
+        const listed = new Map(pods.map((pod) => [pod.uid, pod]));
+        for (const [uid, booking] of assumed) {
+          const seen = listed.get(uid);
+          if (!seen || (seen.spec as PodSpec).nodeName || now - booking.at > assumeTtlMs) assumed.delete(uid);
+          else assumeBound(built, booking.node, booking.pod);
+        }
+        snapshot = built;
         return snapshot;
       } finally {
         building = undefined;
@@ -53,10 +66,20 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       const about = { ...key, uid: pod.uid };
       if (spec.nodeName) {
         const node = await ctx.store.getObject({ kind: "Node", namespace: "", name: spec.nodeName });
-        if (!node && pod.ownerUid) {
+        if (node) return {};
+        // Only a pod this scheduler bound is replaced: one whose template names a missing node would come back
+        // bound to it again, and delete/create would loop for ever. That one waits, Pending, for the node.
+        if (pod.ownerUid && pod.annotations[boundByAnnotation] === "scheduler") {
           await ctx.store.deleteObject(key, { uid: pod.uid });
           await ctx.event(about, { type: "Warning", reason: "NodeGone", message: `node ${spec.nodeName} no longer exists; the pod is deleted so that its owner replaces it` });
+          return {};
         }
+        await ctx.event(about, { type: "Warning", reason: "NodeNotFound", message: `the pod names node ${spec.nodeName}, which no Node manifest declares` });
+        return { requeueAfterMs: 30_000 };
+      }
+      if (pod.source === "git") {
+        // A Pod written in Git is rewritten from Git on the next commit, which would undo a binding: it must name its node.
+        await ctx.event(about, { type: "Warning", reason: "NodeNameRequired", message: "a Pod written in Git is not scheduled: set spec.nodeName, or use a Deployment" });
         return {};
       }
 
@@ -83,9 +106,14 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       }
       // Booked before the write yields, so that a pod scheduled concurrently already sees this one (kube-scheduler's "assume").
       assumeBound(cluster, result.node, pod);
+      assumed.set(pod.uid, { node: result.node, pod, at: ctx.clock.now().getTime() });
       try {
-        await ctx.store.updateObject(key, pod.resourceVersion, { spec: { ...spec, nodeName: result.node } });
+        await ctx.store.updateObject(key, pod.resourceVersion, {
+          spec: { ...spec, nodeName: result.node },
+          annotations: { ...pod.annotations, [boundByAnnotation]: "scheduler" },
+        });
       } catch (error) {
+        assumed.delete(pod.uid);
         snapshot = undefined; // the booking did not happen: read the cluster afresh
         throw error;
       }
@@ -103,6 +131,11 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
         return pods.filter((pod) => waitsFor(pod, change.name)).map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
       }
       if (change.kind === "Node") {
+        // A status write: only a change of readiness can make room for pending pods (heartbeats are most writes).
+        const node = await ctx.store.getObject({ kind: "Node", namespace: "", name: change.name });
+        const ready = readyStatus(node);
+        if (readiness.get(change.name) === ready) return [];
+        readiness.set(change.name, ready);
         snapshot = undefined;
         const pods = await ctx.store.listObjects({ kind: "Pod" });
         return pods.filter((pod) => !(pod.spec as PodSpec).nodeName).map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
@@ -110,6 +143,14 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       return [];
     },
   };
+}
+
+/** Set on pods the scheduler bound, as opposed to pods whose template names their node. */
+export const boundByAnnotation = "capstan.dev/bound-by";
+
+function readyStatus(node: StoredObject | null): string {
+  const conditions = (node?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions;
+  return conditions?.find((condition) => condition.type === "Ready")?.status ?? "Unknown";
 }
 
 function waitsFor(pod: StoredObject, node: string): boolean {

@@ -45,12 +45,13 @@ async function addNode(store: MemoryDesiredStore, name: string, options: { ready
   ]);
 }
 
-async function addPod(store: MemoryDesiredStore, name: string, spec: Record<string, unknown> = {}, ownerUid?: string): Promise<ObjectKey> {
+async function addPod(store: MemoryDesiredStore, name: string, spec: Record<string, unknown> = {}, ownerUid?: string, annotations: Record<string, string> = {}): Promise<ObjectKey> {
   await store.createObject({
     apiVersion: "v1",
     kind: "Pod",
     namespace: "default",
     name,
+    annotations,
     spec: { containers: [{ name: "c", command: ["true"], resources: { requests: { memory: "1Gi" } } }], restartPolicy: "Always", terminationGracePeriodSeconds: 30, ...spec },
     ...(ownerUid ? { ownerUid } : {}),
   });
@@ -84,14 +85,19 @@ describe("pod reconciler", () => {
     expect(await store.listEvents()).toMatchObject([{ type: "Warning", reason: "FailedScheduling", message }]);
   });
 
-  it("deletes a controller-made pod bound to a node that no longer exists, and leaves a hand-written one", async () => {
+  it("deletes a pod it bound to a node that no longer exists; leaves one whose template names the node, and a hand-written one", async () => {
     const store = new MemoryDesiredStore();
-    const owned = await addPod(store, "owned", { nodeName: "gone" }, "00000000-0000-4000-8000-000000000001");
+    const owner = "00000000-0000-4000-8000-000000000001";
+    const bound = await addPod(store, "bound", { nodeName: "gone" }, owner, { "capstan.dev/bound-by": "scheduler" });
+    const pinned = await addPod(store, "pinned", { nodeName: "gone" }, owner);
     const handWritten = await addPod(store, "hand", { nodeName: "gone" });
     const reconciler = podReconciler();
-    await reconciler.reconcile(context(store), owned);
+    await reconciler.reconcile(context(store), bound);
+    // Deleting this one would loop: its ReplicaSet would make it again, bound to the same missing node.
+    expect(await reconciler.reconcile(context(store), pinned)).toEqual({ requeueAfterMs: 30_000 });
     await reconciler.reconcile(context(store), handWritten);
-    expect(await store.getObject(owned)).toBeNull();
+    expect(await store.getObject(bound)).toBeNull();
+    expect(await store.getObject(pinned)).not.toBeNull();
     expect(await store.getObject(handWritten)).not.toBeNull();
   });
 

@@ -1,4 +1,4 @@
-import { mkdir, rm, stat } from "node:fs/promises";
+import { chmod, lstat, mkdir, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -72,6 +72,8 @@ export class Agent {
   /** Loads the state dir, re-adopts the pods still running there and kills processes of ours nobody owns. */
   static async open(options: AgentOptions): Promise<Agent> {
     await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    // Logs, config volumes and the state (with Secret data) live here: private, whatever mode it was made with.
+    await chmod(options.stateDir, 0o700);
     const state = await loadState(options.stateDir);
     const runtimes = options.runtimes ?? (await hostRuntimes(options.log));
     const [boot, capacity] = await Promise.all([bootId(), nodeCapacity()]);
@@ -139,25 +141,31 @@ export class Agent {
 
     const current = new Map(this.#state.pods.map((pod) => [pod.uid, pod]));
     // Pods are immutable, as in Kubernetes: a changed spec under the same uid is a replacement.
+    // New ConfigMap/Secret data alone is not: the controllers roll pods for that (config-hash annotation),
+    // one at a time; restarting every user of a Secret here at once would be an outage.
     const toStop = [...current.values()].filter((pod) => {
       const next = desired.get(pod.uid);
-      return !next || specHash(next) !== specHash(pod);
+      return !next || podIdentity(next) !== podIdentity(pod);
     });
     const toStart = [...desired.values()].filter((pod) => {
       const previous = current.get(pod.uid);
-      return !previous || specHash(previous) !== specHash(pod);
+      return !previous || podIdentity(previous) !== podIdentity(pod);
     });
 
     this.#state.generation = generation;
     this.#state.pods = [...desired.values()];
     for (const pod of toStop) delete this.#state.records[pod.uid];
-    await this.#saveNow();
+    // Written before acting, so a crash cannot forget a pod it started. A failed write (a full disk) is
+    // reported in stateError and the set is applied anyway: refusing would leave the node half-converged.
+    await this.#saveNow().catch(() => undefined);
 
     for (const pod of toStop) this.#terminate(pod.uid);
     for (const pod of toStart) {
       // A replacement waits until its predecessor's processes are gone (ports, hostPath files).
       const previous = this.#terminating.get(pod.uid);
-      void (previous ?? Promise.resolve()).then(() => this.#startWorker(pod));
+      void (previous ?? Promise.resolve())
+        .then(() => this.#startWorker(pod))
+        .catch((error: unknown) => this.#log.error({ err: error, pod: `${pod.namespace}/${pod.name}` }, "could not start a pod"));
     }
     return { generation, rejected };
   }
@@ -219,7 +227,7 @@ export class Agent {
   async #startWorker(pod: AgentPod, record = this.#state.records[pod.uid]): Promise<void> {
     // Skip a start that a later sync made moot (the pod was removed or replaced again meanwhile).
     const wanted = this.#state.pods.find((candidate) => candidate.uid === pod.uid);
-    if (this.#closed || this.#workers.has(pod.uid) || !wanted || specHash(wanted) !== specHash(pod)) return;
+    if (this.#closed || this.#workers.has(pod.uid) || !wanted || podIdentity(wanted) !== podIdentity(pod)) return;
     const secretDir = join(await this.#secretRoot(), pod.uid);
     const worker = new PodWorker({
       pod,
@@ -258,8 +266,12 @@ export class Agent {
   #changed(uid: string): void {
     const worker = this.#workers.get(uid);
     if (!worker) return;
-    this.#state.records[uid] = worker.record();
-    this.#scheduleSave();
+    const record = worker.record();
+    // Status changes (usage samples, readiness) come often; the state file is rewritten only when the record moved.
+    if (JSON.stringify(record) !== JSON.stringify(this.#state.records[uid])) {
+      this.#state.records[uid] = record;
+      this.#scheduleSave();
+    }
     this.#dirty.add(uid);
     this.#scheduleFlush();
   }
@@ -322,6 +334,11 @@ export class Agent {
       root = shm?.isDirectory() ? join("/dev/shm", `capstan-${this.#state.agentId}`) : join(this.#options.stateDir, "secrets");
     }
     await mkdir(root, { recursive: true, mode: 0o700 });
+    // Secrets go here: refuse a path someone else prepared (a symlink, another owner, a loose mode).
+    const found = await lstat(root);
+    if (!found.isDirectory() || found.uid !== process.geteuid?.() || (found.mode & 0o077) !== 0) {
+      throw new Error(`${root} is not a private directory of this user (a symlink, another owner, or mode wider than 0700): refusing to put secrets there`);
+    }
     this.#secretRootPath = root;
     return root;
   }
@@ -336,6 +353,11 @@ export class AgentNotFoundError extends Error {
   override name = "AgentNotFoundError";
 }
 
+
+/** What makes a pod itself: its spec, labels, annotations and working-dir base; not the config data resolved into it. */
+function podIdentity(pod: AgentPod): string {
+  return specHash({ spec: pod.spec, labels: pod.labels, annotations: pod.annotations, workingDirBase: pod.workingDirBase ?? null });
+}
 
 async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {
   const runtimes = new Map<RuntimeName, ContainerRuntime>();

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.ts";
@@ -216,6 +216,8 @@ export class PodWorker {
     releaseHostPorts(this.#pod.uid);
     if (options.removeData ?? true) {
       await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
+      // Its logs go with it, as a deleted pod's do in Kubernetes: otherwise every rollout leaves 50 MiB behind.
+      await rm(this.#options.podDir, { recursive: true, force: true });
     }
     this.#notify();
   }

@@ -27,8 +27,8 @@ export interface AgentServer {
 }
 
 export async function serveAgent(agent: Agent, socketPath: string, log: Logger): Promise<AgentServer> {
+  // Created 0700 if missing; an existing directory (the state dir, made private by Agent.open) is not re-moded here.
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
-  await chmod(dirname(socketPath), 0o700);
   if (await answers(socketPath)) throw new AgentAlreadyRunningError(socketPath);
   await rm(socketPath, { force: true });
 

@@ -70,7 +70,8 @@ export function nodeStatus(link: NodeLinkState, address: string, ready: NodeRead
           },
         }
       : {}),
-    hostKey: link.hostKey ? { fingerprint: link.hostKey.fingerprint, trustedOnFirstUse: link.hostKey.trustedOnFirstUse } : null,
+    // Left out while unknown, so the merge keeps the recorded one (trust on first use relies on it across restarts).
+    ...(link.hostKey ? { hostKey: { fingerprint: link.hostKey.fingerprint, trustedOnFirstUse: link.hostKey.trustedOnFirstUse } } : {}),
     reconnects: link.reconnects,
   };
 }

@@ -32,6 +32,11 @@ export interface SshTransportOptions {
   privateKey: Buffer | string;
   /** The node's host key as an OpenSSH line ("ssh-ed25519 AAAA…"; a known_hosts line works too). Without it the first key seen is trusted. */
   pinnedHostKey?: string;
+  /**
+   * Without a pin: the fingerprint ("SHA256:…") a previous connection trusted on first use, so that a
+   * control-plane restart does not trust a new key again. The first key seen is kept for the transport's life too.
+   */
+  knownFingerprint?: string;
   location: AgentLocation;
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
@@ -73,6 +78,8 @@ export function createSshTransport(options: SshTransportOptions): AgentTransport
   /** The live connection or the attempt under way; concurrent open() calls share it. */
   let connection: Promise<Connection> | undefined;
   let hostKey: HostKeyInfo | undefined;
+  /** Without a pin: the key trusted on first use (or recorded by an earlier connection), required from then on. */
+  let trustedFingerprint = options.knownFingerprint;
   let closed = false;
 
   const unreachable = (message: string, cause?: unknown) => new NodeUnreachableError(node, address, port, message, { cause });
@@ -103,6 +110,8 @@ export function createSshTransport(options: SshTransportOptions): AgentTransport
       const failConnect = (error: Error | undefined) => {
         if (pinned && presented && presentedBlob && !pinned.blob.equals(presentedBlob)) {
           reject(new HostKeyMismatchError(node, pinned.fingerprint, presented.fingerprint));
+        } else if (!pinned && presented && trustedFingerprint !== undefined && trustedFingerprint !== presented.fingerprint) {
+          reject(new HostKeyMismatchError(node, trustedFingerprint, presented.fingerprint));
         } else {
           reject(unreachable(messageOf(error ?? "connection closed during the handshake"), error));
         }
@@ -132,6 +141,7 @@ export function createSshTransport(options: SshTransportOptions): AgentTransport
       client.once("ready", () => {
         ready = true;
         hostKey = presented;
+        if (!pinned && presented) trustedFingerprint ??= presented.fingerprint;
         log.info(
           { ms: Date.now() - startedAt, hostKey: presented?.fingerprint, trustedOnFirstUse: presented?.trustedOnFirstUse },
           "ssh connected",
@@ -154,7 +164,9 @@ export function createSshTransport(options: SshTransportOptions): AgentTransport
           hostVerifier: (blob: Buffer) => {
             presentedBlob = blob;
             presented = describeHostKey(blob, pinned === undefined);
-            return pinned === undefined || pinned.blob.equals(blob);
+            if (pinned) return pinned.blob.equals(blob);
+            // Trust on FIRST use only: once a key was seen (by this transport or recorded before), it is the pin.
+            return trustedFingerprint === undefined || trustedFingerprint === presented.fingerprint;
           },
         });
       } catch (error) {

@@ -37,6 +37,8 @@ export function transportFactory(defaults: TransportDefaults): (node: NodeObject
           user: node.spec.user,
           privateKey,
           pinnedHostKey: node.spec.hostKey,
+          // Trust on first use survives a control-plane restart: the fingerprint recorded in the Node's status.
+          knownFingerprint: node.spec.hostKey ? undefined : (node.status as { hostKey?: { fingerprint?: string } | null }).hostKey?.fingerprint,
           location: { stateDir: node.spec.stateDir ?? defaultAgentStateDir, agentCommand: node.spec.agentPath ?? "capstan-agent" },
           log,
         });

@@ -127,6 +127,26 @@ describe("capstan-agent socket", () => {
     expect(await processesOfAgent(agent.agentId)).toEqual([pid]);
   });
 
+  it("keeps a pod running when only the ConfigMap or Secret data sent with it changes (the controllers roll pods for that)", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", hello);
+    const pod = (token: string) => ({
+      uid: "u1",
+      namespace: "default",
+      name: "sleeper",
+      spec: { containers: [{ name: "main", command: ["sleep", "1000"], env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "s", key: "t" } } }] }] },
+      secrets: { s: { t: Buffer.from(token).toString("base64") } },
+    });
+    await client.request(2, "syncPods", { generation: 1, pods: [pod("one")] });
+    await eventually(() => expect(agent.statuses()[0]?.phase).toBe("Running"));
+    const pid = agent.statuses()[0]!.containerStatuses[0]!.pid;
+    await client.request(3, "syncPods", { generation: 2, pods: [pod("two")] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(agent.statuses()[0]!.containerStatuses[0]!.pid).toBe(pid);
+    expect(await processesOfAgent(agent.agentId)).toEqual([pid]);
+  });
+
   it("serves a container's log tail and follows it", async () => {
     const { server, agent } = await startAgent();
     const client = await peer(server.path);

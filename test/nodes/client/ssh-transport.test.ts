@@ -106,6 +106,13 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe("SSH transport", () => {
+  it("without a pin, refuses a key other than the one trusted on first use before", async () => {
+    const transport = await transportTo(node, { pinnedHostKey: undefined, knownFingerprint: lockedNode.hostKeyFingerprint });
+    const error = await rejectionOf(transport.open());
+    expect(error).toBeInstanceOf(HostKeyMismatchError);
+    expect(error.message).toContain(node.hostKeyFingerprint);
+  });
+
   it("verifies the pinned host key, starts the agent on first use and carries lines both ways", async () => {
     const transport = await transportTo(node);
     const stateDir = stateDirs.at(-1)!;

@@ -209,7 +209,7 @@ class ProcessContainer implements ContainerHandle {
     this.#stopping ??= (async () => {
       if (this.#ended) return this.exited;
       await killGroupIfOurs(this.pgid, this.startTicks, "SIGTERM");
-      const timer = setTimeout(() => void killGroupIfOurs(this.pgid, this.startTicks, "SIGKILL"), graceMs);
+      const timer = setTimeout(() => void killGroupIfOurs(this.pgid, this.startTicks, "SIGKILL").catch(() => undefined), graceMs);
       try {
         return await this.exited;
       } finally {
