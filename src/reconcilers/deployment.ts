@@ -3,6 +3,7 @@ import { commitAnnotation } from "../nodes/index.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
 import { planDeployment, revisionAnnotation, type DeploymentAction } from "./deployment-plan.ts";
 import { ownKeyOrOwner } from "./owners.ts";
+import { statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
 /**
@@ -25,7 +26,9 @@ export const deploymentReconciler: Reconciler = {
 
     const plan = planDeployment({ deployment, replicaSets, pods, now: ctx.clock.now() });
     for (const action of plan.actions) await apply(ctx, stored, replicaSets, action);
-    await store.updateStatuses([{ key, uid: stored.uid, status: plan.status, observedGeneration: stored.generation }]);
+    if (statusChanged(stored, plan.status)) {
+      await store.updateStatuses([{ key, uid: stored.uid, status: plan.status, observedGeneration: stored.generation }]);
+    }
     return plan.requeueAfterMs === undefined ? {} : { requeueAfterMs: plan.requeueAfterMs };
   },
 

@@ -65,6 +65,8 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       const spec = pod.spec as PodSpec;
       const about = { ...key, uid: pod.uid };
       if (spec.nodeName) {
+        // The snapshot answers for nearly every bound pod; only a node missing from it is checked in the store.
+        if ((await currentSnapshot(ctx)).byName.has(spec.nodeName)) return {};
         const node = await ctx.store.getObject({ kind: "Node", namespace: "", name: spec.nodeName });
         if (node) return {};
         // Only a pod this scheduler bound is replaced: one whose template names a missing node would come back

@@ -3,6 +3,7 @@ import type { ObjectKey } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { planReplicaSet } from "./replicaset-plan.ts";
+import { inBatches, statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
 /** ReplicaSet → Pods: create the missing, delete the surplus (victims chosen by the plan), write the status. */
@@ -18,7 +19,8 @@ export const replicaSetReconciler: Reconciler = {
     const plan = planReplicaSet({ replicaSet, pods, now: ctx.clock.now(), nameSeed: randomUUID() });
     const about = { ...key, uid: replicaSet.uid };
     const commit = replicaSet.annotations[commitAnnotation];
-    for (const action of plan.actions) {
+    // Pods are created (and deleted) concurrently, a few at a time: one by one, a 10-replica rollout spent ~0.5 s here.
+    await inBatches(plan.actions, 16, async (action) => {
       if (action.type === "createPod") {
         await store.createObject({
           apiVersion: "v1",
@@ -36,8 +38,8 @@ export const replicaSetReconciler: Reconciler = {
         await store.deleteObject({ kind: "Pod", namespace: key.namespace, name: action.name }, { uid: action.uid });
         await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name}` });
       }
-    }
-    await store.updateStatuses([{ key, uid: replicaSet.uid, status: plan.status, observedGeneration: replicaSet.generation }]);
+    });
+    if (statusChanged(replicaSet, plan.status)) await store.updateStatuses([{ key, uid: replicaSet.uid, status: plan.status, observedGeneration: replicaSet.generation }]);
     return plan.requeueAfterMs === undefined ? {} : { requeueAfterMs: plan.requeueAfterMs };
   },
 

@@ -395,10 +395,10 @@ describe("hooks and stopping", () => {
     const p = pod({
       volumes: [{ name: "scratch", emptyDir: {} }],
       containers: [
-        sh("main", "trap 'echo term >> events; exit 0' TERM; echo started >> events; while true; do sleep 0.1; done", {
+        sh("main", "trap 'echo term >> ../events; exit 0' TERM; echo started >> ../events; while true; do sleep 0.1; done", {
           lifecycle: {
-            postStart: { exec: { command: ["sh", "-c", "echo poststart >> events"] } },
-            preStop: { exec: { command: ["sh", "-c", "echo prestop >> events"] } },
+            postStart: { exec: { command: ["sh", "-c", "echo poststart >> ../events"] } },
+            preStop: { exec: { command: ["sh", "-c", "echo prestop >> ../events"] } },
           },
           volumeMounts: [{ name: "scratch", mountPath: "/unused-scratch" }],
         }),
@@ -407,12 +407,14 @@ describe("hooks and stopping", () => {
     const { worker, podDir, main } = await startWorker(p, { clock: systemClock });
     await eventually(async () => {
       expect(main().started).toBe(true);
-      expect((await readFile(join(podDir, "events"), "utf8")).split("\n").sort()).toEqual(["", "poststart", "started"]);
+      expect((await readFile(join(podDir, "..", "events"), "utf8")).split("\n").sort()).toEqual(["", "poststart", "started"]);
     });
     await stat(join(podDir, "volumes"));
     await worker.stop();
-    expect(await readFile(join(podDir, "events"), "utf8")).toMatch(/prestop\nterm\n$/);
+    expect(await readFile(join(podDir, "..", "events"), "utf8")).toMatch(/prestop\nterm\n$/);
+    // The events file sits beside the pod's directory: the directory itself (volumes, logs) goes with the pod.
     await expect(stat(join(podDir, "volumes"))).rejects.toThrow();
+    await expect(stat(podDir)).rejects.toThrow();
   });
 
   it("a failing postStart hook kills the container and counts as a failed run", async () => {
