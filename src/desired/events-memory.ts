@@ -38,6 +38,13 @@ export class MemoryEventLog {
     same.lastTime = at > same.lastTime ? at : same.lastTime;
   }
 
+  purge(before: Date): number {
+    const kept = this.events.filter((event) => event.lastTime >= before);
+    const removed = this.events.length - kept.length;
+    this.events.splice(0, this.events.length, ...kept);
+    return removed;
+  }
+
   list(options: EventQuery): StoredEvent[] {
     let after: StoredEvent | undefined;
     if (options.before !== undefined) {

@@ -211,6 +211,10 @@ export class MemoryDesiredStore implements DesiredStore {
     return true;
   }
 
+  async purgeEvents(before: Date): Promise<number> {
+    return this.events.purge(before);
+  }
+
   async purgeDeleted(before: Date): Promise<number> {
     let purged = 0;
     for (let index = this.objects.length - 1; index >= 0; index--) {

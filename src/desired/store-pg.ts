@@ -202,6 +202,11 @@ export class PgDesiredStore implements DesiredStore {
     return (result.rowCount ?? 0) > 0;
   }
 
+  async purgeEvents(before: Date): Promise<number> {
+    const result = await this.pool.query("DELETE FROM events WHERE last_time < $1", [before]);
+    return result.rowCount ?? 0;
+  }
+
   async purgeDeleted(before: Date): Promise<number> {
     const result = await this.pool.query("DELETE FROM objects WHERE deleted_at < $1", [before]);
     return result.rowCount ?? 0;

@@ -123,6 +123,8 @@ export interface DesiredStore {
    * hour of quiet restarts its count (and firstTime).
    */
   recordEvent(event: NewEvent): Promise<void>;
+  /** Removes events last seen before `before` (Kubernetes keeps them an hour); returns how many. */
+  purgeEvents(before: Date): Promise<number>;
   /** Events newest first (by lastTime, then id), filtered by the object's kind, namespace and name. */
   listEvents(options?: EventQuery): Promise<StoredEvent[]>;
 

@@ -30,6 +30,8 @@ export interface GarbageCollectorOptions {
   intervalMs?: number;
   /** Soft-deleted rows older than this are removed for good. */
   purgeAfterMs?: number;
+  /** Events not seen for this long are removed (default an hour). */
+  eventRetentionMs?: number;
 }
 
 export class GarbageCollector {
@@ -70,6 +72,8 @@ export class GarbageCollector {
       log.info({ count: garbage.length }, "garbage-collected objects whose owner or namespace is gone");
     }
     await store.purgeDeleted(new Date(clock.now().getTime() - (this.#options.purgeAfterMs ?? 10 * 60_000)));
+    // Events are kept an hour after they were last seen, as Kubernetes keeps them; without this the table only grows.
+    await store.purgeEvents(new Date(clock.now().getTime() - (this.#options.eventRetentionMs ?? 60 * 60_000)));
     return deleted;
   }
 

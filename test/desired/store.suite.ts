@@ -406,6 +406,16 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
       });
     });
 
+    it("purges events last seen before a time, keeping the newer ones", async () => {
+      const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute));
+      const event = (reason: string, minute: number) =>
+        store.recordEvent({ objectUid: null, kind: "Pod", namespace: "default", name: "p", type: "Normal", reason, message: reason, source: "test", at: at(minute) });
+      await event("Old", 0);
+      await event("Recent", 50);
+      expect(await store.purgeEvents(at(30))).toBe(1);
+      expect((await store.listEvents()).map((stored) => stored.reason)).toEqual(["Recent"]);
+    });
+
     it("tracks fetch failures: unreachable since the first failure, cleared by a success", async () => {
       const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
       const base = { url: "https://git.example/repo.git", branch: "main", path: "" };
