@@ -35,7 +35,7 @@ import { loadUpConfig } from "../src/config.ts";
 import { startControlPlane, type ControlPlane } from "../src/controlplane.ts";
 import { agentCommand, agentId, agentStateDir, processesOfAgent } from "../test/helpers/agent.ts";
 import { createRepo, tempDir, type TestRepo } from "../test/helpers/git-fixture.ts";
-import { requireSshd, startSshd, type SshdServer } from "../test/helpers/sshd.ts";
+import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../test/helpers/sshd.ts";
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const replicas = 10;
@@ -163,19 +163,7 @@ try {
 // ---------------------------------------------------------------- helpers
 
 function nodeManifest(sshd: SshdServer, index: number): string {
-  return `apiVersion: capstan.dev/v1
-kind: Node
-metadata:
-  name: node-${index}
-spec:
-  address: ${sshd.address}
-  port: ${sshd.port}
-  user: root
-  identityFile: ${sshd.clientKey.privateKeyPath}
-  hostKey: "${sshd.hostKey}"
-  agentPath: "${agentCommand}"
-  stateDir: ${agents[index]!.stateDir}
-`;
+  return sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand });
 }
 
 function deployment(version: string): string {

@@ -7,7 +7,7 @@ import { silentLogger } from "../../src/logging.ts";
 import { agentCommand, agentId, agentStateDir, alive, killAgent, processesOfAgent } from "../helpers/agent.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { requireSshd, startSshd, type SshdServer } from "../helpers/sshd.ts";
+import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../helpers/sshd.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
 /**
@@ -28,19 +28,7 @@ let pool: ReturnType<typeof createPool>;
 const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
 
 function nodeManifest(sshd: SshdServer, index: number): string {
-  return `apiVersion: capstan.dev/v1
-kind: Node
-metadata:
-  name: node-${index}
-spec:
-  address: ${sshd.address}
-  port: ${sshd.port}
-  user: root
-  identityFile: ${sshd.clientKey.privateKeyPath}
-  hostKey: "${sshd.hostKey}"
-  agentPath: "${agentCommand}"
-  stateDir: ${agents[index]!.stateDir}
-`;
+  return sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand });
 }
 
 function deployment(replicas: number, version: string): string {

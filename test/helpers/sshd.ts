@@ -348,3 +348,20 @@ async function killTree(root: number, options: { includeRoot: boolean }, timeout
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** The Node manifest for a test sshd server running this checkout's capstan-agent with its own state dir. */
+export function sshNodeManifest(name: string, sshd: SshdServer, agent: { stateDir: string; agentCommand: string }): string {
+  return `apiVersion: capstan.dev/v1
+kind: Node
+metadata:
+  name: ${name}
+spec:
+  address: ${sshd.address}
+  port: ${sshd.port}
+  user: root
+  identityFile: ${sshd.clientKey.privateKeyPath}
+  hostKey: "${sshd.hostKey}"
+  agentPath: "${agent.agentCommand}"
+  stateDir: ${agent.stateDir}
+`;
+}
