@@ -1,7 +1,6 @@
 import type { ObjectKey, PodSpec, StoredObject } from "../desired/index.ts";
-import { defaultStack, type SchedulerStack, type SchedulingStrategy } from "../scheduler/index.ts";
+import { defaultStack, schedule, type SchedulerStack, type SchedulingStrategy } from "../scheduler/index.ts";
 import { assumeBound, buildSnapshot, isFinished, toSchedulable, type ClusterSnapshot } from "./cluster-snapshot.ts";
-import { schedule } from "../scheduler/index.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
 export interface PodReconcilerOptions {
@@ -16,9 +15,10 @@ export interface PodReconcilerOptions {
  * Pods: binds a pending pod to a node through the scheduler stack (a
  * conditional update on the pod's resource version, so two schedulers racing
  * cannot both bind it), records FailedScheduling with the per-reason counts
- * when nothing fits, and deletes controller-made pods bound to a node that no
- * longer exists so their owner replaces them. Phases come from the agents'
- * reports (NodeManager writes them).
+ * when nothing fits, and deletes the pods it bound to a node that no longer
+ * exists so that their owner replaces them. Pods written in Git are not
+ * bound (the next commit would rewrite them): they name their node. Phases
+ * come from the agents' reports (NodeManager writes them).
  */
 export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
   const stack: SchedulerStack = defaultStack({ strategy: options.strategy ?? "spread" });
