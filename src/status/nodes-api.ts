@@ -68,10 +68,10 @@ export function nodeRoutes(store: DesiredStore, logSource: LogSource | undefined
     }
     // Once streaming starts the status is sent; so a missing pod or an unconnected node is found first, with an empty tail.
     await logSource.logs({ ...params, follow: false, tailLines: 0 }, () => undefined);
+    c.header("content-type", "text/plain; charset=utf-8");
     return stream(c, async (output) => {
       const abort = new AbortController();
       output.onAbort(() => abort.abort());
-      c.header("content-type", "text/plain; charset=utf-8");
       await logSource.logs(params, (_container, chunk) => void output.write(chunk), abort.signal).catch(() => undefined);
     });
   });
