@@ -132,6 +132,11 @@ describe("NodeManager with a local agent", () => {
     expect(listed.items).toMatchObject([{ name: "local", transport: "local", ready: "True", allocated: { pods: 2 } }]);
     expect(await (await app.request("/api/pods/default/one/logs")).text()).toContain("greeting=hello");
     expect((await app.request("/api/pods/default/nobody/logs")).status).toBe(404);
+    const following = await app.request("/api/pods/default/one/logs?follow=true");
+    expect(following.headers.get("content-type")).toContain("text/plain");
+    const reader = following.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("greeting=hello");
+    await reader.cancel();
     expect((await app.request("/api/pods/default/one/logs?tailLines=-1")).status).toBe(400);
 
     // Nothing secret in what the store or the API shows.
