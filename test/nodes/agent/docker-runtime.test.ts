@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cgroupPids, listPids } from "../../../src/nodes/agent/proc.ts";
@@ -129,7 +129,8 @@ describe("docker runtime", () => {
   it("passes env values through the CLI's environment, never its argv, and copies output to the log file", async () => {
     const secret = `s3cret-${randomUUID()}`;
     const launch = spec(["sh", "-c", 'echo "secret=$API_TOKEN"; echo "to stderr" >&2; echo "dir=$(pwd)"; sleep 1000'], {
-      env: { API_TOKEN: secret, EMPTY: "" },
+      // DOCKER_TOKEN is a name the CLI itself reads: it goes through a private env file instead.
+      env: { API_TOKEN: secret, EMPTY: "", DOCKER_TOKEN: `${secret}-cli` },
       workingDir: "/tmp",
     });
     const { result: handle, seen } = await commandLinesDuring(start(launch));
@@ -145,7 +146,9 @@ describe("docker runtime", () => {
     expect(log).toContain(`secret=${secret}\n`);
     expect(log).toContain("to stderr\n");
     const { stdout } = await run("docker", ["inspect", "--format", "{{json .Config.Env}}", dockerContainerName(launch.id)]);
-    expect(JSON.parse(stdout)).toEqual(expect.arrayContaining([`API_TOKEN=${secret}`, "EMPTY="]));
+    expect(JSON.parse(stdout)).toEqual(expect.arrayContaining([`API_TOKEN=${secret}`, "EMPTY=", `DOCKER_TOKEN=${secret}-cli`]));
+    // The env file is gone once the container runs.
+    expect((await readdir(dirname(launch.logPath))).filter((file) => file.startsWith(".env-"))).toEqual([]);
   });
 
   it("publishes a port on the host", async () => {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { silentLogger } from "../../../logging.ts";
@@ -28,7 +29,7 @@ import {
 export const AGENT_LABEL = "capstan.agent";
 export const CONTAINER_LABEL = "capstan.container";
 const EXEC_OUTPUT_LIMIT = 4 * 1024;
-/** Variables the CLI itself reads: these travel as `-e NAME=value` so they do not redirect the CLI (visible in ps; not for secrets). */
+/** Variables the CLI itself reads: these travel in an env file, so they neither redirect the CLI nor show in `ps`. */
 const CLI_ENVIRONMENT = /^(DOCKER_|CONTAINER_|CONTAINERS_|PODMAN_|XDG_)|^(HOME|PATH|TMPDIR|REGISTRY_AUTH_FILE)$/;
 
 export interface DockerRuntimeOptions {
@@ -166,9 +167,12 @@ async function startContainer(cli: Cli, spec: LaunchSpec, log: Logger): Promise<
   const env: NodeJS.ProcessEnv = { ...process.env };
   const args = ["run", "-d", "--name", name, "--label", `${AGENT_LABEL}=${spec.agentId}`, "--label", `${CONTAINER_LABEL}=${spec.id}`];
   args.push("--label", `capstan.pod=${spec.namespace}/${spec.podName}`, "--pull", "never");
+  const cliNamed: string[] = [];
   for (const [key, value] of Object.entries(spec.env)) {
     if (CLI_ENVIRONMENT.test(key)) {
-      args.push("-e", `${key}=${value}`);
+      // Names the CLI itself reads cannot travel through its environment: they go in a 0600 env file, removed after the run.
+      if (value.includes("\n")) throw new ContainerStartError("CreateContainerError", `environment variable ${key} holds a newline, which the ${cli.name} CLI cannot pass`);
+      cliNamed.push(`${key}=${value}`);
     } else {
       // The value reaches the CLI through its environment, never its argv (ps shows argv to every user).
       args.push("-e", key);
@@ -187,7 +191,12 @@ async function startContainer(cli: Cli, spec: LaunchSpec, log: Logger): Promise<
   else args.push(spec.image);
 
   await mkdir(dirname(spec.logPath), { recursive: true });
-  const run = await cli.run(args, { env, timeoutMs: 120_000 });
+  const envFile = cliNamed.length > 0 ? join(dirname(spec.logPath), `.env-${randomBytes(6).toString("hex")}`) : undefined;
+  if (envFile) {
+    await writeFile(envFile, `${cliNamed.join("\n")}\n`, { mode: 0o600 });
+    args.splice(1, 0, "--env-file", envFile);
+  }
+  const run = await cli.run(args, { env, timeoutMs: 120_000 }).finally(() => (envFile ? rm(envFile, { force: true }) : undefined));
   if (run.code !== 0) {
     await cli.run(["rm", "-f", name], { timeoutMs: 60_000 });
     throw runError(spec.image, run.stderr);
