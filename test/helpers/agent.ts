@@ -60,8 +60,34 @@ export async function killAgent(stateDir: string, options: { remove?: boolean; p
     }
   }
   if (options.remove) {
+    // An agent still starting (a `serve --daemon` under way when the test ended) has no pid file yet: find it,
+    // and its starter, by the state dir on their command lines; twice, in case one was just spawning the other.
+    for (let pass = 0; pass < 2; pass += 1) {
+      for (const straggler of await processesServing(stateDir)) tryKill(straggler);
+      if (pass === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     if (id) await rm(`/dev/shm/capstan-${id}`, { recursive: true, force: true });
     await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Pids of capstan-agent processes (serve, its daemon starter, connect) given `--state-dir <stateDir>`. */
+async function processesServing(stateDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
+    const at = argv.indexOf("--state-dir");
+    if (at !== -1 && argv[at + 1] === stateDir) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+function tryKill(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone already
   }
 }
 

@@ -161,14 +161,26 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         if (request.params.follow) follows.set(request.id, controller);
         try {
           let text = "";
+          let overrun = false;
           await agent.logs(
             request.params,
             (container, chunk) => {
-              if (request.params.follow) send({ event: "log", requestId: request.id, container, text: chunk } satisfies AgentEvent);
-              else text += chunk;
+              if (!request.params.follow) {
+                text += chunk;
+                return;
+              }
+              // A reader slower than the container writes (a chatty pod over a slow SSH link) would grow this
+              // buffer without bound: past a few MiB the follow ends, with an error the client sees.
+              if (socket.writableLength > MAX_FOLLOW_BUFFER) {
+                overrun = true;
+                controller.abort();
+                return;
+              }
+              send({ event: "log", requestId: request.id, container, text: chunk } satisfies AgentEvent);
             },
             controller.signal,
           );
+          if (overrun) return fail(request.id, errorCodes.badRequest, "the log reader fell too far behind; follow stopped (read with --tail, or follow again)");
           return request.params.follow ? {} : { text: text.length > MAX_LOG_RESPONSE ? text.slice(-MAX_LOG_RESPONSE) : text };
         } finally {
           follows.delete(request.id);
@@ -180,6 +192,9 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
     }
   }
 }
+
+/** Unsent bytes a following log reader may fall behind by before its follow is ended. */
+const MAX_FOLLOW_BUFFER = 8 * 1024 * 1024;
 
 /** A non-following logs answer is one frame: keep it well under the frame limit. */
 const MAX_LOG_RESPONSE = 1024 * 1024;

@@ -169,4 +169,21 @@ describe("capstan-agent socket", () => {
     await client.request(5, "cancel", { requestId: 4 });
     await eventually(() => expect(client.messages.find((message) => message.id === 4)).toMatchObject({ result: {} }));
   });
+
+  it("ends a follow whose reader falls too far behind instead of buffering without bound", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", hello);
+    // About 20 MiB/s of output for as long as the test runs, and a reader that stops reading.
+    const chatter = "while true; do head -c 1048576 /dev/zero | tr '\\0' x; sleep 0.05; done";
+    const pod = { uid: "u1", namespace: "default", name: "chatty", spec: { containers: [{ name: "main", command: ["sh", "-c", chatter] }] } };
+    await client.request(2, "syncPods", { generation: 1, pods: [pod] });
+    await eventually(() => expect(agent.statuses()[0]?.phase).toBe("Running"));
+    client.socket.pause();
+    client.send(JSON.stringify({ id: 3, method: "logs", params: { namespace: "default", name: "chatty", follow: true, tailLines: 0 } }));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    client.socket.resume();
+    await eventually(() => expect(client.messages.find((message) => message.id === 3)).toMatchObject({ error: { message: expect.stringMatching(/fell too far behind/) } }), 20_000);
+    expect(await client.request(4, "ping", {})).toEqual({ id: 4, result: {} });
+  });
 });
