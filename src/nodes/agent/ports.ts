@@ -27,6 +27,11 @@ export function hostPortKey(containerName: string, port: { name?: string; contai
  */
 const heldPorts = new Map<number, string>();
 
+function heldByOther(port: number, podUid: string): boolean {
+  const owner = heldPorts.get(port);
+  return owner !== undefined && owner !== podUid;
+}
+
 /** Gives a pod's ports back (its processes are gone). */
 export function releaseHostPorts(podUid: string): void {
   for (const [port, owner] of heldPorts) if (owner === podUid) heldPorts.delete(port);
@@ -73,7 +78,9 @@ export async function allocateHostPorts(
   try {
     for (const { key, port } of ports) {
       if (allocations[key] !== undefined) continue;
-      const found = await probeFreePort(port.protocol, hostIP, taken, probes);
+      // Held by another pod is checked live, not from a copy taken at the start: pods are allocated concurrently.
+      const found = await probeFreePort(port.protocol, hostIP, (candidate) => taken.has(candidate) || heldByOther(candidate, pod.uid), probes);
+      heldPorts.set(found, pod.uid);
       allocations[key] = found;
       taken.add(found);
     }
@@ -84,17 +91,17 @@ export async function allocateHostPorts(
   return allocations;
 }
 
-/** Binds port 0 until the OS offers a port not in `taken`; every probe is left open in `probes` for the caller to close. */
+/** Binds port 0 until the OS offers a port `isTaken` does not claim; every probe is left open in `probes` for the caller to close. */
 async function probeFreePort(
   protocol: "TCP" | "UDP",
   hostIP: string,
-  taken: ReadonlySet<number>,
+  isTaken: (port: number) => boolean,
   probes: (Server | UdpSocket)[],
 ): Promise<number> {
   for (let attempt = 0; attempt < maxProbeAttempts; attempt++) {
     const probe = protocol === "TCP" ? await bindTcp(hostIP) : await bindUdp(hostIP);
     probes.push(probe.socket);
-    if (!taken.has(probe.port)) return probe.port;
+    if (!isTaken(probe.port)) return probe.port;
   }
   throw new Error(`no free ${protocol} port found on ${hostIP || "any address"} after ${maxProbeAttempts} attempts`);
 }
