@@ -8,7 +8,7 @@ import { channels, createPool, listen as listenForNotifications, migrate, startE
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
-import { ControllerManager, GarbageCollector, standardReconcilers } from "./reconcilers/index.ts";
+import { ControllerManager, GarbageCollector, parseObjectChange, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -96,9 +96,11 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       databaseUrl,
       [channels.objects],
       (_channel, payload) => {
-        controllers.notifyRaw(payload);
-        if (wakesNodeManager(payload)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
-        if (isDeletion(payload)) garbageCollector.kick();
+        // Parsed once for all three listeners; a malformed payload (logged) still refreshes the node links, to be safe.
+        const change = parseObjectChange(payload, log);
+        if (change) controllers.notify(change);
+        if (!change || wakesNodeManager(change)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
+        if (change?.deleted) garbageCollector.kick();
       },
       {
         log,
@@ -138,19 +140,6 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
 }
 
 /** Spec changes of the kinds a node's pod set is made of; status-only writes (the agents' own reports) do not count. */
-function wakesNodeManager(payload: string): boolean {
-  try {
-    const change = JSON.parse(payload) as { kind?: string; statusOnly?: boolean };
-    return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret"].includes(change.kind ?? "");
-  } catch {
-    return true;
-  }
-}
-
-function isDeletion(payload: string): boolean {
-  try {
-    return (JSON.parse(payload) as { deleted?: boolean }).deleted === true;
-  } catch {
-    return false;
-  }
+function wakesNodeManager(change: ObjectChange): boolean {
+  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret"].includes(change.kind);
 }

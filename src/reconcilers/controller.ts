@@ -82,6 +82,16 @@ interface Controller {
  * the one place that decides retries (house style 5): transient errors back
  * off per key, terminal ones are recorded as an event and wait for a change.
  */
+/** A NOTIFY payload of capstan_objects, or undefined (logged) when it is malformed. */
+export function parseObjectChange(payload: string, log: Logger): ObjectChange | undefined {
+  try {
+    return objectChangeSchema.parse(JSON.parse(payload));
+  } catch (error) {
+    log.warn({ err: messageOf(error), payload: payload.slice(0, 500) }, "malformed object notification ignored");
+    return undefined;
+  }
+}
+
 export class ControllerManager {
   readonly #store: DesiredStore;
   readonly #clock: Clock;
@@ -172,14 +182,8 @@ export class ControllerManager {
 
   /** Parses a raw `capstan_objects` NOTIFY payload and routes it; a malformed payload is logged, never thrown. */
   notifyRaw(payload: string): void {
-    let change: ObjectChange;
-    try {
-      change = objectChangeSchema.parse(JSON.parse(payload));
-    } catch (error) {
-      this.#log.warn({ err: messageOf(error), payload: payload.slice(0, 500) }, "malformed object notification ignored");
-      return;
-    }
-    this.notify(change);
+    const change = parseObjectChange(payload, this.#log);
+    if (change) this.notify(change);
   }
 
   /** Enqueues a key for every reconciler of `kind`, now or after `afterMs`. */

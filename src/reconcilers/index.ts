@@ -6,7 +6,7 @@ import { replicaSetReconciler } from "./replicaset.ts";
 import type { Reconciler } from "./types.ts";
 import type { SchedulingStrategy } from "../scheduler/index.ts";
 
-export { ControllerManager, objectChangeSchema, type ControllerOptions } from "./controller.ts";
+export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
