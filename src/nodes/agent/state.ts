@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { formatFieldPath } from "../../desired/index.ts";
 import { agentPodSchema } from "../protocol.ts";
+import { writeFileAtomically } from "./atomic-file.ts";
 import { podRecordSchema } from "./pod-record.ts";
 
 /**
@@ -57,17 +58,5 @@ export async function loadState(stateDir: string): Promise<AgentState> {
 /** Atomic replace: a crash leaves either the old file or the new one, never half of one. */
 export async function saveState(stateDir: string, state: AgentState): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, stateFileName);
-  const temporary = `${path}.${process.pid}.tmp`;
-  const file = await open(temporary, "w", 0o600);
-  try {
-    await file.writeFile(JSON.stringify(state));
-    await file.sync();
-  } catch (error) {
-    await file.close();
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  await file.close();
-  await rename(temporary, path);
+  await writeFileAtomically(join(stateDir, stateFileName), JSON.stringify(state), 0o600, { sync: true });
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, posix } from "node:path";
+import { chmod, mkdir, readdir, rm } from "node:fs/promises";
+import { dirname, join, posix } from "node:path";
 import type { AgentPod } from "../protocol.ts";
 import { metadataFieldValue } from "./env.ts";
+import { writeFileAtomically } from "./atomic-file.ts";
 import { PodConfigError } from "./errors.ts";
 
 /**
@@ -163,25 +163,6 @@ async function prune(directory: string, relativeDir: string, files: Map<string, 
   }
 }
 
-/** Leaves an identical file alone; otherwise writes a temporary file beside it and renames it over. */
-async function writeFileAtomically(path: string, data: Buffer, mode: number): Promise<void> {
-  const current = await lstat(path).catch(() => undefined);
-  if (current?.isFile() && (current.mode & 0o777) === mode && current.size === data.length && (await readFile(path)).equals(data)) {
-    return;
-  }
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const handle = await open(temporary, "wx", mode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(mode); // open's mode is filtered by the umask
-  } catch (error) {
-    await handle.close();
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await rename(temporary, path);
-}
 /** mkdir -p with `mode` on the directory itself, set only when it is created (a re-prepare keeps what is there). */
 export async function createDirectory(path: string, mode: number): Promise<void> {
   try {
