@@ -158,6 +158,44 @@ export const nodeInfoSchema = z.strictObject({
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
+// ---------------------------------------------------------------- services
+
+const portNumber = z.number().int().min(1).max(65535);
+
+/** Where the agent's proxy connects for one ready pod: the pod's node address and its host port for the Service's targetPort. */
+export const serviceEndpointSchema = z.strictObject({
+  address: z.string().min(1),
+  port: portNumber,
+  /** `<namespace>/<pod name>`, for logs and statuses. */
+  pod: z.string().optional(),
+});
+export type ServiceEndpoint = z.infer<typeof serviceEndpointSchema>;
+
+/**
+ * A Service as a node's agent needs it: for each service port, the ready
+ * endpoints (already resolved from targetPort to host ports by the control
+ * plane). The agent listens on its node address at `port` (and at
+ * `nodePort` for NodePort Services) and forwards each TCP connection to an
+ * endpoint round-robin; pods it starts get `<NAME>_SERVICE_HOST` (the node
+ * address) and `<NAME>_SERVICE_PORT` for the Services of their namespace.
+ * Headless Services (`clusterIP: None`) get no listener: their endpoints
+ * are for discovery only.
+ */
+export const serviceRouteSchema = z.strictObject({
+  namespace: dns1123Label(),
+  name: dns1123Label(),
+  headless: z.boolean().default(false),
+  ports: z.array(
+    z.strictObject({
+      name: z.string().optional(),
+      port: portNumber,
+      nodePort: portNumber.optional(),
+      endpoints: z.array(serviceEndpointSchema).max(10_000),
+    }),
+  ),
+});
+export type ServiceRoute = z.infer<typeof serviceRouteSchema>;
+
 // ---------------------------------------------------------------- requests
 
 export const helloParamsSchema = z.strictObject({
@@ -179,6 +217,19 @@ export const syncPodsResultSchema = z.strictObject({
 });
 export type SyncPodsResult = z.infer<typeof syncPodsResultSchema>;
 
+/** The node's whole set of Services, level-triggered like syncPods (newest generation wins). */
+export const syncServicesParamsSchema = z.strictObject({
+  generation: z.number().int().positive(),
+  services: z.array(serviceRouteSchema).max(10_000),
+});
+export const syncServicesResultSchema = z.strictObject({
+  generation: z.number().int(),
+  /** Listeners the agent could not open (port taken, privileged port), with why; the other Services are served. */
+  listenErrors: z.array(z.strictObject({ namespace: z.string(), name: z.string(), port: z.number().int(), reason: z.string() })).default([]),
+  stale: z.boolean().optional(),
+});
+export type SyncServicesResult = z.infer<typeof syncServicesResultSchema>;
+
 export const logsParamsSchema = z.strictObject({
   namespace: z.string(),
   name: z.string(),
@@ -192,6 +243,7 @@ export const requestSchema = z.discriminatedUnion("method", [
   z.strictObject({ id: z.number().int(), method: z.literal("hello"), params: helloParamsSchema }),
   z.strictObject({ id: z.number().int(), method: z.literal("ping"), params: z.strictObject({}).default({}) }),
   z.strictObject({ id: z.number().int(), method: z.literal("syncPods"), params: syncPodsParamsSchema }),
+  z.strictObject({ id: z.number().int(), method: z.literal("syncServices"), params: syncServicesParamsSchema }),
   z.strictObject({ id: z.number().int(), method: z.literal("statuses"), params: z.strictObject({}).default({}) }),
   z.strictObject({ id: z.number().int(), method: z.literal("logs"), params: logsParamsSchema }),
   /** Ends a following `logs` request. */
