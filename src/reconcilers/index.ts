@@ -1,4 +1,5 @@
 /** The control loops (DESIGN.md, reconcilers): the runtime, one reconciler per kind, the garbage collector. */
+import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
@@ -9,6 +10,7 @@ import type { SchedulingStrategy } from "../scheduler/index.ts";
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { daemonSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
@@ -17,6 +19,7 @@ export function standardReconcilers(options: { schedulerStrategy?: SchedulingStr
   return [
     deploymentReconciler,
     replicaSetReconciler,
+    daemonSetReconciler(),
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
   ];
