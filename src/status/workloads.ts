@@ -27,11 +27,11 @@ export const nodeSummarySchema = z.object({
   pods: z.number().int(),
 });
 
-const workloadKinds = ["Deployment"] as const;
+const workloadKinds = ["Deployment", "DaemonSet"] as const;
 
 export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
   const lists = await Promise.all(workloadKinds.map((kind) => store.listObjects({ kind })));
-  return lists.flat().map(summarise);
+  return lists.flat().map((object) => (object.kind === "DaemonSet" ? summariseDaemonSet(object) : summarise(object)));
 }
 
 function summarise(object: StoredObject): WorkloadSummary {
@@ -60,6 +60,39 @@ function summarise(object: StoredObject): WorkloadSummary {
     ready: status.readyReplicas ?? 0,
     updated: status.updatedReplicas ?? 0,
     available: status.availableReplicas ?? 0,
+    rollout,
+    health: status.health ?? "Unknown",
+  };
+}
+
+/**
+ * A DaemonSet's line: desired is the number of nodes that should run it (it
+ * has no replicas). "waiting: OnDelete" is an OnDelete rollout whose pods all
+ * run but some on an older template, until someone deletes them.
+ */
+function summariseDaemonSet(object: StoredObject): WorkloadSummary {
+  const status = object.status as {
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+    health?: string;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+  const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
+  let rollout: string;
+  if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
+  else if (progressing.reason === "NewPodsAvailable") rollout = "complete";
+  else if (progressing.reason === "WaitingForPodDeletion") rollout = "waiting: OnDelete";
+  else rollout = "progressing";
+  return {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    desired: status.desiredNumberScheduled ?? 0,
+    ready: status.numberReady ?? 0,
+    updated: status.updatedNumberScheduled ?? 0,
+    available: status.numberAvailable ?? 0,
     rollout,
     health: status.health ?? "Unknown",
   };

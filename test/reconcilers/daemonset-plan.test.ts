@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { daemonSetKind, type DaemonSetSpec, type StoredObject } from "../../src/desired/index.ts";
+import { daemonSetKind, loadDirectory, validateFiles, type DaemonSetSpec, type StoredObject } from "../../src/desired/index.ts";
 import { daemonRevisionHashLabel, planDaemonSet, type DaemonSetAction } from "../../src/reconcilers/daemonset-plan.ts";
 import { podTemplateHash } from "../../src/reconcilers/pod-template-hash.ts";
 import { storedObject } from "../helpers/stored-object.ts";
@@ -222,9 +223,9 @@ describe("planDaemonSet: which nodes get a daemon pod (the scheduler's filters, 
       annotations: { team: "logs", "capstan.dev/commit": "c0ffee" },
       spec: { nodeName: "n1", containers: [{ name: "shipper" }] },
     });
-    expect(action!.type === "createPod" && action.name).toMatch(/^shipper-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(action?.type === "createPod" && action.name).toMatch(/^shipper-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
     // Kubernetes replaces a user's not-ready toleration: a daemon is never evicted for its node being down.
-    expect(action!.type === "createPod" && action.spec.tolerations).toEqual([
+    expect(action?.type === "createPod" && action.spec.tolerations).toEqual([
       { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
       { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
       { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" },
@@ -513,5 +514,24 @@ describe("planDaemonSet: status", () => {
     const result = plan({ ds: { ...daemonSet(), deletedAt: at(10) }, nodes: threeNodes });
     expect(result.actions).toEqual([]);
     expect(result.status.desiredNumberScheduled).toBe(3);
+  });
+});
+
+describe("planDaemonSet: the examples-repo log shipper", () => {
+  it("would run one pod on the local node, bound there, its tolerations kept", async () => {
+    const { objects, problems } = validateFiles(await loadDirectory(join(import.meta.dirname, "../../examples-repo")));
+    expect(problems.filter((problem) => problem.severity === "error")).toEqual([]);
+    const manifest = objects.find((object) => object.kind === "DaemonSet" && object.name === "log-shipper")!;
+    const local = objects.find((object) => object.kind === "Node")!;
+    const result = planDaemonSet({
+      daemonSet: storedObject({ kind: "DaemonSet", name: manifest.name, namespace: manifest.namespace, spec: manifest.spec }),
+      nodes: [{ ...node(local.name), spec: local.spec, labels: local.labels }],
+      pods: [],
+      now,
+      nameSeed: "seed",
+    });
+    expect(result.actions).toEqual([expect.objectContaining({ type: "createPod", node: "local", spec: expect.objectContaining({ nodeName: "local" }) })]);
+    const action = result.actions[0]!;
+    expect(action.type === "createPod" && action.spec.tolerations?.[0]).toEqual({ operator: "Exists" });
   });
 });
