@@ -53,10 +53,10 @@ export const autoscalerStatusSchema = z.object({
   observedGeneration: z.number().int(),
   /** `Kind/name` the counts below are about: a retargeted autoscaler starts afresh. */
   scaleTarget: z.string(),
-  /** The target's replicas as the autoscaler found them (its own last decision, or Git's before the first). */
-  currentReplicas: z.number().int(),
-  /** What the target's controller runs instead of Git's replicas. */
-  desiredReplicas: z.number().int(),
+  /** The target's replicas as the autoscaler found them (its own last decision, or Git's before the first); absent until it has seen the target. */
+  currentReplicas: z.number().int().optional(),
+  /** What the target's controller runs instead of Git's replicas; absent until it has seen the target, so a missing target is never scaled to 0. */
+  desiredReplicas: z.number().int().optional(),
   lastScaleTime: z.string().optional(),
   currentMetrics: z.array(metricStatusSchema),
   conditions: z.array(conditionSchema),
@@ -108,29 +108,40 @@ export function planAutoscaler(input: AutoscalerPlanInput): AutoscalerPlan {
   const scaleTarget = `${spec.scaleTargetRef.kind}/${spec.scaleTargetRef.name}`;
   const parsed = previousStatusSchema.parse(autoscaler.status);
   // Counts and recommendations about another workload say nothing about this one.
-  const previous = parsed.scaleTarget === scaleTarget ? parsed : { ...parsed, currentReplicas: undefined, desiredReplicas: undefined, lastScaleTime: undefined, recommendations: undefined };
+  const previous =
+    parsed.scaleTarget === scaleTarget
+      ? parsed
+      : { ...parsed, currentReplicas: undefined, desiredReplicas: undefined, lastScaleTime: undefined, recommendations: undefined };
   const p: Planning = { now, conditions: validEntries(previous.conditions, conditionSchema), events: [] };
   const base = { observedGeneration: autoscaler.generation, scaleTarget, requeueAfterMs: autoscalerSyncPeriodMs };
 
   if (!target) {
     const message = `the HPA controller was unable to get the target's current scale: ${scaleTarget} not found`;
     if (setCondition(p, "AbleToScale", "False", "FailedGetScale", message)) p.events.push({ type: "Warning", reason: "FailedGetScale", message });
-    const replicas = previous.desiredReplicas ?? 0;
-    return finish(p, base, { currentReplicas: previous.currentReplicas ?? 0, desiredReplicas: replicas, lastScaleTime: previous.lastScaleTime, metrics: [], recommendations: validEntries(previous.recommendations ?? [], recommendationSchema) });
+    return finish(p, base, {
+      currentReplicas: previous.currentReplicas,
+      desiredReplicas: previous.desiredReplicas,
+      lastScaleTime: previous.lastScaleTime,
+      metrics: [],
+      recommendations: validEntries(previous.recommendations ?? [], recommendationSchema),
+    });
   }
   setCondition(p, "AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale");
 
   const gitReplicas = (target.spec as { replicas?: number }).replicas ?? 1;
   const currentReplicas = previous.desiredReplicas ?? gitReplicas;
   // Kubernetes' recordInitialRecommendation: a first sight counts as recommending the current size, so
-  // a scale-down waits a whole window after the autoscaler appears (or the control plane restarts).
-  let recommendations = previous.recommendations === undefined ? [{ replicas: currentReplicas, timestamp: now.toISOString() }] : validEntries(previous.recommendations, recommendationSchema);
+  // a scale-down waits a whole window after the autoscaler appears. Every pass with a target leaves at
+  // least one recommendation, so none means none of its passes had one yet.
+  const kept = validEntries(previous.recommendations ?? [], recommendationSchema);
+  let recommendations = kept.length > 0 ? kept : [{ replicas: currentReplicas, timestamp: now.toISOString() }];
   let desiredReplicas = currentReplicas;
   let rescaleReason = "";
   let metrics: AutoscalerStatus["currentMetrics"] = [];
 
   if (input.contenders.length > 0) {
-    setCondition(p, "ScalingActive", "False", "AmbiguousSelector", `${scaleTarget} is also targeted by ${input.contenders.join(", ")}: none of them scales it until only one remains`);
+    const message = `${scaleTarget} is also targeted by ${input.contenders.join(", ")}: none of them scales it until only one remains`;
+    setCondition(p, "ScalingActive", "False", "AmbiguousSelector", message);
   } else if (currentReplicas === 0 && spec.minReplicas !== 0) {
     setCondition(p, "ScalingActive", "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero");
   } else if (currentReplicas > spec.maxReplicas) {
@@ -151,7 +162,8 @@ export function planAutoscaler(input: AutoscalerPlanInput): AutoscalerPlan {
     } else {
       const measure = cpuTarget.type === "Utilization" ? "cpu resource utilization (percentage of request)" : "cpu resource";
       setCondition(p, "ScalingActive", "True", "ValidMetricFound", `the HPA was able to successfully calculate a replica count from ${measure}`);
-      metrics = [{ type: "Resource", resource: { name: "cpu", current: { ...(calculation.utilization !== undefined ? { averageUtilization: calculation.utilization } : {}), averageValue: `${calculation.averageMillis}m` } } }];
+      const utilization = calculation.utilization !== undefined ? { averageUtilization: calculation.utilization } : {};
+      metrics = [{ type: "Resource", resource: { name: "cpu", current: { ...utilization, averageValue: `${calculation.averageMillis}m` } } }];
       const stabilized = stabilize(recommendations, calculation.replicas, currentReplicas, spec, now);
       recommendations = stabilized.recommendations;
       if (stabilized.replicas !== calculation.replicas) setCondition(p, "AbleToScale", "True", stabilized.reason, stabilized.message);
@@ -259,14 +271,14 @@ const conditionOrder = ["AbleToScale", "ScalingActive", "ScalingLimited"];
 function finish(
   p: Planning,
   base: { observedGeneration: number; scaleTarget: string; requeueAfterMs: number },
-  fields: { currentReplicas: number; desiredReplicas: number; lastScaleTime: string | undefined; metrics: AutoscalerStatus["currentMetrics"]; recommendations: Recommendation[] },
+  fields: { currentReplicas: number | undefined; desiredReplicas: number | undefined; lastScaleTime: string | undefined; metrics: AutoscalerStatus["currentMetrics"]; recommendations: Recommendation[] },
 ): AutoscalerPlan {
   const conditions = [...p.conditions].sort((a, b) => conditionOrder.indexOf(a.type) - conditionOrder.indexOf(b.type));
   const status: AutoscalerStatus = {
     observedGeneration: base.observedGeneration,
     scaleTarget: base.scaleTarget,
-    currentReplicas: fields.currentReplicas,
-    desiredReplicas: fields.desiredReplicas,
+    ...(fields.currentReplicas !== undefined ? { currentReplicas: fields.currentReplicas } : {}),
+    ...(fields.desiredReplicas !== undefined ? { desiredReplicas: fields.desiredReplicas } : {}),
     ...(fields.lastScaleTime ? { lastScaleTime: fields.lastScaleTime } : {}),
     currentMetrics: fields.metrics,
     conditions,

@@ -171,6 +171,8 @@ describe("planAutoscaler: when it cannot or may not scale", () => {
     const result = plan(autoscaler(), null, now, { pods: [], usage: new Map() });
     expect(condition(result, "AbleToScale")).toMatchObject({ status: "False", reason: "FailedGetScale", message: expect.stringContaining("Deployment/web not found") });
     expect(result.status.health).toBe("Degraded");
+    // No count is decided for it, so a workload created later under that name starts from Git's replicas, not 0.
+    expect(result.status).not.toHaveProperty("desiredReplicas");
   });
 
   it("lets none of several autoscalers of one workload scale it", () => {
@@ -236,6 +238,14 @@ describe("planAutoscaler over time", () => {
     expect((await run.pass(0, 0)).status.desiredReplicas).toBe(4);
     expect((await run.pass(59, 0)).status.desiredReplicas).toBe(4);
     expect((await run.pass(2, 0)).status.desiredReplicas).toBe(1);
+  });
+
+  it("counts its first pass with a target as the first sight, even after passes without one", () => {
+    const spec = { behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } };
+    const missing = plan(autoscaler(spec), null, at(0), { pods: [], usage: new Map() });
+    const first = plan(autoscaler(spec, missing.status), 4, at(15), pods(at(15), ...busy(0, 4)));
+    expect(first.status.desiredReplicas).toBe(4);
+    expect(first.status.recommendations).toContainEqual({ replicas: 4, timestamp: at(15).toISOString() });
   });
 
   it("scales up at once by default, and holds a scale-up for a scale-up window when one is set", async () => {
