@@ -45,16 +45,16 @@ export async function autoscaledReplicas(store: DesiredStore, workload: Workload
 }
 
 /**
- * keysFor of a workload controller: an autoscaler's change (its status
- * above all) enqueues the workload it targets. A deletion whose row is
- * already gone cannot say which, so every workload of the kind in its
- * namespace is looked at again.
+ * keysFor of a workload controller: an autoscaler's status write (its
+ * decision) enqueues the workload it targets. Any other change may have
+ * released a former target, which then goes back to Git's count: a spec
+ * change (a new scaleTargetRef) or a deletion whose row is already gone, so
+ * for those every workload of the kind in its namespace is looked at again.
  */
 export async function autoscalerTargetKeys(change: ObjectChange, ctx: ReconcileContext, kind: string): Promise<ObjectKey[]> {
   if (change.kind !== autoscalerKind) return [];
   const autoscaler = await ctx.store.getObject({ kind: autoscalerKind, namespace: change.namespace, name: change.name });
-  if (!autoscaler || autoscaler.uid !== change.uid) {
-    if (!change.deleted) return [];
+  if (!change.statusOnly || !autoscaler || autoscaler.uid !== change.uid) {
     const workloads = await ctx.store.listObjects({ kind, namespace: change.namespace });
     return workloads.map((workload) => ({ kind, namespace: workload.namespace, name: workload.name }));
   }

@@ -20,7 +20,8 @@ import { useTestDatabase } from "../helpers/test-database.ts";
 /**
  * The autoscaler and the Deployment controller on real PostgreSQL: the
  * autoscaler's status decides the ReplicaSet's size, Git's replicas is
- * ignored while it exists and applies again once it is gone, and the real
+ * ignored while it targets the Deployment and applies again once it does
+ * not, and the real
  * NOTIFY of the autoscaler's status write routes to the Deployment.
  */
 
@@ -168,7 +169,25 @@ describe("an autoscaled Deployment", () => {
     expect((await store.getObject(deploymentKey))!.status).toMatchObject({ replicas: 6 });
   });
 
-  it("runs Git's replicas again once the autoscaler is deleted", async () => {
+  it("runs Git's replicas again once the autoscaler targets another workload, and wakes the one it released", async () => {
+    await store.createObject({ apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "api", spec: { ...deploymentSpec(1), selector: { matchLabels: { app: "api" } } } });
+    changes.length = 0;
+    const hpa = (await store.getObject(autoscalerKey))!;
+    const spec = hpa.spec as { scaleTargetRef: Record<string, string> };
+    await store.updateObject(autoscalerKey, hpa.resourceVersion, { spec: { ...spec, scaleTargetRef: { ...spec.scaleTargetRef, name: "api" } } });
+    const retarget = await eventually(() => {
+      const change = changes.find((candidate) => candidate.kind === "HorizontalPodAutoscaler" && !candidate.statusOnly);
+      expect(change).toBeDefined();
+      return change!;
+    });
+    const woken = await deploymentReconciler.keysFor!(retarget, context());
+    expect(woken.map((key) => key.name).sort()).toEqual(["api", "web"]);
+    expect(await autoscaledReplicas(store, deploymentKey)).toBeNull();
+    await settle(50);
+    expect((await replicaSets()).filter((rs) => rs.name.startsWith("web-")).map((rs) => (rs.spec as { replicas: number }).replicas)).toEqual([3]);
+  });
+
+  it("wakes every Deployment of the namespace when the autoscaler is deleted", async () => {
     changes.length = 0;
     await store.deleteObject(autoscalerKey);
     const deletion = await eventually(() => {
@@ -176,9 +195,7 @@ describe("an autoscaled Deployment", () => {
       expect(change).toBeDefined();
       return change!;
     });
-    expect(await deploymentReconciler.keysFor!(deletion, context())).toEqual([deploymentKey]);
-    expect(await autoscaledReplicas(store, deploymentKey)).toBeNull();
-    await settle(50);
-    expect((await replicaSets()).map((rs) => (rs.spec as { replicas: number }).replicas)).toEqual([3]);
+    expect((await deploymentReconciler.keysFor!(deletion, context())).map((key) => key.name).sort()).toEqual(["api", "web"]);
+    expect(await autoscaledReplicas(store, { kind: "Deployment", namespace: "default", name: "api" })).toBeNull();
   });
 });
