@@ -1,4 +1,4 @@
-import { selectorMatches, type HorizontalPodAutoscalerSpec, type LabelSelector, type ObjectKey } from "../desired/index.ts";
+import { scalableKinds as scalableWorkloadKinds, selectorMatches, type HorizontalPodAutoscalerSpec, type LabelSelector, type ObjectKey } from "../desired/index.ts";
 import type { PodStatus } from "../nodes/index.ts";
 import { autoscalerKind, autoscalersOf } from "./autoscale.ts";
 import { planAutoscaler } from "./autoscaler-plan.ts";
@@ -42,7 +42,8 @@ export function podMetricsFrom(nodes: { podStatuses(): { node: string; pods: Pod
   };
 }
 
-const scalableKinds = ["Deployment", "StatefulSet"];
+// The kinds scaleTargetRef accepts, as plain strings to test a change's kind against.
+const scalableKinds: readonly string[] = scalableWorkloadKinds;
 
 export function autoscalerReconciler(options: { metrics?: PodMetricsSource; calculator?: Partial<ReplicaCalculatorOptions> } = {}): Reconciler {
   const metrics = options.metrics ?? noPodMetrics;
