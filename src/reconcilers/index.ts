@@ -1,4 +1,5 @@
 /** The control loops (DESIGN.md, reconcilers): the runtime, one reconciler per kind, the garbage collector. */
+import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
 import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
@@ -11,16 +12,21 @@ export { ControllerManager, objectChangeSchema, parseObjectChange, type Controll
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
 export { daemonSetReconciler };
+export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
+export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
 /** Every reconciler `capstan up` runs, in one list. */
-export function standardReconcilers(options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number } = {}): Reconciler[] {
+export function standardReconcilers(
+  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource } = {},
+): Reconciler[] {
   return [
     deploymentReconciler,
     replicaSetReconciler,
     daemonSetReconciler(),
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
+    autoscalerReconciler({ metrics: options.podMetrics }),
   ];
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { DesiredStore, StoredObject } from "../desired/index.ts";
+import { autoscalersAmong, decidedReplicas } from "../reconcilers/index.ts";
 
 /**
  * One line per workload for `capstan status` and GET /api/status: desired
@@ -17,6 +18,10 @@ export const workloadSummarySchema = z.object({
   /** pending (not yet reconciled), progressing, complete, paused, or failed: <reason>. */
   rollout: z.string(),
   health: z.string(),
+  /** The HorizontalPodAutoscaler sizing it, if one does: `desired` is then its count and Git's `replicas` is ignored. */
+  autoscaledBy: z.string().optional(),
+  /** Git's replicas, shown beside the autoscaler's count while it is ignored. */
+  gitReplicas: z.number().int().optional(),
 });
 export type WorkloadSummary = z.infer<typeof workloadSummarySchema>;
 
@@ -30,12 +35,13 @@ export const nodeSummarySchema = z.object({
 const workloadKinds = ["Deployment", "DaemonSet"] as const;
 
 export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
-  const lists = await Promise.all(workloadKinds.map((kind) => store.listObjects({ kind })));
-  return lists.flat().map((object) => (object.kind === "DaemonSet" ? summariseDaemonSet(object) : summarise(object)));
+  const [autoscalers, ...lists] = await Promise.all([store.listObjects({ kind: "HorizontalPodAutoscaler" }), ...workloadKinds.map((kind) => store.listObjects({ kind }))]);
+  return lists.flat().map((object) => (object.kind === "DaemonSet" ? summariseDaemonSet(object) : summarise(object, autoscalers)));
 }
 
-function summarise(object: StoredObject): WorkloadSummary {
+function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
   const spec = object.spec as { replicas?: number; paused?: boolean };
+  const autoscaler = autoscalersAmong(autoscalers, object)[0];
   const status = object.status as {
     updatedReplicas?: number;
     readyReplicas?: number;
@@ -44,7 +50,9 @@ function summarise(object: StoredObject): WorkloadSummary {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason?: string }[];
   };
-  const desired = spec.replicas ?? 1;
+  const gitReplicas = spec.replicas ?? 1;
+  // Before the autoscaler's first decision its target still runs Git's count.
+  const desired = decidedReplicas(autoscaler, object) ?? gitReplicas;
   const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
   let rollout: string;
   if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
@@ -62,6 +70,7 @@ function summarise(object: StoredObject): WorkloadSummary {
     available: status.availableReplicas ?? 0,
     rollout,
     health: status.health ?? "Unknown",
+    ...(autoscaler ? { autoscaledBy: autoscaler.name, gitReplicas } : {}),
   };
 }
 

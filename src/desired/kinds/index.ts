@@ -6,6 +6,7 @@ import { configMapKind } from "./configmap.ts";
 import { cronJobKind } from "./cronjob.ts";
 import { daemonSetKind } from "./daemonset.ts";
 import { deploymentKind } from "./deployment.ts";
+import { horizontalPodAutoscalerKind } from "./horizontalpodautoscaler.ts";
 import { jobKind } from "./job.ts";
 import { namespaceKind } from "./namespace.ts";
 import { nodeKind } from "./node.ts";
@@ -31,6 +32,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
   jobKind,
   cronJobKind,
   serviceKind,
+  horizontalPodAutoscalerKind,
 ];
 
 const byKind = new Map(kindDefinitions.map((definition) => [definition.kind, definition]));
@@ -44,6 +46,13 @@ export { configMapKind, type ConfigMap } from "./configmap.ts";
 export { cronJobKind, type CronJob, type CronJobSpec } from "./cronjob.ts";
 export { daemonSetKind, type DaemonSet, type DaemonSetSpec } from "./daemonset.ts";
 export { deploymentKind, type Deployment, type DeploymentSpec } from "./deployment.ts";
+export {
+  horizontalPodAutoscalerKind,
+  scalableKinds,
+  type HorizontalPodAutoscaler,
+  type HorizontalPodAutoscalerSpec,
+  type MetricSpec,
+} from "./horizontalpodautoscaler.ts";
 export { jobKind, type Job, type JobSpec } from "./job.ts";
 export { namespaceKind, type Namespace } from "./namespace.ts";
 export { nodeKind, type Node, type NodeSpec } from "./node.ts";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { findKind, kindDefinitions, labelSelectorSchema, selectorMatches } from "../../../src/desired/kinds/index.ts";
 
 describe("the kind registry", () => {
-  it("holds the twelve kinds of the design, each once", () => {
+  it("holds the kinds of the design, each once", () => {
     expect(kindDefinitions.map((definition) => definition.kind).sort()).toEqual(
       [
         "ConfigMap",
@@ -17,6 +17,7 @@ describe("the kind registry", () => {
         "Secret",
         "Service",
         "StatefulSet",
+        "HorizontalPodAutoscaler",
       ].sort(),
     );
   });
@@ -36,6 +37,7 @@ describe("the kind registry", () => {
       StatefulSet: ["apps/v1", "capstan.dev/v1"],
       Job: ["batch/v1", "capstan.dev/v1"],
       CronJob: ["batch/v1", "capstan.dev/v1"],
+      HorizontalPodAutoscaler: ["autoscaling/v2", "capstan.dev/v1"],
     });
   });
 
