@@ -1,5 +1,6 @@
 /** The control loops (DESIGN.md, reconcilers): the runtime, one reconciler per kind, the garbage collector. */
 import { deploymentReconciler } from "./deployment.ts";
+import { endpointsReconciler } from "./endpoints.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
@@ -8,7 +9,8 @@ import type { SchedulingStrategy } from "../scheduler/index.ts";
 
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
-export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler, endpointsReconciler };
+export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
@@ -19,5 +21,6 @@ export function standardReconcilers(options: { schedulerStrategy?: SchedulingStr
     replicaSetReconciler,
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
+    endpointsReconciler,
   ];
 }
