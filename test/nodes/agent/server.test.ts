@@ -9,6 +9,7 @@ import { createProcessRuntime } from "../../../src/nodes/agent/runtime/index.ts"
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../../../src/nodes/protocol.ts";
 import { agentStateDir, processesOfAgent } from "../../helpers/agent.ts";
 import { eventually } from "../../helpers/eventually.ts";
+import { exchange, freePort, startEchoBackend } from "../../helpers/tcp.ts";
 
 /** The agent's socket and protocol, spoken raw: what a broken or hostile peer can send. */
 
@@ -17,17 +18,22 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startAgent(): Promise<{ agent: Agent; server: AgentServer; stateDir: string }> {
-  const dir = await agentStateDir();
-  cleanups.push(dir.cleanup);
-  const agent = await Agent.open({ stateDir: dir.stateDir, log: silentLogger, runtimes: new Map([["process", createProcessRuntime()]]) });
-  const server = await serveAgent(agent, join(dir.stateDir, "agent.sock"), silentLogger);
+/** A fresh agent, or (with `stateDir`) the next agent process on the state another one left. */
+async function startAgent(existingStateDir?: string): Promise<{ agent: Agent; server: AgentServer; stateDir: string }> {
+  let stateDir = existingStateDir;
+  if (stateDir === undefined) {
+    const dir = await agentStateDir();
+    cleanups.push(dir.cleanup);
+    stateDir = dir.stateDir;
+  }
+  const agent = await Agent.open({ stateDir, log: silentLogger, runtimes: new Map([["process", createProcessRuntime()]]) });
+  const server = await serveAgent(agent, join(stateDir, "agent.sock"), silentLogger);
   cleanups.push(async () => {
     await server.close();
     await agent.close();
     await agent.removeSecretRoot();
   });
-  return { agent, server, stateDir: dir.stateDir };
+  return { agent, server, stateDir };
 }
 
 /** A raw protocol peer: send a line, read parsed answers/events. */
@@ -185,5 +191,67 @@ describe("capstan-agent socket", () => {
     client.socket.resume();
     await eventually(() => expect(client.messages.find((message) => message.id === 3)).toMatchObject({ error: { message: expect.stringMatching(/fell too far behind/) } }), 20_000);
     expect(await client.request(4, "ping", {})).toEqual({ id: 4, result: {} });
+  });
+});
+
+describe("capstan-agent syncServices", () => {
+  // An address of its own, so these listeners cannot meet another test's.
+  const nodeAddress = "127.0.0.41";
+  const nodeHello = { protocolVersion: PROTOCOL_VERSION, node: { name: "n1", address: nodeAddress } };
+
+  async function backend(tag: string) {
+    const echo = await startEchoBackend(nodeAddress, tag);
+    cleanups.push(echo.close);
+    return echo;
+  }
+
+  it("serves the newest generation, ignores an older one, and names the Service of a bad route", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    expect(await client.request(1, "hello", nodeHello)).toMatchObject({ result: { servicesGeneration: 0 } });
+    const echo = await backend("web-0");
+    const port = await freePort(nodeAddress);
+    const route = { namespace: "shop", name: "web", ports: [{ port, endpoints: [{ address: nodeAddress, port: echo.port }] }] };
+
+    expect((await client.request(2, "syncServices", { generation: 3, services: [route] })).result).toEqual({ generation: 3, listenErrors: [] });
+    expect((await exchange(nodeAddress, port, "hi")).body.toString()).toBe("hi");
+
+    expect((await client.request(3, "syncServices", { generation: 2, services: [] })).result).toEqual({ generation: 3, listenErrors: [], stale: true });
+    expect(agent.serviceListeners()).toEqual(new Map([[`${nodeAddress}:${port}`, "shop/web"]]));
+    expect((await exchange(nodeAddress, port)).tag).toBe("web-0");
+
+    const bad = { namespace: "shop", name: "cart", ports: [{ port: 70_000, endpoints: [] }] };
+    const refused = await client.request(4, "syncServices", { generation: 4, services: [route, bad] });
+    expect(refused).toMatchObject({ error: { code: "BadRequest", message: expect.stringMatching(/service shop\/cart \(services\[1\]\): .*ports/) } });
+    const twice = await client.request(5, "syncServices", { generation: 4, services: [route, route] });
+    expect(twice).toMatchObject({ error: { code: "BadRequest", message: "service shop/web is listed twice" } });
+    // Refused sets changed nothing.
+    expect(agent.serviceListeners().size).toBe(1);
+    expect(agent.info().servicesGeneration).toBe(3);
+
+    expect((await client.request(6, "syncServices", { generation: 4, services: [] })).result).toEqual({ generation: 4, listenErrors: [] });
+    expect(agent.serviceListeners().size).toBe(0);
+  });
+
+  it("serves its Services again after a restart, before any control plane is back", async () => {
+    const first = await startAgent();
+    const client = await peer(first.server.path);
+    await client.request(1, "hello", nodeHello);
+    const echo = await backend("api-0");
+    const port = await freePort(nodeAddress);
+    const route = { namespace: "shop", name: "api", ports: [{ name: "http", port, endpoints: [{ address: nodeAddress, port: echo.port }] }] };
+    await client.request(2, "syncServices", { generation: 7, services: [route] });
+    client.socket.destroy();
+    await first.server.close();
+    await first.agent.close();
+    expect(first.agent.serviceListeners().size).toBe(0);
+
+    const second = await startAgent(first.stateDir);
+    expect(second.agent.info().servicesGeneration).toBe(7);
+    expect(second.agent.serviceListeners()).toEqual(new Map([[`${nodeAddress}:${port}`, "shop/api"]]));
+    expect(await exchange(nodeAddress, port, "after restart")).toEqual({ tag: "api-0", body: Buffer.from("after restart") });
+    const again = await peer(second.server.path);
+    expect((await again.request(1, "hello", nodeHello)).result).toMatchObject({ servicesGeneration: 7 });
+    expect((await again.request(2, "syncServices", { generation: 6, services: [] })).result).toMatchObject({ stale: true, generation: 7 });
   });
 });
