@@ -260,6 +260,7 @@ export class AgentNodeClient implements NodeClient {
         ),
       );
       this.#generation = Math.max(this.#generation, info.generation);
+      this.#servicesGeneration = Math.max(this.#servicesGeneration, info.servicesGeneration ?? 0);
       const snapshot = z
         .object({ pods: z.array(podStatusSchema) })
         .parse(await connection.request("statuses", {}, { timeoutMs: this.#timeout }));
