@@ -4,6 +4,7 @@ import { channels, listen, type Listener } from "../../src/db/index.ts";
 import { endpointSliceSpecSchema, PgDesiredStore, validateFiles, type EndpointSliceSpec, type ObjectKey } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { ControllerManager, endpointsReconciler, GarbageCollector, parseObjectChange } from "../../src/reconcilers/index.ts";
+import { createStatusApp, serviceListSchema } from "../../src/status/index.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
@@ -124,6 +125,19 @@ describe("endpoints controller", () => {
     expect(await slice("external")).toBeUndefined();
   });
 
+  it("lists Services with their ready endpoint counts at GET /api/services", async () => {
+    const app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true });
+    await setReady({ kind: "Pod", namespace: "default", name: "web-2" }, (await store.getObject({ kind: "Pod", namespace: "default", name: "web-2" }))!.uid, false, 31002);
+    await eventually(async () => {
+      const listed = serviceListSchema.parse(await (await app.request("/api/services?namespace=default")).json());
+      expect(listed.items).toEqual([
+        { namespace: "default", name: "external", type: "ClusterIP", headless: false, ports: [{ port: 5432, targetPort: 5432 }], endpoints: { ready: 0, total: 0 } },
+        { namespace: "default", name: "web", type: "ClusterIP", headless: false, ports: [{ name: "http", port: 80, targetPort: "http" }], endpoints: { ready: 1, total: 2 } },
+      ]);
+    });
+    expect((await app.request("/api/services?namespace=")).status).toBe(400);
+  });
+
   it("reflects a readiness change (a status-only pod write) within a second, both ways", async () => {
     const pod = (await store.getObject({ kind: "Pod", namespace: "default", name: "web-1" }))!;
     const key = { kind: "Pod", namespace: "default", name: "web-1" };
@@ -140,6 +154,9 @@ describe("endpoints controller", () => {
   });
 
   it("drops a deleted pod and adds a new one", async () => {
+    const web2 = (await store.getObject({ kind: "Pod", namespace: "default", name: "web-2" }))!;
+    await setReady({ kind: "Pod", namespace: "default", name: "web-2" }, web2.uid, true, 31002);
+    await eventually(async () => expect(readyPorts(await slice())).toEqual(["web-1:31001", "web-2:31002"]), 10_000);
     await store.deleteObject({ kind: "Pod", namespace: "default", name: "web-2" });
     await runPod("web-3", 31004, true);
     await eventually(async () => expect(readyPorts(await slice())).toEqual(["web-1:31001", "web-3:31004"]), 10_000);
