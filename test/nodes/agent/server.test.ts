@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -253,5 +254,101 @@ describe("capstan-agent syncServices", () => {
     const again = await peer(second.server.path);
     expect((await again.request(1, "hello", nodeHello)).result).toMatchObject({ servicesGeneration: 7 });
     expect((await again.request(2, "syncServices", { generation: 6, services: [] })).result).toMatchObject({ stale: true, generation: 7 });
+  });
+
+  it("gives containers the Services of their namespace at start; a running container keeps what it started with", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", nodeHello);
+    const [port, other] = [await freePort(nodeAddress), await freePort(nodeAddress)];
+    const services = (webPort: number) => [
+      { namespace: "shop", name: "web-api", ports: [{ name: "http", port: webPort, endpoints: [] }, { name: "admin-ui", port: other, endpoints: [] }] },
+      { namespace: "elsewhere", name: "db", ports: [{ port: 5432, endpoints: [] }] },
+    ];
+    await client.request(2, "syncServices", { generation: 1, services: services(port) });
+    const printer = (name: string, uid: string) => ({
+      uid,
+      namespace: "shop",
+      name,
+      spec: {
+        containers: [
+          {
+            name: "main",
+            command: ["sh", "-c", 'echo "$WEB_API_SERVICE_HOST:$WEB_API_SERVICE_PORT admin=$WEB_API_SERVICE_PORT_ADMIN_UI link=$WEB_API_PORT db=${DB_SERVICE_HOST:-none} mine=$MINE"; sleep 1000'],
+            env: [{ name: "MINE", value: "$(WEB_API_SERVICE_PORT_HTTP)" }],
+          },
+        ],
+      },
+    });
+    await client.request(3, "syncPods", { generation: 1, pods: [printer("first", "u1")] });
+    const logOf = async (name: string) => {
+      const answer = await client.request(Math.floor(Math.random() * 1e9), "logs", { namespace: "shop", name });
+      return (answer.result as { text: string }).text;
+    };
+    const expected = (webPort: number) => `${nodeAddress}:${webPort} admin=${other} link=tcp://${nodeAddress}:${webPort} db=none mine=${webPort}\n`;
+    await eventually(async () => expect(await logOf("first")).toBe(expected(port)));
+    const pid = agent.statuses()[0]!.containerStatuses[0]!.pid;
+
+    const moved = await freePort(nodeAddress);
+    await client.request(4, "syncServices", { generation: 2, services: services(moved) });
+    await client.request(5, "syncPods", { generation: 2, pods: [printer("first", "u1"), printer("second", "u2")] });
+    await eventually(async () => expect(await logOf("second")).toBe(expected(moved)));
+    expect(await logOf("first")).toBe(expected(port));
+    expect(agent.statuses().find((pod) => pod.name === "first")!.containerStatuses[0]!.pid).toBe(pid);
+  });
+
+  it("stops sending connections to its own pod the moment it turns not ready or starts stopping", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", nodeHello);
+    const remote = await startEchoBackend("127.0.0.42", "remote");
+    cleanups.push(remote.close);
+    const flags = await mkdtemp(join(tmpdir(), "capstan-ready-"));
+    cleanups.push(() => rm(flags, { recursive: true, force: true }));
+    const readyFile = join(flags, "ready");
+    await writeFile(readyFile, "");
+    const echo = `require("net").createServer({allowHalfOpen:true},(s)=>{s.write("pod\\n");s.pipe(s)}).listen(+process.env.PORT,"${nodeAddress}")`;
+    const pod = {
+      uid: "u1",
+      namespace: "shop",
+      name: "web-0",
+      spec: {
+        containers: [
+          {
+            name: "main",
+            command: [process.execPath, "-e", echo],
+            ports: [{ name: "http", containerPort: 8080 }],
+            readinessProbe: { exec: { command: ["test", "-f", readyFile] }, periodSeconds: 1, failureThreshold: 1 },
+            // A long preStop: the endpoint must be gone while it runs, not after SIGTERM.
+            lifecycle: { preStop: { exec: { command: ["sleep", "3"] } } },
+          },
+        ],
+        terminationGracePeriodSeconds: 10,
+      },
+    };
+    await client.request(2, "syncPods", { generation: 1, pods: [pod] });
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(true));
+    const podPort = agent.statuses()[0]!.containerStatuses[0]!.ports.http!;
+    const port = await freePort(nodeAddress);
+    const endpoints = [{ address: nodeAddress, port: podPort, pod: "shop/web-0" }, { address: remote.host, port: remote.port, pod: "shop/web-1" }];
+    await client.request(3, "syncServices", { generation: 1, services: [{ namespace: "shop", name: "web", ports: [{ port, endpoints }] }] });
+    const through = async (count: number) => {
+      const tags: string[] = [];
+      for (let index = 0; index < count; index += 1) tags.push((await exchange(nodeAddress, port)).tag);
+      return tags;
+    };
+    expect(new Set(await through(2))).toEqual(new Set(["pod", "remote"]));
+
+    await rm(readyFile);
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(false));
+    expect(await through(3)).toEqual(["remote", "remote", "remote"]);
+    await writeFile(readyFile, "");
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(true));
+    expect(new Set(await through(2))).toEqual(new Set(["pod", "remote"]));
+
+    // Deleted: no new connection reaches it while its preStop hook runs, though it still answers directly.
+    await client.request(4, "syncPods", { generation: 2, pods: [] });
+    expect(await through(3)).toEqual(["remote", "remote", "remote"]);
+    expect((await exchange(nodeAddress, podPort)).tag).toBe("pod");
   });
 });
