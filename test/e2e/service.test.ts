@@ -34,8 +34,10 @@ const nodePort = 30000 + Math.floor(Math.random() * 2000);
 const servicePort = 20000 + Math.floor(Math.random() * 2000);
 
 // One connection per response (`connection: close`): a pooled connection would stay on an old pod past its endpoint's removal.
+// Each answer takes 150 ms, so that requests are in flight when a pod stops: without the preStop sleep, SIGTERM
+// (which ends this server at once) cuts them off, and the update test fails.
 const server =
-  "require('http').createServer((q, s) => { s.setHeader('connection', 'close'); s.end(process.env.VERSION + ' ' + process.env.POD_NAME); }).listen(process.env.PORT, process.env.HOST_IP)";
+  "require('http').createServer((q, s) => { s.setHeader('connection', 'close'); setTimeout(() => s.end(process.env.VERSION + ' ' + process.env.POD_NAME), 150); }).listen(process.env.PORT, process.env.HOST_IP)";
 
 function manifests(version: string): Record<string, string> {
   return {
