@@ -80,6 +80,7 @@ export class Agent {
         await this.#saveNow();
       },
       nodeAddress: state.node?.address,
+      clock: this.#clock,
       ...(options.serviceConnectTimeoutMs !== undefined ? { connectTimeoutMs: options.serviceConnectTimeoutMs } : {}),
     });
   }

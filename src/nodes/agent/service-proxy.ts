@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../../clock.ts";
 import type { ServiceEndpoint } from "../protocol.ts";
 
 /**
@@ -39,6 +40,8 @@ export interface ListenError {
 
 export interface ServiceProxyOptions {
   log: Logger;
+  /** Times the connect timeout. */
+  clock?: Clock;
   /** How long a backend may take to accept before the next one is tried; default 1 s. */
   connectTimeoutMs?: number;
   /** False for an endpoint the agent knows is going away (its own pod not ready or stopping): new connections skip it. */
@@ -57,6 +60,7 @@ export const defaultConnectTimeoutMs = 1_000;
 
 export class ServiceProxy {
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #connectTimeoutMs: number;
   readonly #usable: (endpoint: ServiceEndpoint) => boolean;
   readonly #listeners = new Map<string, Listener>();
@@ -66,6 +70,7 @@ export class ServiceProxy {
 
   constructor(options: ServiceProxyOptions) {
     this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs;
     this.#usable = options.usable ?? (() => true);
   }
@@ -180,13 +185,16 @@ export class ServiceProxy {
     const endpoint = candidates[(start + attempt) % candidates.length]!;
     const backend = connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
     this.#track(backend);
-    const timer = setTimeout(() => backend.destroy(new Error(`no answer within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
+    const connected = new AbortController();
+    void this.#clock.sleep(this.#connectTimeoutMs, connected.signal).then(() => {
+      if (!connected.signal.aborted) backend.destroy(new Error(`no answer within ${this.#connectTimeoutMs} ms`));
+    });
     const clientGone = (): void => {
-      clearTimeout(timer);
+      connected.abort();
       backend.destroy();
     };
     const failed = (error: Error): void => {
-      clearTimeout(timer);
+      connected.abort();
       client.off("close", clientGone);
       backend.destroy();
       this.#log.debug({ err: error, endpoint: `${endpoint.address}:${endpoint.port}`, pod: endpoint.pod }, "Service endpoint failed; trying the next");
@@ -195,7 +203,7 @@ export class ServiceProxy {
     client.once("close", clientGone);
     backend.once("error", failed);
     backend.once("connect", () => {
-      clearTimeout(timer);
+      connected.abort();
       client.off("close", clientGone);
       backend.off("error", failed);
       splice(client, backend, this.#log);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Clock } from "../../clock.ts";
 import { z } from "zod";
 import { formatFieldPath } from "../../desired/index.ts";
 import { serviceRouteSchema, type ServiceEndpoint, type ServiceRoute, type SyncServicesResult } from "../protocol.ts";
@@ -34,6 +35,7 @@ export interface NodeServicesOptions {
   /** Makes the applied set durable (the agent's state file). A failure is reported by the agent, and the set is served anyway. */
   save(saved: SavedServices): Promise<void>;
   nodeAddress: string | undefined;
+  clock?: Clock;
   connectTimeoutMs?: number;
 }
 
@@ -68,6 +70,7 @@ export class NodeServices {
     this.#listenHost = proxyListenHost(options.nodeAddress);
     this.#proxy = new ServiceProxy({
       log: options.log,
+      ...(options.clock ? { clock: options.clock } : {}),
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
       usable: (endpoint) => this.#usable(endpoint),
     });
