@@ -176,6 +176,18 @@ describe("NodeManager and Services", () => {
     await release();
   });
 
+  it("closes the listeners of a Node removed from Git, with its pods", async () => {
+    await applyManifests(base);
+    const nodes = startManager();
+    await nodes.start();
+    const removed = clients.get("node-b")!;
+    expect(removed.services()).toHaveLength(1);
+    await applyManifests(base.replace(/---\napiVersion: capstan.dev\/v1\nkind: Node\nmetadata: { name: node-b }\nspec: { address: 127.0.0.3 }\n/, ""));
+    await nodes.refresh();
+    expect(calls).toContain("syncServices node-b []");
+    expect(calls).toContain("sync node-b []");
+  });
+
   it("tells a node that comes back its routes again", async () => {
     await applyManifests(base);
     const nodes = startManager();

@@ -229,10 +229,11 @@ export class NodeManager {
     void this.#writeNode(entry, client.state());
   }
 
-  /** Tells the agent to stop every pod, if it can be reached soon; a node that is gone already has nothing to stop. */
+  /** Tells the agent to stop every pod and close every Service listener, if it can be reached soon; a node that is gone already has nothing to stop. */
   async #drain(entry: NodeEntry): Promise<void> {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
-    await Promise.race([entry.client.sync([]).then(() => undefined, () => undefined), timeout]);
+    const emptied = Promise.all([entry.client.syncServices([]), entry.client.sync([])]);
+    await Promise.race([emptied.then(() => undefined, () => undefined), timeout]);
   }
 
   async #remove(entry: NodeEntry): Promise<void> {
