@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { connect, createServer, type Socket } from "node:net";
+import { BlockList, connect, createServer, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/logging.ts";
 import { ServiceProxy, type ProxyListener } from "../../../src/nodes/agent/service-proxy.ts";
-import { serviceListeners } from "../../../src/nodes/agent/service-routes.ts";
+import { proxyListenHost, serviceHost, serviceListeners } from "../../../src/nodes/agent/service-routes.ts";
 import { NodeServices } from "../../../src/nodes/agent/services.ts";
 import { serviceRouteSchema, type ServiceEndpoint } from "../../../src/nodes/protocol.ts";
 import { connectionOutcome, exchange, freePort, listen, startEchoBackend, type EchoBackend } from "../../helpers/tcp.ts";
@@ -243,5 +243,24 @@ describe("NodeServices local fast path", () => {
     // Gone: a new pod may get the port; the control plane's endpoints decide again.
     services.podGone("uid-local");
     expect(new Set(await through(2))).toEqual(new Set(["b0", remoteTag]));
+  });
+});
+
+describe("proxyListenHost", () => {
+  const local = new BlockList();
+  local.addSubnet("127.0.0.0", 8, "ipv4");
+  local.addAddress("10.0.0.7", "ipv4");
+  local.addAddress("fd00::2", "ipv6");
+  const cases: [string, string | undefined, string, string][] = [
+    ["no hello yet: loopback only", undefined, "127.0.0.1", "127.0.0.1"],
+    ["an address of this host", "10.0.0.7", "10.0.0.7", "10.0.0.7"],
+    ["any loopback address", "127.0.0.9", "127.0.0.9", "127.0.0.9"],
+    ["an IPv6 address of this host", "fd00::2", "fd00::2", "fd00::2"],
+    ["an address that is not this host's (NAT)", "203.0.113.5", "0.0.0.0", "127.0.0.1"],
+    ["a hostname", "web-1.example.org", "0.0.0.0", "127.0.0.1"],
+  ];
+  it.each(cases)("%s", (_, nodeAddress, listenHost, podsUse) => {
+    expect(proxyListenHost(nodeAddress, local)).toBe(listenHost);
+    expect(serviceHost(listenHost)).toBe(podsUse);
   });
 });
