@@ -268,7 +268,12 @@ export class AgentNodeClient implements NodeClient {
       this.#connection = connection;
       connected();
       this.#setState({ connected: true, info, lastHeartbeat: this.#options.clock.now(), lastError: undefined, hostKey: this.#options.transport.hostKey });
-      if (this.#desiredServices) await this.syncServices(this.#desiredServices);
+      // An agent that cannot take the Services (an older one) still runs its pods: logged, not a failed link.
+      if (this.#desiredServices) {
+        await this.syncServices(this.#desiredServices).catch((error: unknown) =>
+          this.#options.log.warn({ node: this.node, err: messageOf(error) }, "resending the Services after a reconnect failed"),
+        );
+      }
       if (this.#desired) await this.sync(this.#desired);
       await this.#heartbeat(connection, signal);
       unsubscribe();
