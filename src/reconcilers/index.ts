@@ -9,7 +9,8 @@ import type { SchedulingStrategy } from "../scheduler/index.ts";
 
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
-export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler, endpointsReconciler };
+export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { endpointsReconciler };
 export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
