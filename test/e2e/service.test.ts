@@ -1,4 +1,6 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadUpConfig } from "../../src/config.ts";
 import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
@@ -61,7 +63,11 @@ spec:
             - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
           ports: [{ name: http, containerPort: 8080 }]
           # Probes reach 127.0.0.1; this server listens on its node address only, so the probe checks that address itself.
-          readinessProbe: { exec: { command: ["bash", "-c", "exec 3<>/dev/tcp/$HOST_IP/$PORT"] }, periodSeconds: 1 }
+          # A file named after the pod in the marker directory makes it not ready (the readiness test).
+          readinessProbe:
+            exec: { command: ["bash", "-c", "test ! -e ${notReadyDir()}/$POD_NAME && exec 3<>/dev/tcp/$HOST_IP/$PORT"] }
+            periodSeconds: 1
+            failureThreshold: 1
           lifecycle: { preStop: { sleep: { seconds: 2 } } }
 `,
     "web-service.yaml": `apiVersion: v1
@@ -73,6 +79,10 @@ spec:
   ports: [{ name: http, port: ${servicePort}, targetPort: http, nodePort: ${nodePort} }]
 `,
   };
+}
+
+function notReadyDir(): string {
+  return join(dataDir.path, "not-ready");
 }
 
 async function commit(files: Record<string, string>, message: string): Promise<void> {
@@ -111,6 +121,7 @@ beforeAll(async () => {
     Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])),
   );
   await repo.commit("three nodes");
+  await mkdir(notReadyDir(), { recursive: true });
   const config = loadUpConfig(
     { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
     { DATABASE_URL: database().url, CAPSTAN_RESYNC_INTERVAL: "5" },
@@ -215,4 +226,47 @@ describe("a NodePort Service in front of a 3-replica Deployment on three SSH nod
     // Only the new version answers once the update is done.
     for (const address of addresses) expect(await get(address, nodePort)).toMatch(/^v2 /);
   }, 180_000);
+
+  it("stops sending requests to a pod that turns not ready, and sends them again once it is ready", async () => {
+    const [victim] = (await pods()).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const victimNode = addresses[Number((victim!.spec as { nodeName: string }).nodeName.replace("node-", ""))]!;
+    // Only other nodes' proxies: the victim's own agent drops it at once by itself; these wait for the control plane.
+    const others = addresses.filter((address) => address !== victimNode);
+    const answers: { at: number; pod: string }[] = [];
+    let loading = true;
+    const load = (async () => {
+      for (let sent = 0; loading; sent += 1) {
+        const at = performance.now();
+        void get(others[sent % others.length]!, nodePort).then(
+          (body) => answers.push({ at, pod: body.split(" ")[1]! }),
+          () => undefined,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const statusReady = async () => ((await store.getObject({ kind: "Pod", namespace: "default", name: victim!.name }))!.status as { ready?: boolean }).ready;
+
+    const markedAt = performance.now();
+    await writeFile(join(notReadyDir(), victim!.name), "");
+    await eventually(async () => expect(await statusReady()).toBe(false), 10_000);
+    const notReadyAt = performance.now();
+    // Requests sent from 1 s after the status said so on reach the other pods only.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const lastToVictim = Math.max(...answers.filter((answer) => answer.pod === victim!.name).map((answer) => answer.at));
+    expect(answers.filter((answer) => answer.at > notReadyAt + 1_000 && answer.pod === victim!.name)).toEqual([]);
+    expect(answers.filter((answer) => answer.at > notReadyAt + 1_000).length).toBeGreaterThan(50);
+
+    await rm(join(notReadyDir(), victim!.name));
+    await eventually(async () => expect(await statusReady()).toBe(true), 10_000);
+    const readyAgainAt = performance.now();
+    await eventually(() => expect(answers.some((answer) => answer.at > readyAgainAt && answer.pod === victim!.name)).toBe(true), 5_000);
+    const firstAgain = Math.min(...answers.filter((answer) => answer.at > readyAgainAt && answer.pod === victim!.name).map((answer) => answer.at));
+    loading = false;
+    await load;
+    console.log(
+      `readiness through the proxies of other nodes: marker written → stored status not ready (probe period 1 s) ${(notReadyAt - markedAt).toFixed(0)} ms; ` +
+        `last request routed to it ${(lastToVictim - notReadyAt).toFixed(0)} ms after the status; ` +
+        `first request after ready again +${(firstAgain - readyAgainAt).toFixed(0)} ms`,
+    );
+  }, 60_000);
 });
