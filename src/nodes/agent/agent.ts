@@ -306,7 +306,8 @@ export class Agent {
     const worker = this.#workers.get(uid);
     if (!worker) return;
     const record = worker.record();
-    this.#services.podStatus(uid, podKey(worker), worker.status().ready, Object.values(record.hostPorts));
+    const status = worker.status();
+    this.#services.podStatus(uid, `${status.namespace}/${status.name}`, status.ready, Object.values(record.hostPorts));
     // Status changes (usage samples, readiness) come often; the state file is rewritten only when the record moved.
     if (JSON.stringify(record) !== JSON.stringify(this.#state.records[uid])) {
       this.#state.records[uid] = record;

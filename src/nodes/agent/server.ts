@@ -133,6 +133,7 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
       const code =
         error instanceof AgentNotFoundError ? errorCodes.notFound : error instanceof ServiceRouteError ? errorCodes.badRequest : errorCodes.internal;
       if (code === errorCodes.internal) log.error({ err: error, method: request.method }, "agent request failed");
+      if (code === errorCodes.badRequest) log.warn({ id: request.id, problem: (error as Error).message }, "refused protocol request");
       fail(request.id, code, (error as Error).message);
     }
   }
