@@ -143,7 +143,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
   }
 }
 
-/** Spec changes of the kinds a node's pod set is made of; status-only writes (the agents' own reports) do not count. */
+/** Spec changes of the kinds a node's pod set and Service routes are made of; status-only writes (the agents' own reports) do not count. */
 function wakesNodeManager(change: ObjectChange): boolean {
-  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret"].includes(change.kind);
+  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice"].includes(change.kind);
 }

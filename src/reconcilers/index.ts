@@ -2,6 +2,7 @@
 import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
 import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
+import { endpointsReconciler } from "./endpoints.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
@@ -14,6 +15,8 @@ export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycl
 export { daemonSetReconciler };
 export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
 export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
+export { endpointsReconciler };
+export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
@@ -28,5 +31,6 @@ export function standardReconcilers(
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
     autoscalerReconciler({ metrics: options.podMetrics }),
+    endpointsReconciler,
   ];
 }

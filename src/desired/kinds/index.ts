@@ -60,6 +60,7 @@ export { podKind, type Pod } from "./pod-object.ts";
 export { replicaSetKind, type ReplicaSet, type ReplicaSetSpec } from "./replicaset.ts";
 export { mergedSecretData, secretKind, type Secret } from "./secret.ts";
 export { serviceKind, type Service, type ServiceSpec } from "./service.ts";
+export * from "./endpointslice.ts";
 export { statefulSetKind, type StatefulSet, type StatefulSetSpec, type VolumeClaimTemplate } from "./statefulset.ts";
 
 export { podSpecSchema, podTemplateSpecSchema, type PodSpec, type PodTemplateSpec, type RestartPolicy } from "./pod.ts";

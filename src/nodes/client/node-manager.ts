@@ -6,6 +6,8 @@ import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+import { ServiceRoutePusher } from "./service-route-pusher.ts";
+import { planServiceRoutes } from "./service-routes.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -40,13 +42,16 @@ interface NodeEntry {
   lastWrittenAt: number;
   lastWritten?: string;
   sentPods?: string;
+  connected: boolean;
 }
 
 /**
  * The control plane's side of every node link: one NodeClient per Node
  * object, each given the full set of Pods bound to that node (spec.nodeName)
  * with their ConfigMaps and Secrets resolved; node heartbeats and pod statuses
- * flow back into the store in batches.
+ * flow back into the store in batches. Every node also gets every Service's
+ * routes (service-routes.ts), sent before the pods so that a pod leaves the
+ * proxies before its node stops it.
  */
 export class NodeManager {
   readonly #options: NodeManagerOptions;
@@ -59,9 +64,11 @@ export class NodeManager {
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
   #stopped = false;
+  readonly #routes: ServiceRoutePusher;
 
   constructor(options: NodeManagerOptions) {
     this.#options = options;
+    this.#routes = new ServiceRoutePusher({ store: options.store, clock: options.clock, log: options.log });
   }
 
   async start(): Promise<void> {
@@ -126,11 +133,13 @@ export class NodeManager {
   async #refreshOnce(): Promise<void> {
     if (this.#stopped) return;
     const { store } = this.#options;
-    const [nodes, pods, configMaps, secrets] = await Promise.all([
+    const [nodes, pods, configMaps, secrets, services, slices] = await Promise.all([
       store.listObjects({ kind: "Node" }),
       store.listObjects({ kind: "Pod" }),
       store.listObjects({ kind: "ConfigMap" }),
       store.listObjects({ kind: "Secret" }),
+      store.listObjects({ kind: "Service" }),
+      store.listObjects({ kind: "EndpointSlice" }),
     ]);
     const index = (objects: StoredObject[]) => new Map(objects.map((object) => [`${object.namespace}/${object.name}`, object]));
     const configMapIndex = index(configMaps);
@@ -148,11 +157,18 @@ export class NodeManager {
         // A Node removed from Git keeps nothing of ours running; a changed one (new address, key) is only reconnected.
         if (!node) await this.#drain(entry);
         await this.#remove(entry);
+        this.#routes.forget(name);
       }
     }
     for (const node of wanted.values()) {
       if (!this.#entries.has(node.name)) this.#add(node);
     }
+
+    // Routes first, answers awaited (bounded): a pod deleted since the last pass leaves every proxy before its node stops it.
+    await this.#routes.push(
+      [...this.#entries.values()].map((entry) => entry.client),
+      planServiceRoutes(services, slices, pods),
+    );
 
     const podsByNode = new Map<string, StoredObject[]>();
     for (const pod of pods) {
@@ -193,9 +209,17 @@ export class NodeManager {
         log: this.#options.log.child({ node: node.name }),
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0 };
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected };
     entry.unsubscribe.push(
-      client.onState((state) => void this.#writeNode(entry, state)),
+      client.onState((state) => {
+        void this.#writeNode(entry, state);
+        // Back after a drop: push the routes again, so that this time the agent's listen errors are reported.
+        if (state.connected && !entry.connected && !this.#stopped) {
+          this.#routes.forget(node.name);
+          void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
+        }
+        entry.connected = state.connected;
+      }),
       client.onStatus((changed, removed) => {
         for (const uid of removed) this.#readiness.delete(uid);
         this.#queuePods(entry, changed);
@@ -205,10 +229,11 @@ export class NodeManager {
     void this.#writeNode(entry, client.state());
   }
 
-  /** Tells the agent to stop every pod, if it can be reached soon; a node that is gone already has nothing to stop. */
+  /** Tells the agent to stop every pod and close every Service listener, if it can be reached soon; a node that is gone already has nothing to stop. */
   async #drain(entry: NodeEntry): Promise<void> {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
-    await Promise.race([entry.client.sync([]).then(() => undefined, () => undefined), timeout]);
+    const emptied = Promise.all([entry.client.syncServices([]), entry.client.sync([])]);
+    await Promise.race([emptied.then(() => undefined, () => undefined), timeout]);
   }
 
   async #remove(entry: NodeEntry): Promise<void> {
