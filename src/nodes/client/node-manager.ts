@@ -6,6 +6,7 @@ import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+import { podWarnings, warningKey } from "./pod-warnings.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -54,6 +55,8 @@ export class NodeManager {
   readonly #pendingPods = new Map<string, StatusUpdate>();
   /** Per pod uid: its readiness and since when (the agent reports the state, not the moment it changed). */
   readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
+  /** Per pod uid: the warnings its status calls for that were already recorded as events. */
+  readonly #warned = new Map<string, Set<string>>();
   #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -197,8 +200,12 @@ export class NodeManager {
     entry.unsubscribe.push(
       client.onState((state) => void this.#writeNode(entry, state)),
       client.onStatus((changed, removed) => {
-        for (const uid of removed) this.#readiness.delete(uid);
+        for (const uid of removed) {
+          this.#readiness.delete(uid);
+          this.#warned.delete(uid);
+        }
         this.#queuePods(entry, changed);
+        this.#recordWarnings(changed);
       }),
     );
     this.#entries.set(node.name, entry);
@@ -262,6 +269,24 @@ export class NodeManager {
       this.#flushTimer = undefined;
       void this.#flush();
     }, this.#options.statusFlushMs ?? 200);
+  }
+
+  /** A Warning event on the pod for each blocked container (or failed pod) the agent reports, once per appearance. */
+  #recordWarnings(changed: PodStatus[]): void {
+    for (const pod of changed) {
+      const warnings = podWarnings(pod);
+      const before = this.#warned.get(pod.uid);
+      const now = new Set(warnings.map(warningKey));
+      if (now.size === 0) this.#warned.delete(pod.uid);
+      else this.#warned.set(pod.uid, now);
+      for (const warning of warnings) {
+        if (before?.has(warningKey(warning))) continue;
+        const event = { objectUid: pod.uid, kind: "Pod", namespace: pod.namespace, name: pod.name, type: "Warning" as const, ...warning, source: "capstan-agent", at: this.#options.clock.now() };
+        this.#options.store.recordEvent(event).catch((error: unknown) =>
+          this.#options.log.warn({ pod: `${pod.namespace}/${pod.name}`, reason: warning.reason, err: messageOf(error) }, "could not record a pod event"),
+        );
+      }
+    }
   }
 
   async #flush(): Promise<void> {
