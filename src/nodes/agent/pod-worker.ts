@@ -6,7 +6,7 @@ import type { AgentPod, PodStatus, RuntimeName } from "../protocol.ts";
 import { containerStatus, podSlots, startFailure, type Slot, type StartFailure } from "./container-slot.ts";
 import { ContainerSupervisor } from "./container-supervisor.ts";
 import { adoptionSpec, launchSpec, type LaunchContext } from "./launch-spec.ts";
-import { kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
+import { activeDeadlineRemainingMs, deadlineExceeded, kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
 import type { PodRecord } from "./pod-record.ts";
 import { allocateHostPorts, releaseHostPorts } from "./ports.ts";
 import type { ContainerRuntime } from "./runtime/types.ts";
@@ -14,7 +14,7 @@ import { sampleUsage } from "./usage-sampler.ts";
 import { prepareVolumes, removePodVolumes, type PreparedVolume } from "./volumes.ts";
 
 // The pure decisions moved to pod-lifecycle.ts; they are still importable from here.
-export { formatGoDuration, kubeletBackoff, planRestart, podPhase, shouldRestart, type BackoffPolicy, type ContainerRole, type PhaseInput } from "./pod-lifecycle.ts";
+export { activeDeadlineRemainingMs, formatGoDuration, kubeletBackoff, planRestart, podPhase, shouldRestart, type BackoffPolicy, type ContainerRole, type PhaseInput } from "./pod-lifecycle.ts";
 
 /**
  * One pod on this node, supervised like the kubelet's pod worker: init
@@ -72,6 +72,8 @@ export class PodWorker {
   #startTime: string | undefined;
   #initDone: boolean;
   #initFailed = false;
+  /** activeDeadlineSeconds was spent: the containers were stopped and the pod failed. */
+  #deadlineExceeded = false;
   /** No new processes, no restarts: stop() or detach() was called. */
   #halted = false;
   #detached = false;
@@ -80,6 +82,7 @@ export class PodWorker {
   #stopping: Promise<void> | undefined;
   #podLoop: Promise<void> | undefined;
   #usageLoop: Promise<void> | undefined;
+  #deadlineLoop: Promise<void> | undefined;
 
   constructor(options: PodWorkerOptions) {
     this.#options = options;
@@ -135,6 +138,12 @@ export class PodWorker {
     // Adopted containers are supervised at once, whatever the init sequence still has to do.
     for (const slot of this.#slots()) if (slot.adopted) this.#supervisor.ensureLoop(slot);
 
+    // Counted from the pod's first start: a deadline spent while the agent was away ends the pod before anything runs again.
+    if (activeDeadlineRemainingMs(this.#startTime, this.#pod.spec.activeDeadlineSeconds, this.#clock.now()) === 0) {
+      await this.#exceedDeadline();
+      return;
+    }
+    this.#deadlineLoop = this.#watchDeadline().catch((error: unknown) => this.#log.error({ err: error }, "the active deadline watch failed"));
     this.#podLoop = this.#runPod().catch((error: unknown) => this.#log.error({ err: error }, "the pod worker failed"));
     this.#usageLoop = sampleUsage({
       slots: this.#slots(),
@@ -151,7 +160,7 @@ export class PodWorker {
 
   /** Synchronous snapshot for the control plane. */
   status(): PodStatus {
-    const phase = podPhase({ initFailed: this.#initFailed, initDone: this.#initDone, apps: this.#appSlots });
+    const phase = podPhase({ initFailed: this.#initFailed, deadlineExceeded: this.#deadlineExceeded, initDone: this.#initDone, apps: this.#appSlots });
     const sidecars = this.#initSlots.filter((slot) => slot.role === "sidecar");
     const ready = phase === "Running" && [...this.#appSlots, ...sidecars].every((slot) => slot.ready);
     return {
@@ -161,6 +170,7 @@ export class PodWorker {
       ...(this.#pod.commitSha !== undefined ? { commitSha: this.#pod.commitSha } : {}),
       phase,
       ready,
+      ...(this.#deadlineExceeded ? { reason: deadlineExceeded.reason, message: deadlineExceeded.message } : {}),
       ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
       initContainerStatuses: this.#initSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
       containerStatuses: this.#appSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
@@ -203,7 +213,19 @@ export class PodWorker {
     this.#halted = true;
     this.#lifetime.abort();
     await this.#starting?.catch(() => undefined);
+    await this.#endContainers();
+    await this.#deadlineLoop;
+    releaseHostPorts(this.#pod.uid);
+    if (options.removeData ?? true) {
+      await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
+      // Its logs go with it, as a deleted pod's do in Kubernetes: otherwise every rollout leaves 50 MiB behind.
+      await rm(this.#options.podDir, { recursive: true, force: true });
+    }
+    this.#notify();
+  }
 
+  /** Every run ended (app containers and init containers first, then sidecars in reverse order), and every loop with it. */
+  async #endContainers(): Promise<void> {
     const first = [...this.#initSlots.filter((slot) => slot.role === "init"), ...this.#appSlots];
     await Promise.all(first.map((slot) => (slot.run ? this.#supervisor.endRun(slot, slot.run) : undefined)));
     for (const slot of this.#initSlots.filter((candidate) => candidate.role === "sidecar").reverse()) {
@@ -213,12 +235,33 @@ export class PodWorker {
     await Promise.all(this.#slots().map((slot) => slot.loop));
     await this.#podLoop;
     await this.#usageLoop;
-    releaseHostPorts(this.#pod.uid);
-    if (options.removeData ?? true) {
-      await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
-      // Its logs go with it, as a deleted pod's do in Kubernetes: otherwise every rollout leaves 50 MiB behind.
-      await rm(this.#options.podDir, { recursive: true, force: true });
-    }
+  }
+
+  /** Waits out activeDeadlineSeconds (on the injected clock), then fails the pod. */
+  async #watchDeadline(): Promise<void> {
+    const remainingMs = activeDeadlineRemainingMs(this.#startTime, this.#pod.spec.activeDeadlineSeconds, this.#clock.now());
+    if (remainingMs === undefined) return;
+    await this.#clock.sleep(remainingMs, this.#lifetime.signal);
+    if (this.#halted) return;
+    // A pod whose containers all ended for good is over already; the deadline only stops one still active.
+    if (this.#appSlots.every((slot) => slot.terminal) || this.#initFailed) return;
+    await this.#exceedDeadline();
+  }
+
+  /**
+   * As the kubelet's active deadline handler: the pod fails with reason
+   * DeadlineExceeded and its containers are stopped with their grace period
+   * (preStop, SIGTERM, SIGKILL), restarted by nothing. Its data stays until
+   * the pod is removed, like any failed pod's.
+   */
+  async #exceedDeadline(): Promise<void> {
+    this.#deadlineExceeded = true;
+    this.#stopDeadlineMs = this.#clock.now().getTime() + this.#pod.spec.terminationGracePeriodSeconds * 1000;
+    this.#halted = true;
+    this.#lifetime.abort();
+    this.#log.info({ activeDeadlineSeconds: this.#pod.spec.activeDeadlineSeconds }, "the pod's active deadline is spent: stopping it");
+    this.#notify();
+    await this.#endContainers();
     this.#notify();
   }
 

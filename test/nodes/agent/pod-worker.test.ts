@@ -7,6 +7,7 @@ import { systemClock, type Clock } from "../../../src/clock.ts";
 import { silentLogger } from "../../../src/logging.ts";
 import type { PodRecord } from "../../../src/nodes/agent/pod-record.ts";
 import {
+  activeDeadlineRemainingMs,
   formatGoDuration,
   kubeletBackoff,
   planRestart,
@@ -425,6 +426,59 @@ describe("hooks and stopping", () => {
     const { main, phase } = await startWorker(p);
     await eventually(() => expect(phase()).toBe("Failed"));
     expect(main().state).toMatchObject({ terminated: { reason: "PostStartHookError", message: expect.stringContaining("nope") } });
+  });
+});
+
+describe("activeDeadlineSeconds", () => {
+  it("fails the pod with DeadlineExceeded once spent on the clock, stopping its containers with their grace period and restarting nothing", async () => {
+    const clock = new ManualClock();
+    const p = pod({
+      activeDeadlineSeconds: 30,
+      containers: [sh("main", "trap 'echo term > ../deadline-term; exit 0' TERM; while true; do sleep 0.1; done")],
+    });
+    const { worker, podDir, main, phase } = await startWorker(p, { clock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    await clock.advance(29_000);
+    expect(phase()).toBe("Running");
+    expect(alive(pid)).toBe(true);
+
+    await clock.advance(1_000);
+    await eventually(() => expect(alive(pid)).toBe(false));
+    expect(await readFile(join(podDir, "..", "deadline-term"), "utf8")).toBe("term\n");
+    await eventually(() =>
+      expect(worker.status()).toMatchObject({
+        phase: "Failed",
+        ready: false,
+        reason: "DeadlineExceeded",
+        message: "Pod was active on the node longer than the specified deadline",
+        containerStatuses: [{ restartCount: 0, state: { terminated: { exitCode: 0 } } }],
+      }),
+    );
+    // restartPolicy Always, yet nothing comes back.
+    await clock.advance(60_000);
+    await pause(200);
+    expect(main().restartCount).toBe(0);
+    expect(await processesOfAgent(agentId)).toEqual([]);
+  });
+
+  it("counts from the pod's recorded start: a deadline spent while the agent was away fails the pod before anything runs", async () => {
+    const clock = new ManualClock();
+    const p = pod({ activeDeadlineSeconds: 10, containers: [sh("main", "touch ../ran-anyway; sleep 30")] });
+    const startTime = new Date(clock.now().getTime() - 11_000).toISOString();
+    const { worker, podDir } = await startWorker(p, { clock, record: { uid: p.uid, hostPorts: {}, containers: {}, startTime } });
+    expect(worker.status()).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded", startTime });
+    await pause(300);
+    await expect(stat(join(podDir, "..", "ran-anyway"))).rejects.toThrow();
+  });
+
+  it("leaves a pod without a deadline, or with time left, alone (pure)", () => {
+    const now = new Date("2026-01-01T00:01:00Z");
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", undefined, now)).toBeUndefined();
+    expect(activeDeadlineRemainingMs(undefined, 30, now)).toBeUndefined();
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 90, now)).toBe(30_000);
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 60, now)).toBe(0);
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 30, now)).toBe(0);
   });
 });
 
