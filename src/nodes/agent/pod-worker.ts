@@ -8,6 +8,7 @@ import { ContainerSupervisor } from "./container-supervisor.ts";
 import { adoptionSpec, launchSpec, type LaunchContext } from "./launch-spec.ts";
 import { activeDeadlineRemainingMs, deadlineExceeded, kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
 import type { PodRecord } from "./pod-record.ts";
+import { writePodHostsFile } from "./hosts-file.ts";
 import { allocateHostPorts, releaseHostPorts } from "./ports.ts";
 import type { ContainerRuntime } from "./runtime/types.ts";
 import { sampleUsage } from "./usage-sampler.ts";
@@ -68,6 +69,7 @@ export class PodWorker {
   #markDetached!: () => void;
   #hostPorts: Record<string, number>;
   #volumes: Map<string, PreparedVolume> | undefined;
+  #hostsFile: string | undefined;
   #prepareError: StartFailure | undefined;
   #startTime: string | undefined;
   #initDone: boolean;
@@ -331,11 +333,12 @@ export class PodWorker {
     }
   }
 
-  /** Host ports and volumes; a failure shows in every container's waiting state and is retried by #runPod. */
+  /** Host ports, the hosts file and volumes; a failure shows in every container's waiting state and is retried by #runPod. */
   async #prepare(): Promise<void> {
     try {
       await mkdir(join(this.#options.podDir, "logs"), { recursive: true });
       this.#hostPorts = await allocateHostPorts(this.#pod, this.#options.hostIP, this.#hostPorts);
+      this.#hostsFile = await writePodHostsFile(this.#options.podDir, this.#pod.spec);
       this.#volumes = await prepareVolumes({
         pod: this.#pod,
         podDir: this.#options.podDir,
@@ -369,6 +372,7 @@ export class PodWorker {
       podDir: this.#options.podDir,
       hostPorts: this.#hostPorts,
       volumes: this.#volumes,
+      ...(this.#hostsFile ? { hostsFile: this.#hostsFile } : {}),
     };
   }
 

@@ -17,6 +17,7 @@ import {
   type ContainerRole,
   type PhaseInput,
 } from "../../../src/nodes/agent/pod-worker.ts";
+import { hostsFileContent } from "../../../src/nodes/agent/hosts-file.ts";
 import { createProcessRuntime } from "../../../src/nodes/agent/runtime/process.ts";
 import type { ContainerRuntime } from "../../../src/nodes/agent/runtime/types.ts";
 import { agentPodSchema, type AgentPod, type ContainerStatus, type PodPhase, type RuntimeName } from "../../../src/nodes/protocol.ts";
@@ -426,6 +427,35 @@ describe("hooks and stopping", () => {
     const { main, phase } = await startWorker(p);
     await eventually(() => expect(phase()).toBe("Failed"));
     expect(main().state).toMatchObject({ terminated: { reason: "PostStartHookError", message: expect.stringContaining("nope") } });
+  });
+});
+
+describe("hostAliases", () => {
+  it("writes the pod's hosts file (the node's, then the aliases), names it in CAPSTAN_HOSTS_FILE and, as root, binds it over /etc/hosts", async () => {
+    const p = pod({
+      hostAliases: [{ ip: "10.0.0.5", hostnames: ["db.internal", "cache.internal"] }],
+      containers: [sh("main", 'echo "file=$CAPSTAN_HOSTS_FILE"; getent hosts cache.internal; sleep 30')],
+    });
+    const { podDir, main } = await startWorker(p, { clock: systemClock });
+    const hostsFile = join(podDir, "etc-hosts");
+    const logPath = join(podDir, "logs", "main.log");
+    await eventually(async () => expect(await readFile(logPath, "utf8")).toContain("file="));
+    const content = await readFile(hostsFile, "utf8");
+    expect(content.startsWith(await readFile("/etc/hosts", "utf8"))).toBe(true);
+    expect(content).toMatch(/# Entries added by HostAliases\.\n10\.0\.0\.5\tdb\.internal\tcache\.internal\n$/);
+    expect(await readFile(logPath, "utf8")).toContain(`file=${hostsFile}\n`);
+    if (process.getuid?.() === 0) {
+      await eventually(async () => expect(await readFile(logPath, "utf8")).toMatch(/^10\.0\.0\.5\s+db\.internal\s+cache\.internal$/m));
+    }
+    // The node's own file is not touched.
+    expect(await readFile("/etc/hosts", "utf8")).not.toContain("cache.internal");
+    expect(main().state).toHaveProperty("running");
+  });
+
+  it("formats the file as the kubelet does (pure)", () => {
+    const aliases = [{ ip: "10.0.0.5", hostnames: ["a", "b"] }, { ip: "fd00::1", hostnames: ["c"] }];
+    expect(hostsFileContent("127.0.0.1\tlocalhost", aliases)).toBe("127.0.0.1\tlocalhost\n\n# Entries added by HostAliases.\n10.0.0.5\ta\tb\nfd00::1\tc\n");
+    expect(hostsFileContent("", aliases.slice(1))).toBe("\n# Entries added by HostAliases.\nfd00::1\tc\n");
   });
 });
 
