@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, statfs, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PodConfigError } from "../../../src/nodes/agent/errors.ts";
+import { mountPointsUnder, parseMountPoints, tmpfsOptions, unmountUnder } from "../../../src/nodes/agent/tmpfs.ts";
 import { containerMounts, prepareVolumes, removePodVolumes, type PreparedVolume } from "../../../src/nodes/agent/volumes.ts";
 import { agentPodSchema, type AgentPod, type AgentPodInput } from "../../../src/nodes/protocol.ts";
 
@@ -21,6 +22,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await unmountUnder(root);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -88,6 +90,33 @@ describe("emptyDir", () => {
     expect(volume.hostPath).toBe(join(secretDir, "vol"));
     expect(await modeOf(secretDir)).toBe(0o700);
     expect((await stat(volume.hostPath)).isDirectory()).toBe(true);
+  });
+
+  it("is a tmpfs of its own, sizeLimit bytes large, when the agent is root; kept across a re-prepare and unmounted with the pod", async () => {
+    if (process.getuid?.() !== 0) throw new Error("this test needs root, as the CI runs it: a non-root agent cannot mount");
+    const volume = await prepareOne({ emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+    const tmpfsMagic = 0x01021994;
+    const fs = await statfs(volume.hostPath);
+    expect(fs.type).toBe(tmpfsMagic);
+    expect(fs.blocks * fs.bsize).toBe(1024 * 1024);
+    expect(await modeOf(volume.hostPath)).toBe(0o777);
+    await writeFile(join(volume.hostPath, "small"), "kept");
+    await expect(writeFile(join(volume.hostPath, "big"), Buffer.alloc(2 * 1024 * 1024))).rejects.toMatchObject({ code: "ENOSPC" });
+
+    await prepareOne({ emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+    expect(await readFile(join(volume.hostPath, "small"), "utf8")).toBe("kept");
+    expect(await mountPointsUnder(secretDir)).toEqual([volume.hostPath]);
+
+    await removePodVolumes({ podDir, secretDir });
+    expect(await mountPointsUnder(secretDir)).toEqual([]);
+    await expect(stat(secretDir)).rejects.toThrow();
+  });
+
+  it("reads mount points with their escapes and builds the mount options (pure)", () => {
+    const mountinfo = "36 35 98:0 / /mnt/with\\040space rw - tmpfs tmpfs rw\n37 35 98:0 / /dev/shm rw - tmpfs tmpfs rw\n";
+    expect(parseMountPoints(mountinfo)).toEqual(["/mnt/with space", "/dev/shm"]);
+    expect(tmpfsOptions(undefined)).toBe("mode=0777");
+    expect(tmpfsOptions(1048576)).toBe("mode=0777,size=1048576");
   });
 });
 
