@@ -309,20 +309,26 @@ describe("projected", () => {
   });
 
   it("writes whole label and annotation maps as sorted key=\"value\" lines, like the kubelet", async () => {
-    // The manifest schema admits only subscripted label paths today; the agent already handles the whole map.
-    const pod = podWith(
-      [{ name: "vol", projected: { sources: [{ downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.name" } }] } }] } }],
-      { labels: { tier: "front", app: "web", quote: 'say "hi"' } },
-    );
-    pod.spec.volumes![0]!.projected!.sources[0]!.downwardAPI!.items[0]!.fieldRef.fieldPath = "metadata.labels";
+    const items = [
+      { path: "labels", fieldRef: { fieldPath: "metadata.labels" } },
+      { path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } },
+    ];
+    const pod = podWith([{ name: "vol", projected: { sources: [{ downwardAPI: { items } }] } }], {
+      labels: { tier: "front", app: "web", quote: 'say "hi"' },
+      annotations: { "example.com/owner": "team-a" },
+    });
     const volume = (await prepare(pod)).get("vol")!;
     expect(await readFile(join(volume.hostPath, "labels"), "utf8")).toBe('app="web"\nquote="say \\"hi\\""\ntier="front"');
+    expect(await readFile(join(volume.hostPath, "annotations"), "utf8")).toBe('example.com/owner="team-a"');
   });
 
   it("refuses node and status fields, which Kubernetes only offers to environment variables", async () => {
-    const error = await configError(
-      prepareOne({ projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }),
-    );
+    const volumes = [{ name: "vol", projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }];
+    // The manifest schema refuses it first; the agent, which may meet a pod from an older control plane, refuses it too.
+    expect(() => podWith(volumes)).toThrow(/supported fieldPaths in a downwardAPI volume are metadata\.name/);
+    const pod = podWith([{ ...volumes[0], projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "metadata.name" } }] } }] } }]);
+    pod.spec.volumes![0]!.projected!.sources[0]!.downwardAPI!.items[0]!.fieldRef.fieldPath = "spec.nodeName";
+    const error = await configError(prepare(pod).then((prepared) => prepared.get("vol")));
     expect(error.message).toBe('volume "vol": fieldPath spec.nodeName is not supported in a downwardAPI volume');
   });
 
