@@ -226,6 +226,15 @@ describe("configMap", () => {
     expect(await readFile(join(volume.hostPath, "level"), "utf8")).toBe("debug");
   });
 
+  it("writes binaryData keys byte for byte, beside the data keys, and as items", async () => {
+    const extra = { configMapBinaryData: { "web-config": { "logo.bin": base64(binary) } } };
+    const whole = await prepareOne({ configMap: { name: "web-config" } }, extra);
+    expect(await listFiles(whole.hostPath)).toEqual(["app.yaml", "log.level", "logo.bin"]);
+    expect((await readFile(join(whole.hostPath, "logo.bin"))).equals(binary)).toBe(true);
+    const item = await prepareOne({ configMap: { name: "web-config", items: [{ key: "logo.bin", path: "img/logo" }] } }, extra);
+    expect((await readFile(join(item.hostPath, "img/logo"))).equals(binary)).toBe(true);
+  });
+
   it("fails on a missing ConfigMap or item key unless optional", async () => {
     expect((await configError(prepareOne({ configMap: { name: "absent" } }))).message).toBe('configmap "absent" not found');
     const missingKey = await configError(prepareOne({ configMap: { name: "web-config", items: [{ key: "nope", path: "nope" }] } }));
