@@ -419,6 +419,24 @@ describe("hooks and stopping", () => {
     await expect(stat(podDir)).rejects.toThrow();
   });
 
+  it("a preStop hook counts against the grace period: one that outlasts it is cut short and the process SIGKILLed at the deadline", async () => {
+    const p = pod({
+      terminationGracePeriodSeconds: 1,
+      containers: [sh("main", "trap '' TERM; while true; do sleep 0.1; done", { lifecycle: { preStop: { exec: { command: ["sleep", "30"] } } } })],
+    });
+    const { worker, main } = await startWorker(p, { clock: systemClock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    const started = Date.now();
+    await worker.stop();
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(4_000);
+    expect(alive(pid)).toBe(false);
+    expect(main().state).toMatchObject({ terminated: { signal: "SIGKILL" } });
+    expect(await processesOfAgent(agentId)).toEqual([]);
+  });
+
   it("a failing postStart hook kills the container and counts as a failed run", async () => {
     const p = pod({
       restartPolicy: "Never",
