@@ -307,7 +307,7 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
       expect(await ask(pod!)).toMatchObject({ secretArrived: true });
     }, 60_000);
 
-    // Two rejected commits naming the Secret: an immutable value changed, and a typo beside a value.
+    // Rejected commits of the Secret's file: an immutable value changed, a typo beside a value, a value YAML reads as an alias.
     const changed = await commit({ "secret.yaml": secret(plantedNext) }, "rotate the password");
     await eventually(async () => expect((await store.getRevision(changed))?.state).toBe("rejected"), 20_000);
     expect((await store.getRevision(changed))!.errors).toEqual([
@@ -316,6 +316,10 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
     const typo = await commit({ "secret.yaml": secret(planted).replace("stringData:", "stringdata:") }, "typo");
     await eventually(async () => expect((await store.getRevision(typo))?.state).toBe("rejected"), 20_000);
     expect((await store.getRevision(typo))!.errors).toContainEqual(expect.objectContaining({ file: "secret.yaml", path: "stringdata" }));
+    // Unquoted, a value starting with * is a YAML alias, whose name the parser would quote in its error.
+    const unquoted = await commit({ "secret.yaml": secret(planted).replace(`"${planted}"`, `*${planted}`) }, "unquoted");
+    await eventually(async () => expect((await store.getRevision(unquoted))?.state).toBe("rejected"), 20_000);
+    expect((await store.getRevision(unquoted))!.errors).toEqual([expect.objectContaining({ file: "secret.yaml", line: 6, message: expect.stringContaining("Unresolved alias") })]);
 
     // The value is really in play: the pods hold it, in their environment and their secret volume.
     const webPod = (await podsOf("web"))[0]!;
