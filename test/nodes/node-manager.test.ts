@@ -185,6 +185,15 @@ describe("NodeManager with a local agent", () => {
     // One event, however many status reports repeated the same wait.
     expect((await store.listEvents({})).filter((event) => event.name === "two" && event.reason === blocked.reason)).toHaveLength(1);
     expect(JSON.stringify(await store.listEvents({}))).not.toContain(secretValue);
+
+    // The key comes back: the blocked pod (the same pod, nothing rolls it) starts, without waiting out its back-off.
+    await apply(["one", "two"]);
+    await nodes.refresh();
+    await eventually(async () => {
+      const two = await store.getObject({ kind: "Pod", namespace: "default", name: "two" });
+      expect(two?.status).toMatchObject({ phase: "Running", ready: true });
+    }, 10_000);
+    expect(nodes.podStatuses()[0]!.pods.find((pod) => pod.name === "one")!.containerStatuses[0]).toMatchObject({ pid: onePid, restartCount: 0 });
   });
 
   it("stops what it runs on a node whose Node is removed from Git", async () => {

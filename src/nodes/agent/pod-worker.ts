@@ -57,7 +57,8 @@ export interface PodWorkerOptions {
 
 export class PodWorker {
   readonly #options: PodWorkerOptions;
-  readonly #pod: AgentPod;
+  /** Replaced by updateConfig() when only its ConfigMap/Secret data changes; the spec stays. */
+  #pod: AgentPod;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #backoff: BackoffPolicy;
@@ -65,6 +66,8 @@ export class PodWorker {
   readonly #initSlots: Slot[];
   readonly #appSlots: Slot[];
   readonly #lifetime = new AbortController();
+  /** Aborted (and replaced) when new config data arrives: a wait on a config error is cut short. */
+  #retryNow = new AbortController();
   readonly #detachedSignal: Promise<"detached">;
   #markDetached!: () => void;
   #hostPorts: Record<string, number>;
@@ -105,6 +108,7 @@ export class PodWorker {
       halted: () => this.#halted,
       detached: () => this.#detached,
       stopDeadlineMs: () => this.#stopDeadlineMs,
+      retrySignal: () => this.#retryNow.signal,
       hostPorts: () => this.#hostPorts,
       launchSpec: (slot) => launchSpec(this.#launchContext(), slot.container),
       adoptionSpec: (slot) => adoptionSpec(this.#launchContext(), slot.container),
@@ -267,6 +271,20 @@ export class PodWorker {
     this.#notify();
   }
 
+  /**
+   * New ConfigMap/Secret data for this same pod. As the kubelet reads them at
+   * each launch: what starts from now on (a container blocked on a missing
+   * key, a restart, volumes not yet prepared) uses the new data, and a wait
+   * on a config error is cut short; running processes keep what they started
+   * with, and prepared volumes are not rewritten under them.
+   */
+  updateConfig(pod: AgentPod): void {
+    this.#pod = pod;
+    const previous = this.#retryNow;
+    this.#retryNow = new AbortController();
+    previous.abort();
+  }
+
   /** Stops supervising (timers, probes, back-off) and leaves every process running: the agent is going away, its pods are not. */
   detach(): void {
     if (this.#detached) return;
@@ -284,7 +302,7 @@ export class PodWorker {
       if (this.#halted) return;
       const plan = planRestart(step, 0, this.#backoff);
       step = plan.step;
-      if (plan.delayMs > 0) await this.#clock.sleep(plan.delayMs, this.#lifetime.signal);
+      if (plan.delayMs > 0) await this.#clock.sleep(plan.delayMs, AbortSignal.any([this.#lifetime.signal, this.#retryNow.signal]));
       if (this.#halted) return;
       await this.#prepare();
     }

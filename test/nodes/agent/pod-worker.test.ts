@@ -477,6 +477,52 @@ describe("hostAliases", () => {
   });
 });
 
+describe("new ConfigMap and Secret data for the same pod", () => {
+  const needsKey = {
+    containers: [sh("main", 'echo "greeting=$GREETING"; sleep 30', { env: [{ name: "GREETING", valueFrom: { configMapKeyRef: { name: "app", key: "GREETING" } } }] })],
+  };
+  const needsVolume = {
+    volumes: [{ name: "conf", configMap: { name: "app" } }],
+    containers: [sh("main", "cat conf-dir/GREETING; sleep 30", { volumeMounts: [{ name: "conf", mountPath: "/unused-conf" }] })],
+  };
+
+  it("starts a container blocked on a missing key at once when the key arrives, without waiting out its back-off", async () => {
+    const clock = new ManualClock();
+    const blocked = pod(needsKey, { configMaps: { app: { OTHER: "x" } } });
+    const { worker, podDir, main } = await startWorker(blocked, { clock });
+    await eventually(() => expect(main().state).toEqual({ waiting: { reason: "CreateContainerConfigError", message: "couldn't find key GREETING in ConfigMap default/app" } }));
+    await clock.advance(0);
+    await eventually(() => expect(clock.pending).toBeGreaterThan(0));
+
+    worker.updateConfig(agentPodSchema.parse({ ...blocked, configMaps: { app: { GREETING: "hello" } } }));
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    await eventually(async () => expect(await readFile(join(podDir, "logs", "main.log"), "utf8")).toBe("greeting=hello\n"));
+  });
+
+  it("prepares volumes blocked on a missing ConfigMap at once when it arrives", async () => {
+    const clock = new ManualClock();
+    const blocked = pod(needsVolume);
+    const { worker, main } = await startWorker(blocked, { clock });
+    await eventually(() => expect(main().state).toEqual({ waiting: { reason: "CreateContainerConfigError", message: 'configmap "app" not found' } }));
+    // Past the immediate second try, into the 10 s back-off, which the manual clock never ends by itself.
+    await pause(300);
+    worker.updateConfig(agentPodSchema.parse({ ...blocked, configMaps: { app: { GREETING: "hello" } } }));
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+  });
+
+  it("leaves a running container and its crash-loop back-off alone", async () => {
+    const clock = new ManualClock();
+    const running = pod(needsKey, { configMaps: { app: { GREETING: "one" } } });
+    const { worker, podDir, main } = await startWorker(running, { clock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    worker.updateConfig(agentPodSchema.parse({ ...running, configMaps: { app: { GREETING: "two" } } }));
+    await pause(300);
+    expect(main()).toMatchObject({ pid, restartCount: 0 });
+    expect(await readFile(join(podDir, "logs", "main.log"), "utf8")).toBe("greeting=one\n");
+  });
+});
+
 describe("activeDeadlineSeconds", () => {
   it("fails the pod with DeadlineExceeded once spent on the clock, stopping its containers with their grace period and restarting nothing", async () => {
     const clock = new ManualClock();
