@@ -19,6 +19,7 @@ import { PodWorker } from "./pod-worker.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
 import { loadState, saveState, type AgentState } from "./state.ts";
+import { unmountUnder } from "./tmpfs.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -351,7 +352,10 @@ export class Agent {
 
   /** Removes the tmpfs secret root (tests, or an agent being uninstalled); never called on a normal stop. */
   async removeSecretRoot(): Promise<void> {
-    if (this.#secretRootPath) await rm(this.#secretRootPath, { recursive: true, force: true });
+    if (!this.#secretRootPath) return;
+    // Memory emptyDirs of pods still running are tmpfs mounts inside it.
+    await unmountUnder(this.#secretRootPath);
+    await rm(this.#secretRootPath, { recursive: true, force: true });
   }
 }
 
