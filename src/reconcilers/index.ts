@@ -2,6 +2,7 @@
 import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
 import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
+import { jobReconciler } from "./job.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
@@ -12,6 +13,7 @@ export { ControllerManager, objectChangeSchema, parseObjectChange, type Controll
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
 export { daemonSetReconciler };
+export { jobReconciler };
 export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
 export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
@@ -28,5 +30,6 @@ export function standardReconcilers(
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
     autoscalerReconciler({ metrics: options.podMetrics }),
+    jobReconciler,
   ];
 }
