@@ -69,5 +69,5 @@ export type { Probe, Lifecycle } from "./probe.ts";
 export type { Affinity, Toleration } from "./affinity.ts";
 export { labelSelectorSchema, selectorMatches, type LabelSelector } from "./selector.ts";
 export { type IntOrPercent } from "./rollout.ts";
-export { standardCronExpression } from "./schedule.ts";
+export { cronSchedule, scheduleProblem, standardCronExpression, timeZoneProblem } from "./schedule.ts";
 export { parseBytes, parseCpuMillis, parseQuantity, quantitySchema } from "../quantity.ts";

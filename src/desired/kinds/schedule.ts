@@ -1,4 +1,4 @@
-import { CronExpressionParser } from "cron-parser";
+import { CronExpressionParser, type CronExpression } from "cron-parser";
 import { messageOf } from "../../errors.ts";
 
 /**
@@ -78,6 +78,16 @@ function fieldProblem(field: string, rule: FieldRule): string | undefined {
   return undefined;
 }
 
+/**
+ * The schedule as cron-parser reads it, from `currentDate` on, in `timeZone`
+ * (an IANA name; undefined = the control plane's own zone, as Kubernetes).
+ * Validation and the CronJob controller both go through here, so a schedule
+ * `capstan validate` accepts is one the controller computes with.
+ */
+export function cronSchedule(schedule: string, timeZone: string | undefined, currentDate: Date): CronExpression {
+  return CronExpressionParser.parse(standardCronExpression(schedule), { currentDate, ...(timeZone ? { tz: timeZone } : {}) });
+}
+
 /** Why a schedule is not one capstan can run, or undefined when it is. */
 export function scheduleProblem(schedule: string): string | undefined {
   if (/^\s*(CRON_)?TZ=/.test(schedule)) return "a time zone in the schedule is not supported: use spec.timeZone";
@@ -94,7 +104,7 @@ export function scheduleProblem(schedule: string): string | undefined {
     if (problem) return problem;
   }
   try {
-    CronExpressionParser.parse(expression).next();
+    cronSchedule(schedule, undefined, new Date()).next();
   } catch (error) {
     return `schedule never fires: ${messageOf(error)}`;
   }
