@@ -2,6 +2,7 @@
 import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
 import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
+import { cronJobReconciler } from "./cronjob.ts";
 import { jobReconciler } from "./job.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
@@ -13,7 +14,7 @@ export { ControllerManager, objectChangeSchema, parseObjectChange, type Controll
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
 export { daemonSetReconciler };
-export { jobReconciler };
+export { jobReconciler, cronJobReconciler };
 export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
 export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
 export { worse, worst, healthStates, type Health } from "./health.ts";
@@ -31,5 +32,6 @@ export function standardReconcilers(
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
     autoscalerReconciler({ metrics: options.podMetrics }),
     jobReconciler,
+    cronJobReconciler,
   ];
 }
