@@ -1,4 +1,4 @@
-import { cronSchedule, type CronJobSpec } from "../desired/index.ts";
+import { cronSchedule, missedRunsAnnotation, missedRunsPolicies, type CronJobSpec, type MissedRunsPolicy } from "../desired/index.ts";
 
 /**
  * When a CronJob's runs are due, pure (house style 4: `now` is given).
@@ -26,9 +26,7 @@ import { cronSchedule, type CronJobSpec } from "../desired/index.ts";
  * unmet time within the deadline, oldest first, at most 10).
  */
 
-export const missedRunsAnnotation = "capstan.dev/missed-runs";
-export const missedRunsPolicies = ["latest", "skip", "all"] as const;
-export type MissedRunsPolicy = (typeof missedRunsPolicies)[number];
+export { missedRunsAnnotation, type MissedRunsPolicy };
 
 /** Kubernetes' threshold for the TooManyMissedTimes event. */
 export const tooManyMissedThreshold = 100;

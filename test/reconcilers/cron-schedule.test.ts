@@ -214,6 +214,12 @@ ${timeZone ? `  timeZone: ${timeZone}\n` : ""}  jobTemplate:
     expect(problems("0 2 * * *", "Mars/Olympus")).toEqual([expect.stringMatching(/^6 spec\.timeZone: unknown time zone/)]);
   });
 
+  it("rejects an unknown missed-runs policy at its annotation", () => {
+    const content = manifest("0 2 * * *").replace("metadata: { name: nightly, namespace: default }", 'metadata: { name: nightly, namespace: default, annotations: { capstan.dev/missed-runs: "sometimes" } }');
+    const found = validateFiles([{ path: "cron.yaml", content }]).problems.map((p) => `${p.line} ${p.path}: ${p.message}`);
+    expect(found).toEqual([expect.stringMatching(/^3 metadata\.annotations.*missed-runs.*: must be one of latest, skip, all/)]);
+  });
+
   it("accepts the macros and an IANA zone", () => {
     expect(problems("@daily", "Europe/Berlin")).toEqual([]);
     expect(problems("*/5 * * * *")).toEqual([]);

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { PgDesiredStore, validateFiles, type CommitInfo, type DesiredStore, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
+import { fileURLToPath } from "node:url";
+import { loadDirectory, PgDesiredStore, validateFiles, type CommitInfo, type DesiredStore, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { cronJobReconciler, jobReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
@@ -139,5 +140,23 @@ describe("CronJob reconciler on PostgreSQL", () => {
     await commit("  suspend: false\n");
     await reconcile();
     expect((await jobs()).map((job) => job.name)).toEqual([`report-${firstRun / minute + 3}`]);
+  });
+
+  it("the examples-repo CronJob makes its Job at a five-minute mark, and the Job its pod", async () => {
+    const files = await loadDirectory(fileURLToPath(new URL("../../examples-repo", import.meta.url)));
+    const { objects, problems } = validateFiles(files);
+    expect(problems.filter((problem) => problem.severity === "error")).toEqual([]);
+    await store.applyRevision({ sha: "examples", parentSha: null, authorName: "t", authorEmail: "t@x", message: "examples", committedAt: clock.now() }, objects, []);
+    const reportKey = { kind: "CronJob", namespace: "shop", name: "report" };
+    const created = (await store.getObject(reportKey))!.createdAt.getTime();
+    const mark = Math.ceil((created + 1) / (5 * minute)) * 5 * minute;
+    await clock.advance(mark + 1_000 - clock.now().getTime());
+    await cronJobReconciler.reconcile(context(), reportKey);
+    const made = await store.getObject({ kind: "Job", namespace: "shop", name: `report-${mark / minute}` });
+    expect(made).toMatchObject({ ownerUid: (await store.getObject(reportKey))!.uid, spec: { backoffLimit: 2, activeDeadlineSeconds: 120 } });
+    await jobReconciler.reconcile(context(), { kind: "Job", namespace: "shop", name: made!.name });
+    const [pod] = await store.listObjects({ kind: "Pod", ownerUid: made!.uid });
+    expect(pod!.labels).toMatchObject({ app: "report", "job-name": made!.name });
+    expect(pod!.spec).toMatchObject({ restartPolicy: "OnFailure", containers: [expect.objectContaining({ command: ["node"], args: ["app/report.js"] })] });
   });
 });

@@ -43,7 +43,7 @@ export function findKind(kind: string): KindDefinition | undefined {
 }
 
 export { configMapKind, type ConfigMap } from "./configmap.ts";
-export { cronJobKind, type CronJob, type CronJobSpec } from "./cronjob.ts";
+export { cronJobKind, missedRunsAnnotation, missedRunsPolicies, type CronJob, type CronJobSpec, type MissedRunsPolicy } from "./cronjob.ts";
 export { daemonSetKind, type DaemonSet, type DaemonSetSpec } from "./daemonset.ts";
 export { deploymentKind, type Deployment, type DeploymentSpec } from "./deployment.ts";
 export {
