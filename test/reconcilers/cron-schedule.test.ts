@@ -220,6 +220,10 @@ ${timeZone ? `  timeZone: ${timeZone}\n` : ""}  jobTemplate:
     expect(found).toEqual([expect.stringMatching(/^3 metadata\.annotations.*missed-runs.*: must be one of latest, skip, all/)]);
   });
 
+  it("rejects a time zone spelt in the wrong case, naming the right one", () => {
+    expect(problems("0 2 * * *", "europe/berlin")).toEqual([expect.stringMatching(/^6 spec\.timeZone: time zone names are case-sensitive: use "Europe\/Berlin"/)]);
+  });
+
   it("accepts the macros and an IANA zone", () => {
     expect(problems("@daily", "Europe/Berlin")).toEqual([]);
     expect(problems("*/5 * * * *")).toEqual([]);

@@ -111,12 +111,22 @@ export function scheduleProblem(schedule: string): string | undefined {
   return undefined;
 }
 
-/** Why a time zone name is unusable, or undefined. Uses the runtime's own IANA database. */
+/**
+ * Why a time zone name is unusable, or undefined. Checked by computing a run
+ * in it with the controller's own parser (which uses the runtime's IANA
+ * database). Names are case-sensitive, as on Kubernetes (Go reads them as
+ * file names), although the runtime would forgive "europe/berlin".
+ */
 export function timeZoneProblem(timeZone: string): string | undefined {
+  const unknown = `unknown time zone ${JSON.stringify(timeZone)}: use an IANA name such as "Europe/Berlin" or "UTC"`;
   try {
-    new Intl.DateTimeFormat(undefined, { timeZone });
+    cronSchedule("0 0 * * *", timeZone, new Date()).next();
+    const resolved = new Intl.DateTimeFormat(undefined, { timeZone }).resolvedOptions().timeZone;
+    if (resolved !== timeZone && resolved.toLowerCase() === timeZone.toLowerCase()) {
+      return `time zone names are case-sensitive: use ${JSON.stringify(resolved)}`;
+    }
     return undefined;
   } catch {
-    return `unknown time zone ${JSON.stringify(timeZone)}: use an IANA name such as "Europe/Berlin" or "UTC"`;
+    return unknown;
   }
 }
