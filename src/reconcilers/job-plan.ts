@@ -180,7 +180,8 @@ export function planJob(input: JobPlanInput): JobPlan {
 function failureOf(spec: JobSpec, failedCount: number, active: JobPodFacts[], startedAt: number, now: Date): { reason: string; message: string } | undefined {
   // restartPolicy OnFailure: the agent restarts containers in place, and those restarts count as failures.
   const restarts = spec.template.spec.restartPolicy === "OnFailure" ? active.reduce((sum, p) => sum + p.restarts, 0) : 0;
-  const restartsExceeded = spec.backoffLimit === 0 ? restarts > 0 : restarts >= spec.backoffLimit && restarts > 0;
+  // Kubernetes' pastBackoffLimitOnFailure: restarts reaching the limit fail the Job (with limit 0, the first).
+  const restartsExceeded = restarts > 0 && restarts >= spec.backoffLimit;
   if (failedCount > spec.backoffLimit || restartsExceeded) {
     return { reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" };
   }

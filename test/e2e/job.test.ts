@@ -147,6 +147,19 @@ describe("Jobs on real SSH nodes", () => {
     expect(exitCodes).toEqual([3, 3]);
   }, 90_000);
 
+  it("restartPolicy OnFailure: the agent restarts the container in place, and the restarts count against backoffLimit", async () => {
+    await commit({ "flaky.yaml": jobManifest("flaky", "  backoffLimit: 1", node("process.exit(1)"), "OnFailure") }, "a job restarted in place");
+    await eventually(async () => {
+      const current = (await job("flaky"))!;
+      expect(conditionsOf(current)).toContainEqual(expect.objectContaining({ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }));
+      expect(await podsOf(current)).toEqual([]); // the restarting pod is deleted with the Job's failure
+    }, 60_000);
+    // One pod, restarted by its agent: the Job never made a second.
+    const created = (await store.listEvents({ kind: "Job", name: "flaky", limit: 100 })).filter((event) => event.reason === "SuccessfulCreate");
+    expect(created.reduce((sum, event) => sum + event.count, 0)).toBe(1);
+    await eventually(async () => expect(await processesOnNodes()).toBe(0), 20_000);
+  }, 90_000);
+
   it("activeDeadlineSeconds: DeadlineExceeded, and the running process is stopped", async () => {
     await commit({ "slow.yaml": jobManifest("slow", "  activeDeadlineSeconds: 3", node("setTimeout(() => {}, 600000)")) }, "a job too slow");
     await eventually(async () => expect(await processesOnNodes()).toBe(1), 30_000);
