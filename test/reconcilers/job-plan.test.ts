@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jobKind, type JobSpec, type StoredObject } from "../../src/desired/index.ts";
+import { jobKind, validateFiles, type JobSpec, type StoredObject } from "../../src/desired/index.ts";
 import { failureBackoffRemainingMs, planJob, type JobPlan } from "../../src/reconcilers/job-plan.ts";
 import { completionIndexAnnotation, formatIndexes, jobPodFacts } from "../../src/reconcilers/job-pods.ts";
 import { storedObject } from "../helpers/stored-object.ts";
@@ -289,5 +289,22 @@ describe("job pod facts and formats", () => {
     const many = Array.from({ length: 12 }, (_, n) => ({ name: `f${n}`, phase: "Failed" as const, finished: 0 }));
     expect(failureBackoffRemainingMs(facts(many), at(0))).toBe(360_000);
     expect(failureBackoffRemainingMs(facts([{ name: "a", phase: "Failed", finished: 0 }, { name: "b", phase: "Succeeded", finished: 1 }]), at(1))).toBe(0);
+  });
+});
+
+describe("Job manifests", () => {
+  it("refuses a name too long to be its pods' job-name label", () => {
+    const manifest = (name: string) => `apiVersion: batch/v1
+kind: Job
+metadata: { name: ${name} }
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{ name: c, command: [/bin/true] }]
+`;
+    expect(validateFiles([{ path: "job.yaml", content: manifest("a".repeat(63)) }]).problems).toEqual([]);
+    const problems = validateFiles([{ path: "job.yaml", content: manifest("a".repeat(64)) }]).problems;
+    expect(problems.map((p) => `${p.line} ${p.path}`)).toEqual(["3 metadata.name"]);
   });
 });
