@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { podListSchema, statusSchema } from "../status/index.ts";
 import { getJson } from "./api-client.ts";
+import { cronJobTable, jobTable } from "./jobs.ts";
 import { serverOption } from "./program.ts";
 import { formatTable } from "./table.ts";
 
@@ -43,6 +44,9 @@ export function registerStatus(program: Command): void {
         status.nodes.map((node) => [node.name, node.address, node.ready, String(node.pods)]),
       ),
     );
+    // Only when there are any, so that a cluster without batch work reads as before.
+    if (status.cronJobs.length > 0) process.stdout.write(`\n${cronJobTable(status.cronJobs)}`);
+    if (status.jobs.length > 0) process.stdout.write(`\n${jobTable(status.jobs, new Date())}`);
   });
 }
 
