@@ -114,7 +114,8 @@ export async function nodeSummaries(store: DesiredStore): Promise<z.infer<typeof
     address: (node.spec as { address: string }).address,
     ready: ((node.status as { conditions?: { type: string; status: "True" | "False" | "Unknown" }[] }).conditions?.find((condition) => condition.type === "Ready")?.status ??
       "Unknown") as "True" | "False" | "Unknown",
-    pods: pods.filter((pod) => (pod.spec as { nodeName?: string }).nodeName === node.name).length,
+    // Pods that still run there (like `kubectl describe node`'s non-terminated pods): a finished Job pod is kept but holds nothing.
+    pods: pods.filter((pod) => (pod.spec as { nodeName?: string }).nodeName === node.name && !finished(pod)).length,
   }));
 }
 
@@ -174,4 +175,9 @@ function podReason(status: StoredPodStatusView): string | null {
     return (status.containerStatuses ?? []).map((container) => container.state?.terminated?.reason).find(Boolean) ?? null;
   }
   return null;
+}
+
+function finished(pod: StoredObject): boolean {
+  const phase = (pod.status as { phase?: string }).phase;
+  return phase === "Succeeded" || phase === "Failed";
 }

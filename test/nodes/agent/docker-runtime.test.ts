@@ -249,7 +249,8 @@ describe("docker runtime", () => {
     await waitFor(async () => (await cgroupPids(handle.record.pid!))?.length === 3, "three processes in the container's cgroup");
     const usage = await handle.usage();
     expect(usage?.rssBytes).toBeGreaterThan(0);
-    expect(usage?.cpuMillis).toBe(0);
+    // A first reading is each process's average since it started: sleepers are near idle (the shell's start-up is all there is).
+    expect(usage?.cpuMillis).toBeLessThan(200);
   });
 
   it("adopts from a new runtime instance without copying the output twice", async () => {

@@ -99,8 +99,8 @@ describe("groupUsage", () => {
     expect(first.usage.rssBytes).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const second = await groupUsage(leader.pid, first.sample);
-    // One busy loop is ~1000 millicores; leave room for two shared cores under load.
-    expect(second.usage.cpuMillis).toBeGreaterThan(200);
+    // One busy loop is ~1000 millicores alone; on two cores shared by a loaded machine it gets far less, but never looks idle.
+    expect(second.usage.cpuMillis).toBeGreaterThan(50);
     expect(second.usage.cpuMillis).toBeLessThan(2_500);
     expect(second.sample.ticks).toBeGreaterThan(first.sample.ticks);
   });
@@ -110,8 +110,8 @@ describe("groupUsage", () => {
     await waitFor(() => groupUsage(leader.pid), (reading) => reading.processCount === 3);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const first = await groupUsage(leader.pid);
-    // The busy loop has averaged ~1000 millicores since it started; the sleepers ~0.
-    expect(first.usage.cpuMillis).toBeGreaterThan(200);
+    // The busy loop has averaged up to 1000 millicores since it started (less on a loaded machine); the sleepers ~0.
+    expect(first.usage.cpuMillis).toBeGreaterThan(50);
     expect(first.usage.cpuMillis).toBeLessThan(2_500);
   });
 
