@@ -2,6 +2,7 @@ import { z } from "zod";
 import { quantitySchema } from "../quantity.ts";
 import { APPS_V1, annotationsSchema, defineKind, labelsSchema, templateMetaSchema } from "./meta.ts";
 import { dns1035Label, dns1123Label, dns1123Subdomain, nonNegativeInt } from "./names.ts";
+import { checkClaimAnnotations } from "./persistentvolumeclaim.ts";
 import { checkPodSpec, checkTemplateRestartPolicy, podSpecFieldsSchema } from "./pod.ts";
 import { intOrPercentSchema, isZero, updateStrategySchema } from "./rollout.ts";
 import { checkSelectorSelectsTemplate, labelSelectorSchema } from "./selector.ts";
@@ -76,6 +77,7 @@ export const statefulSetSpecSchema = z
         });
       }
       claimNames.add(claim.metadata.name);
+      checkClaimAnnotations(claim.metadata.annotations, ctx, ["volumeClaimTemplates", index, "metadata", "annotations"]);
     });
     checkPodSpec(spec.template.spec, ctx, { at: ["template", "spec"], extraVolumeNames: claimNames });
     checkSelectorSelectsTemplate(spec.selector, spec.template.metadata.labels, ctx);

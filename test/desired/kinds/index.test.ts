@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { findKind, kindDefinitions, labelSelectorSchema, selectorMatches } from "../../../src/desired/kinds/index.ts";
 
 describe("the kind registry", () => {
-  it("holds the twelve kinds of the design, each once", () => {
+  it("holds the kinds of the design, each once", () => {
     expect(kindDefinitions.map((definition) => definition.kind).sort()).toEqual(
       [
         "ConfigMap",
@@ -12,6 +12,7 @@ describe("the kind registry", () => {
         "Job",
         "Namespace",
         "Node",
+        "PersistentVolumeClaim",
         "Pod",
         "ReplicaSet",
         "Secret",
@@ -29,6 +30,7 @@ describe("the kind registry", () => {
       ConfigMap: ["v1", "capstan.dev/v1"],
       Secret: ["v1", "capstan.dev/v1"],
       Pod: ["v1", "capstan.dev/v1"],
+      PersistentVolumeClaim: ["v1", "capstan.dev/v1"],
       Service: ["v1", "capstan.dev/v1"],
       Deployment: ["apps/v1", "capstan.dev/v1"],
       ReplicaSet: ["apps/v1", "capstan.dev/v1"],
