@@ -3,12 +3,14 @@ import { deploymentReconciler } from "./deployment.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
+import { statefulSetReconciler } from "./statefulset.ts";
 import type { Reconciler } from "./types.ts";
 import type { SchedulingStrategy } from "../scheduler/index.ts";
 
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { statefulSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
@@ -17,6 +19,7 @@ export function standardReconcilers(options: { schedulerStrategy?: SchedulingStr
   return [
     deploymentReconciler,
     replicaSetReconciler,
+    statefulSetReconciler,
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
   ];
