@@ -15,7 +15,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import { finalizersField, type ApplySummary, type DesiredStore, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** SQLSTATE 23505 unique_violation. */
@@ -116,13 +116,13 @@ export class PgDesiredStore implements DesiredStore {
     if (filter.ownerUid !== undefined && !isUuid(filter.ownerUid)) return [];
     const result = await this.pool.query(
       `SELECT * FROM objects
-       WHERE deleted_at IS NULL
+       WHERE (deleted_at IS NULL) = NOT $5::boolean
          AND ($1::text IS NULL OR kind = $1)
          AND ($2::text IS NULL OR namespace = $2)
          AND ($3::text IS NULL OR source = $3)
          AND ($4::uuid IS NULL OR owner_uid = $4)
        ORDER BY kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
-      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null, filter.ownerUid ?? null],
+      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null, filter.ownerUid ?? null, filter.deleted === true],
     );
     return result.rows.map(objectFromRow);
   }
@@ -208,8 +208,18 @@ export class PgDesiredStore implements DesiredStore {
   }
 
   async purgeDeleted(before: Date): Promise<number> {
-    const result = await this.pool.query("DELETE FROM objects WHERE deleted_at < $1", [before]);
+    const result = await this.pool.query(
+      `DELETE FROM objects WHERE deleted_at < $1
+         AND CASE WHEN jsonb_typeof(status->'${finalizersField}') = 'array' THEN jsonb_array_length(status->'${finalizersField}') = 0 ELSE true END`,
+      [before],
+    );
     return result.rowCount ?? 0;
+  }
+
+  async purgeObject(uid: string): Promise<boolean> {
+    if (!isUuid(uid)) return false;
+    const result = await this.pool.query("DELETE FROM objects WHERE uid = $1 AND deleted_at IS NOT NULL", [uid]);
+    return (result.rowCount ?? 0) > 0;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {

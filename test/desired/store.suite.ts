@@ -334,6 +334,25 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
         expect(await store.purgeDeleted(new Date(Date.now() + 10 * minute))).toBe(0);
         expect(await store.getObjectByUid(kept.uid)).toEqual(kept);
       });
+
+      it("keeps a soft-deleted object whose status lists finalizers, lists it among the deleted, and purges it on request", async () => {
+        const finalized = await store.createObject(podOf("p1", null));
+        await store.updateStatuses([{ key: podKey("p1"), status: { finalizers: ["capstan.dev/claim-directory"] } }]);
+        const plain = await store.createObject(podOf("p2", null));
+        await store.createObject(podOf("p3", null));
+        await store.deleteObject(podKey("p1"));
+        await store.deleteObject(podKey("p2"));
+        const deleted = await store.listObjects({ kind: "Pod", deleted: true });
+        expect(deleted.map((object) => [object.name, object.deletedAt !== null])).toEqual([["p1", true], ["p2", true]]);
+        expect((await store.listObjects({ kind: "Pod" })).map((object) => object.name)).toEqual(["p3"]);
+
+        expect(await store.purgeDeleted(new Date(Date.now() + 10 * 60_000))).toBe(1);
+        expect((await store.listObjects({ kind: "Pod", deleted: true })).map((object) => object.uid)).toEqual([finalized.uid]);
+        expect(await store.purgeObject(plain.uid)).toBe(false);
+        expect(await store.purgeObject(finalized.uid)).toBe(true);
+        expect(await store.purgeObject(finalized.uid)).toBe(false);
+        expect(await store.listObjects({ kind: "Pod", deleted: true })).toEqual([]);
+      });
     });
 
     describe("events", () => {
