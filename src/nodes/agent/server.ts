@@ -154,6 +154,8 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         return {};
       case "syncPods":
         return agent.sync(request.params.generation, request.params.pods);
+      case "deleteClaims":
+        return agent.deleteClaims(request.params.claims);
       case "statuses":
         return { generation: agent.generation, pods: agent.statuses() };
       case "logs": {
