@@ -8,7 +8,10 @@ import {
   podStatusSchema,
   PROTOCOL_VERSION,
   syncPodsResultSchema,
+  deleteClaimsResultSchema,
   type AgentPodInput,
+  type ClaimRef,
+  type DeleteClaimsResult,
   type LogsParams,
   type NodeInfo,
   type PodStatus,
@@ -47,6 +50,8 @@ export interface NodeClient {
   onStatus(listener: (changed: PodStatus[], removed: string[]) => void): () => void;
   /** Link state changes (connected, heartbeat, error). */
   onState(listener: (state: NodeLinkState) => void): () => void;
+  /** Removes deleted claims' directories on the node (see the protocol's deleteClaims); rejects while the node is unreachable. */
+  deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult>;
   /** A container's log: the tail, then with `follow` what it appends until `signal` aborts. */
   logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -113,6 +118,11 @@ export class AgentNodeClient implements NodeClient {
     const run = this.#syncChain.then(() => this.#push());
     this.#syncChain = run.catch(() => undefined);
     return run;
+  }
+
+  async deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
+    const connection = this.#requireConnection();
+    return deleteClaimsResultSchema.parse(await connection.request("deleteClaims", { claims }, { timeoutMs: this.#timeout }));
   }
 
   async logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void> {

@@ -4,6 +4,7 @@ import { canonicalJson, type DesiredStore, type NodeSpec, type StatusUpdate, typ
 import { messageOf, NotFoundError } from "../../errors.ts";
 import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
+import { planClaimReclaim } from "./claim-reclaim.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
 import type { AgentTransport } from "./transport.ts";
@@ -58,6 +59,7 @@ export class NodeManager {
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
+  #reclaiming = false;
   #stopped = false;
 
   constructor(options: NodeManagerOptions) {
@@ -178,6 +180,49 @@ export class NodeManager {
         // Delivered on reconnect; the link state already says why it is down.
         () => undefined,
       );
+    }
+    void this.#reclaimClaims(pods, nodes);
+  }
+
+  /**
+   * Finishes the deletion of claims that were bound (planClaimReclaim): their
+   * directories are removed by the agents, then the claims are purged. One
+   * pass at a time; a node that cannot be reached now is tried at the next refresh.
+   */
+  async #reclaimClaims(pods: StoredObject[], nodes: StoredObject[]): Promise<void> {
+    if (this.#reclaiming) return;
+    this.#reclaiming = true;
+    try {
+      const { store, log } = this.#options;
+      const [deleted, live] = await Promise.all([
+        store.listObjects({ kind: "PersistentVolumeClaim", deleted: true }),
+        store.listObjects({ kind: "PersistentVolumeClaim" }),
+      ]);
+      const plan = planClaimReclaim({ deleted, live, pods, nodes: new Set(nodes.map((node) => node.name)) });
+      for (const claim of plan.purge) await store.purgeObject(claim.uid);
+      let pending = plan.waiting > 0;
+      for (const { claim, ref, nodes: holders } of plan.remove) {
+        let done = 0;
+        for (const node of holders) {
+          const client = this.#entries.get(node)?.client;
+          if (!client?.state().connected) continue;
+          const result = await client.deleteClaims([ref]).catch((error: unknown) => {
+            log.warn({ node, claim: `${ref.namespace}/${ref.name}`, err: messageOf(error) }, "could not remove a deleted claim's directory; retrying later");
+            return undefined;
+          });
+          if (result?.deleted.length === 1) done += 1;
+        }
+        if (done === holders.length) {
+          await store.purgeObject(claim.uid);
+          log.info({ claim: `${ref.namespace}/${ref.name}`, nodes: holders }, "deleted claim's directory removed (reclaim policy Delete)");
+        } else pending = true;
+      }
+      // Nothing in the store changes when a pod's processes end or an agent comes back: look again soon.
+      if (pending && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 2_000).unref();
+    } catch (error) {
+      this.#options.log.warn({ err: messageOf(error) }, "claim reclaim pass failed; retrying at the next refresh");
+    } finally {
+      this.#reclaiming = false;
     }
   }
 
