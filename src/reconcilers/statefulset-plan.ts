@@ -1,8 +1,6 @@
-import { z } from "zod";
 import type { PodTemplateSpec, StatefulSetSpec, StoredObject } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
 import { scaledValue } from "./deployment-plan.ts";
-import { healthStates } from "./health.ts";
 import { podTemplateHash } from "./pod-template-hash.ts";
 import { isPodAvailable, nextAvailabilityInMs, podFacts } from "./replicaset-plan.ts";
 import {
@@ -15,6 +13,9 @@ import {
   type ClaimObject,
   type PodObject,
 } from "./statefulset-identity.ts";
+import { statefulSetStatus, type StatefulSetStatus } from "./statefulset-status.ts";
+
+export { statefulSetStatusSchema, type StatefulSetStatus } from "./statefulset-status.ts";
 
 /**
  * The StatefulSet controller's decisions, pure (house style 3), after
@@ -49,39 +50,19 @@ export type StatefulSetAction =
   | { type: "createPod"; pod: PodObject; ordinal: number }
   | { type: "deletePod"; name: string; uid: string; reason: "ScaleDown" | "Update" | "Failed" };
 
-const conditionSchema = z.object({
-  type: z.enum(["Available"]),
-  status: z.enum(["True", "False"]),
-  reason: z.string(),
-  message: z.string(),
-  lastTransitionTime: z.string(),
-});
 
-export const statefulSetStatusSchema = z.object({
-  observedGeneration: z.number().int(),
-  /** Pods of the set that exist (any revision, any ordinal). */
-  replicas: z.number().int(),
-  readyReplicas: z.number().int(),
-  /** Ready for at least minReadySeconds. */
-  availableReplicas: z.number().int(),
-  /** Pods of currentRevision. */
-  currentReplicas: z.number().int(),
-  /** Pods of updateRevision. */
-  updatedReplicas: z.number().int(),
-  /** The revision every pod ran when the last rollout completed; pods below the partition are made from it. */
-  currentRevision: z.string(),
-  /** The revision of the set's template now. */
-  updateRevision: z.string(),
-  conditions: z.array(conditionSchema),
-  health: z.enum(healthStates),
-});
-export type StatefulSetStatus = z.infer<typeof statefulSetStatusSchema>;
 
 export interface StatefulSetPlanInput {
   /** The set, its template already carrying the config hash. */
   statefulSet: StoredObject;
   /** Live pods owned by the set. */
   pods: StoredObject[];
+  /**
+   * Pods of the set that were deleted and whose processes may still run (they
+   * hold the pod-termination finalizer until their node confirms): their
+   * ordinal is taken until they are gone, as a terminating pod's name is in Kubernetes.
+   */
+  terminating?: StoredObject[];
   /** Live PersistentVolumeClaims of the set's namespace (claims are found by name, as Kubernetes does). */
   claims: StoredObject[];
   /** Live ControllerRevisions owned by the set. */
@@ -121,6 +102,11 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
   };
 
   // ------------------------------------------------------------ pods by ordinal
+  const terminating = new Map<number, StoredObject>();
+  for (const pod of input.terminating ?? []) {
+    const ordinal = ordinalOf(set.name, pod.name);
+    if (ordinal !== null) terminating.set(ordinal, pod);
+  }
   const replicas = new Map<number, StoredObject>();
   const condemned: { ordinal: number; pod: StoredObject }[] = [];
   for (const pod of pods) {
@@ -147,6 +133,11 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
   let blocked = false;
   for (let ordinal = 0; ordinal < spec.replicas && !blocked; ordinal++) {
     const pod = replicas.get(ordinal);
+    if (!pod && terminating.has(ordinal)) {
+      // Its predecessor is still stopping somewhere: at most one pod per identity.
+      blocked = monotonic;
+      continue;
+    }
     if (!pod) {
       // Kubernetes' newVersionedStatefulSetPod: below the partition the current revision, else the update revision.
       const fromCurrent = spec.updateStrategy.type === "RollingUpdate" && ordinal < partition;
@@ -170,7 +161,8 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
     if (!healthy(pod)) blocked = monotonic;
   }
 
-  // 2. Scale down, highest ordinal first.
+  // 2. Scale down, highest ordinal first; with OrderedReady, each one gone before the next.
+  if ([...terminating.keys()].some((ordinal) => ordinal >= spec.replicas)) blocked ||= monotonic;
   for (const { pod } of condemned) {
     if (blocked) break;
     actions.push({ type: "deletePod", name: pod.name, uid: pod.uid, reason: "ScaleDown" });
@@ -184,7 +176,7 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
     let unavailable = 0;
     for (let ordinal = 0; ordinal < spec.replicas; ordinal++) {
       const pod = replicas.get(ordinal);
-      if (!pod || deleting.has(pod.uid) || !healthy(pod)) unavailable++;
+      if (!pod || deleting.has(pod.uid) || !healthy(pod)) unavailable++; // a terminating one is missing here too
     }
     for (let ordinal = spec.replicas - 1; ordinal >= partition && unavailable < maxUnavailable; ordinal--) {
       const pod = replicas.get(ordinal);
@@ -198,7 +190,7 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
 
   // 4. Claims of ordinals scaled away, once their pod is gone.
   if (spec.persistentVolumeClaimRetentionPolicy.whenScaled === "Delete") {
-    const podOrdinals = new Set(pods.map((pod) => ordinalOf(set.name, pod.name)));
+    const podOrdinals = new Set([...pods.map((pod) => ordinalOf(set.name, pod.name)), ...terminating.keys()]);
     for (const claim of claims) {
       if (claim.source !== "controller") continue;
       for (const template of spec.volumeClaimTemplates ?? []) {
@@ -224,56 +216,4 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
 function revisionNumber(revision: StoredObject): number {
   const value = (revision.spec as { revision?: unknown }).revision;
   return typeof value === "number" ? value : 0;
-}
-
-/** Counts as Kubernetes' computeReplicaStatus, then completeRollingUpdate: once every pod runs the update revision and is ready, it becomes current. */
-function statefulSetStatus(
-  input: StatefulSetPlanInput,
-  currentRevision: string,
-  updateRevision: string,
-  healthy: (pod: StoredObject) => boolean,
-): StatefulSetStatus {
-  const { statefulSet: set, pods, now } = input;
-  const spec = set.spec as StatefulSetSpec;
-  const replicas = pods.length;
-  const readyReplicas = pods.filter((pod) => podFacts(pod).phase === "Running" && podFacts(pod).ready).length;
-  const availableReplicas = pods.filter(healthy).length;
-  let currentReplicas = pods.filter((pod) => podRevision(pod) === currentRevision).length;
-  const updatedReplicas = pods.filter((pod) => podRevision(pod) === updateRevision).length;
-  let current = currentRevision;
-  if (updatedReplicas === spec.replicas && replicas === spec.replicas && readyReplicas === spec.replicas) {
-    current = updateRevision;
-    currentReplicas = updatedReplicas;
-  }
-
-  const available = availableReplicas >= spec.replicas;
-  const previous = (set.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }).conditions?.find(
-    (condition) => condition.type === "Available",
-  );
-  const status = available ? "True" : "False";
-  const since = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now.toISOString();
-  // A rollout held at a partition is done once every pod at or above it runs the new template.
-  const partition = spec.updateStrategy.type === "RollingUpdate" ? spec.updateStrategy.rollingUpdate.partition : 0;
-  const staged = input.pods.filter((pod) => (ordinalOf(set.name, pod.name) ?? -1) >= partition && podRevision(pod) === updateRevision).length;
-  const rolledOut = current === updateRevision || staged >= Math.max(0, spec.replicas - partition) || spec.updateStrategy.type === "OnDelete";
-  return {
-    observedGeneration: set.generation,
-    replicas,
-    readyReplicas,
-    availableReplicas,
-    currentReplicas,
-    updatedReplicas,
-    currentRevision: current,
-    updateRevision,
-    conditions: [
-      {
-        type: "Available",
-        status,
-        reason: available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-        message: `${availableReplicas} of ${spec.replicas} pods available`,
-        lastTransitionTime: since,
-      },
-    ],
-    health: available && replicas === spec.replicas && rolledOut ? "Healthy" : "Progressing",
-  };
 }

@@ -1,5 +1,5 @@
-import type { ObjectKey, StatefulSetSpec, StoredObject } from "../desired/index.ts";
-import { commitAnnotation } from "../nodes/index.ts";
+import { finalizersField, type ObjectKey, type StatefulSetSpec, type StoredObject } from "../desired/index.ts";
+import { commitAnnotation, holdsFinalizer, podTerminationFinalizer } from "../nodes/index.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { controllerRevisionKind } from "./statefulset-identity.ts";
@@ -22,12 +22,14 @@ export const statefulSetReconciler: Reconciler = {
     if (!stored) return {}; // gone: the garbage collector removes what it owned
     const spec = stored.spec as StatefulSetSpec;
     const statefulSet: StoredObject = { ...stored, spec: { ...spec, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
-    const [pods, claims, revisions] = await Promise.all([
+    const [pods, deletedPods, claims, revisions] = await Promise.all([
       store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid }),
+      store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid, deleted: true }),
       store.listObjects({ kind: "PersistentVolumeClaim", namespace: key.namespace }),
       store.listObjects({ kind: controllerRevisionKind, namespace: key.namespace, ownerUid: stored.uid }),
     ]);
-    const plan = planStatefulSet({ statefulSet, pods, claims, revisions, now: ctx.clock.now() });
+    const terminating = deletedPods.filter((pod) => holdsFinalizer(pod, podTerminationFinalizer));
+    const plan = planStatefulSet({ statefulSet, pods, terminating, claims, revisions, now: ctx.clock.now() });
     for (const action of plan.actions) await apply(ctx, stored, action);
     if (statusChanged(stored, plan.status)) {
       await store.updateStatuses([{ key, uid: stored.uid, status: plan.status, observedGeneration: stored.generation }]);
@@ -99,7 +101,8 @@ async function apply(ctx: ReconcileContext, set: StoredObject, action: StatefulS
         labels: action.pod.labels,
         annotations: action.pod.annotations,
         spec: action.pod.spec as unknown as Record<string, unknown>,
-        status: { phase: "Pending" },
+        // Kept, once deleted, until its node has stopped it: its successor must not run beside it.
+        status: { phase: "Pending", [finalizersField]: [podTerminationFinalizer] },
         ownerUid: set.uid,
       });
       await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `create Pod ${action.pod.name} in StatefulSet ${set.name} successful` });

@@ -138,6 +138,25 @@ describe("planStatefulSet: ordered creation and scaling", () => {
     expect(summary(plan.actions)).toEqual(expected);
   });
 
+  const gone = (ordinal: number) => ({ ...pod(ordinal), deletedAt: at(3590) });
+  const terminatingCases: { name: string; options?: SetOptions; pods: StoredObject[]; terminating: StoredObject[]; expected: string[] }[] = [
+    { name: "a pod still terminating is not replaced until it is gone (OrderedReady)", pods: [pod(0), pod(2)], terminating: [gone(1)], expected: [] },
+    { name: "nor with Parallel, which goes on with the other ordinals", options: { policy: "Parallel" }, pods: [pod(0)], terminating: [gone(1)], expected: ["create kv-2"] },
+    { name: "OrderedReady scale down waits for the last one deleted to be gone", options: { replicas: 1 }, pods: [pod(0), pod(1)], terminating: [gone(2)], expected: [] },
+    { name: "then deletes the next one", options: { replicas: 1 }, pods: [pod(0), pod(1)], terminating: [], expected: ["delete kv-1 (ScaleDown)"] },
+  ];
+  it.each(terminatingCases)("$name", ({ options, pods, terminating, expected }) => {
+    const set = statefulSet(options);
+    const plan = planStatefulSet({ statefulSet: set, pods, terminating, claims: allClaims(3), revisions: revisions(set.spec as unknown as StatefulSetSpec), now });
+    expect(summary(plan.actions)).toEqual(expected);
+  });
+
+  it("keeps the claims of an ordinal whose pod is still terminating, even with whenScaled Delete", () => {
+    const set = statefulSet({ replicas: 1, retention: { whenScaled: "Delete" } });
+    const plan = planStatefulSet({ statefulSet: set, pods: [pod(0)], terminating: [gone(1)], claims: allClaims(2), revisions: [], now });
+    expect(summary(plan.actions)).toEqual([]);
+  });
+
   it("requeues for when a pod becomes available under minReadySeconds", () => {
     const set = statefulSet({ minReadySeconds: 60 });
     const plan = planStatefulSet({ statefulSet: set, pods: [pod(0, "ready", "new", 30)], claims: allClaims(1), revisions: [], now });

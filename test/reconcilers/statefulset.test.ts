@@ -116,6 +116,13 @@ describe("StatefulSet reconciler on PostgreSQL", () => {
     const firstUid = (await store.getObject({ kind: "Pod", namespace: "default", name: "kv-0" }))!.uid;
     await store.deleteObject({ kind: "Pod", namespace: "default", name: "kv-0" });
     for (let attempt = 0; attempt < 3; attempt++) {
+      // Not replaced while the node may still run it (the pod-termination finalizer) ...
+      await reconcileSet();
+      expect(await podNames()).toEqual([]);
+      const [terminating] = await store.listObjects({ kind: "Pod", deleted: true });
+      expect(terminating!.status).toMatchObject({ finalizers: ["capstan.dev/pod-termination"] });
+      // ... until the node link has seen its processes end and purged it.
+      expect(await store.purgeObject(terminating!.uid)).toBe(true);
       await reconcileSet();
       await schedulePod("kv-0");
       expect(await nodeOf("kv-0")).toBe(first);
@@ -162,11 +169,16 @@ describe("StatefulSet reconciler on PostgreSQL", () => {
     await reconcileSet();
     expect(await podNames()).toEqual(["kv-0"]);
     await reconcileSet();
+    // Its pod is still terminating (the node link has not confirmed): the claim stays.
+    expect(await claim("data-kv-1")).not.toBeNull();
+    const [terminating] = await store.listObjects({ kind: "Pod", deleted: true });
+    await store.purgeObject(terminating!.uid);
+    await reconcileSet();
     expect(await claim("data-kv-1")).toBeNull();
     expect(await claim("data-kv-0")).not.toBeNull();
     const deleted = await store.listObjects({ kind: "PersistentVolumeClaim", deleted: true });
     expect(deleted.map((object) => object.name)).toEqual(["data-kv-1"]);
-    expect(await store.purgeDeleted(new Date(Date.now() + 3_600_000))).toBe(1); // the pod only: the claim waits for its node link
+    expect(await store.purgeDeleted(new Date(Date.now() + 3_600_000))).toBe(0); // the claim waits for its node link
     expect((await store.listObjects({ kind: "PersistentVolumeClaim", deleted: true })).map((object) => object.name)).toEqual(["data-kv-1"]);
   });
 });
