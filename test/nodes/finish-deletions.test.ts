@@ -3,11 +3,12 @@ import { systemClock } from "../../src/clock.ts";
 import { MemoryDesiredStore, type StoredObject } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { planClaimReclaim } from "../../src/nodes/client/claim-reclaim.ts";
+import { terminatedPods, type NodeView } from "../../src/nodes/client/pod-termination.ts";
 import { FakeNodeClient, NodeManager, type AgentTransport } from "../../src/nodes/index.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { storedObject } from "../helpers/stored-object.ts";
 
-/** Finishing a bound claim's deletion: which directories to remove where, and when the claim may be forgotten. */
+/** Deletions the node link finishes: a pod whose processes must be seen to end, a bound claim whose directory must be dealt with. */
 
 const bound = { phase: "Bound", nodeName: "n1", nodes: ["n1"], finalizers: ["capstan.dev/claim-directory"] };
 
@@ -79,6 +80,58 @@ describe("NodeManager: deleted claims", () => {
         expect(fake.deletedClaims).toEqual(["shop/data"]);
         expect(await store.listObjects({ kind: "PersistentVolumeClaim", deleted: true })).toEqual([]);
       });
+    } finally {
+      await manager.stop();
+    }
+  });
+});
+
+describe("terminatedPods", () => {
+  const finalized = (name: string, node?: string) =>
+    storedObject({ kind: "Pod", name, uid: `uid-${name}`, spec: node ? { nodeName: node } : {}, status: { finalizers: ["capstan.dev/pod-termination"] } });
+  const view = (fields: Partial<NodeView>): NodeView => ({ connected: true, acknowledged: new Set(), reported: new Set(), ...fields });
+  const cases: { name: string; pod: StoredObject; nodes: [string, NodeView][]; gone: boolean }[] = [
+    { name: "never bound: nothing ever ran", pod: finalized("p"), nodes: [], gone: true },
+    { name: "bound to a node that no longer exists", pod: finalized("p", "n9"), nodes: [["n1", view({})]], gone: true },
+    { name: "acknowledged without it and no longer reported", pod: finalized("p", "n1"), nodes: [["n1", view({})]], gone: true },
+    { name: "still reported (being stopped)", pod: finalized("p", "n1"), nodes: [["n1", view({ reported: new Set(["uid-p"]) })]], gone: false },
+    { name: "the last acknowledged set still holds it", pod: finalized("p", "n1"), nodes: [["n1", view({ acknowledged: new Set(["uid-p"]) })]], gone: false },
+    { name: "nothing acknowledged yet", pod: finalized("p", "n1"), nodes: [["n1", view({ acknowledged: undefined })]], gone: false },
+    { name: "its node cannot be reached: it may still run", pod: finalized("p", "n1"), nodes: [["n1", view({ connected: false })]], gone: false },
+    { name: "a pod without the finalizer is not this mechanism's", pod: storedObject({ kind: "Pod", name: "p" }), nodes: [], gone: false },
+  ];
+  it.each(cases)("$name", ({ pod, nodes, gone }) => {
+    expect(terminatedPods([pod], new Map(nodes)).map((object) => object.name)).toEqual(gone ? [pod.name] : []);
+  });
+});
+
+describe("NodeManager: deleted StatefulSet pods", () => {
+  it("purges a deleted pod holding the pod-termination finalizer only once its agent has stopped it", async () => {
+    const store = new MemoryDesiredStore();
+    await store.createObject({ apiVersion: "capstan.dev/v1", kind: "Node", namespace: "", name: "n1", spec: { transport: "ssh", address: "127.0.0.1", port: 22, user: "root" } });
+    const podKey = { kind: "Pod", namespace: "shop", name: "kv-0" };
+    const created = await store.createObject({
+      apiVersion: "v1",
+      ...podKey,
+      spec: { nodeName: "n1", containers: [{ name: "kv", command: ["kv"] }] },
+      status: { phase: "Pending", finalizers: ["capstan.dev/pod-termination"] },
+    });
+    const fake = new FakeNodeClient({ clock: systemClock, node: "n1" });
+    const manager = new NodeManager({ store, clock: systemClock, log: silentLogger, transportFor: () => ({}) as AgentTransport, clientFor: () => fake });
+    try {
+      await manager.start();
+      await eventually(() => expect(fake.statuses().map((status) => status.uid)).toEqual([created.uid]));
+      fake.disconnect();
+      await store.deleteObject(podKey);
+      await manager.refresh();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The node cannot be reached: the pod may still run there, so it stays terminating.
+      expect((await store.listObjects({ kind: "Pod", deleted: true })).map((pod) => pod.uid)).toEqual([created.uid]);
+
+      fake.reconnect();
+      await manager.refresh();
+      await eventually(async () => expect(await store.listObjects({ kind: "Pod", deleted: true })).toEqual([]), 10_000);
+      expect(fake.statuses()).toEqual([]);
     } finally {
       await manager.stop();
     }

@@ -4,7 +4,7 @@ import { canonicalJson, type DesiredStore, type NodeSpec, type StatusUpdate, typ
 import { messageOf, NotFoundError } from "../../errors.ts";
 import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
-import { planClaimReclaim } from "./claim-reclaim.ts";
+import { finishDeletions } from "./finish-deletions.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
 import type { AgentTransport } from "./transport.ts";
@@ -41,6 +41,8 @@ interface NodeEntry {
   lastWrittenAt: number;
   lastWritten?: string;
   sentPods?: string;
+  /** The uids of the last pod set the agent acknowledged: a deleted pod not among them, and no longer reported, has stopped. */
+  acknowledged?: Set<string>;
 }
 
 /**
@@ -59,7 +61,7 @@ export class NodeManager {
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
-  #reclaiming = false;
+  #finishing = false;
   #stopped = false;
 
   constructor(options: NodeManagerOptions) {
@@ -173,56 +175,42 @@ export class NodeManager {
       entry.sentPods = key;
       entry.client.sync(desired).then(
         (result) => {
+          if (entry.sentPods === key) entry.acknowledged = new Set(desired.map((pod) => pod.uid));
           for (const rejected of result.rejected) {
             this.#options.log.warn({ node: entry.node.name, pod: rejected.name, reason: rejected.reason }, "agent refused a pod");
           }
         },
-        // Delivered on reconnect; the link state already says why it is down.
-        () => undefined,
+        // Delivered on reconnect, but unacknowledged here: sent again at the next refresh, so that it is acknowledged.
+        () => {
+          if (entry.sentPods === key) entry.sentPods = undefined;
+        },
       );
     }
-    void this.#reclaimClaims(pods, nodes);
+    void this.#finishDeletions(pods, nodes);
   }
 
-  /**
-   * Finishes the deletion of claims that were bound (planClaimReclaim): their
-   * directories are removed by the agents, then the claims are purged. One
-   * pass at a time; a node that cannot be reached now is tried at the next refresh.
-   */
-  async #reclaimClaims(pods: StoredObject[], nodes: StoredObject[]): Promise<void> {
-    if (this.#reclaiming) return;
-    this.#reclaiming = true;
+  /** One pass of finishDeletions at a time; when something still waits, another refresh soon. */
+  async #finishDeletions(pods: StoredObject[], nodes: StoredObject[]): Promise<void> {
+    if (this.#finishing) return;
+    this.#finishing = true;
     try {
-      const { store, log } = this.#options;
-      const [deleted, live] = await Promise.all([
-        store.listObjects({ kind: "PersistentVolumeClaim", deleted: true }),
-        store.listObjects({ kind: "PersistentVolumeClaim" }),
-      ]);
-      const plan = planClaimReclaim({ deleted, live, pods, nodes: new Set(nodes.map((node) => node.name)) });
-      for (const claim of plan.purge) await store.purgeObject(claim.uid);
-      let pending = plan.waiting > 0;
-      for (const { claim, ref, nodes: holders } of plan.remove) {
-        let done = 0;
-        for (const node of holders) {
-          const client = this.#entries.get(node)?.client;
-          if (!client?.state().connected) continue;
-          const result = await client.deleteClaims([ref]).catch((error: unknown) => {
-            log.warn({ node, claim: `${ref.namespace}/${ref.name}`, err: messageOf(error) }, "could not remove a deleted claim's directory; retrying later");
-            return undefined;
-          });
-          if (result?.deleted.length === 1) done += 1;
-        }
-        if (done === holders.length) {
-          await store.purgeObject(claim.uid);
-          log.info({ claim: `${ref.namespace}/${ref.name}`, nodes: holders }, "deleted claim's directory removed (reclaim policy Delete)");
-        } else pending = true;
-      }
-      // Nothing in the store changes when a pod's processes end or an agent comes back: look again soon.
-      if (pending && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 2_000).unref();
+      const links = new Map(
+        [...this.#entries.values()].map((entry) => [
+          entry.node.name,
+          {
+            client: entry.client,
+            connected: entry.client.state().connected,
+            acknowledged: entry.acknowledged,
+            reported: new Set(entry.client.statuses().map((status) => status.uid)),
+          },
+        ]),
+      );
+      const { waiting } = await finishDeletions({ store: this.#options.store, log: this.#options.log, pods, nodes, links });
+      if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 2_000).unref();
     } catch (error) {
-      this.#options.log.warn({ err: messageOf(error) }, "claim reclaim pass failed; retrying at the next refresh");
+      this.#options.log.warn({ err: messageOf(error) }, "finishing deletions failed; retrying at the next refresh");
     } finally {
-      this.#reclaiming = false;
+      this.#finishing = false;
     }
   }
 
@@ -243,6 +231,8 @@ export class NodeManager {
       client.onState((state) => void this.#writeNode(entry, state)),
       client.onStatus((changed, removed) => {
         for (const uid of removed) this.#readiness.delete(uid);
+        // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
+        if (removed.length > 0 && !this.#stopped) void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
         this.#queuePods(entry, changed);
       }),
     );
