@@ -54,6 +54,8 @@ export class Agent {
   readonly #terminating = new Map<string, Promise<void>>();
   /** The same, by namespace/name: a pod under a name still being stopped waits (a StatefulSet's identity is its name). */
   readonly #terminatingNames = new Map<string, Promise<void>>();
+  /** The pods being stopped, by uid: their processes may still write to their claims. */
+  readonly #stoppingPods = new Map<string, AgentPod>();
   readonly #listeners = new Set<StatusListener>();
   #dirty = new Set<string>();
   #removed = new Set<string>();
@@ -169,6 +171,8 @@ export class Agent {
       const stopping = this.#terminating.get(pod.uid);
       const name = `${pod.namespace}/${pod.name}`;
       if (!stopping) continue;
+      this.#stoppingPods.set(pod.uid, pod);
+      void stopping.then(() => this.#stoppingPods.delete(pod.uid));
       const gone: Promise<void> = Promise.all([this.#terminatingNames.get(name), stopping]).then(() => {
         if (this.#terminatingNames.get(name) === gone) this.#terminatingNames.delete(name);
       });
@@ -186,10 +190,10 @@ export class Agent {
   }
 
   /**
-   * Removes the directories of deleted claims (reclaim policy Delete), after
-   * the pods being stopped are gone, and never one that a pod assigned here
-   * still mounts. Queued with syncPods, so a pod set that arrives in between
-   * is seen first.
+   * Removes the directories of deleted claims (reclaim policy Delete), never
+   * one that a pod assigned here, or one still being stopped, mounts (those
+   * are answered `inUse`: the control plane asks again). Queued with
+   * syncPods, so a pod set sent before is applied first.
    */
   deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
     const run = this.#syncChain.then(() => this.#deleteClaims(claims));
@@ -198,10 +202,9 @@ export class Agent {
   }
 
   async #deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
-    await Promise.all(this.#terminating.values());
     const result: DeleteClaimsResult = { deleted: [], inUse: [] };
     for (const claim of claims) {
-      const user = this.#state.pods.find(
+      const user = [...this.#state.pods, ...this.#stoppingPods.values()].find(
         (pod) => pod.namespace === claim.namespace && (pod.spec.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claim.name),
       );
       if (user) {

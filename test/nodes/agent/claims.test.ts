@@ -70,9 +70,14 @@ describe("claim directories on the agent", () => {
     await eventually(async () => expect(await readFile(join(claimDir, "log"), "utf8")).toBe("first\nstopped-first\nsecond\n"), 10_000);
 
     await agent.sync(3, []);
-    const result = await agent.deleteClaims([{ namespace: "shop", name: "data-kv-0" }, { namespace: "shop", name: "never-made" }]);
-    expect(result).toEqual({ deleted: [{ namespace: "shop", name: "data-kv-0" }, { namespace: "shop", name: "never-made" }], inUse: [] });
-    // deleteClaims waited for the pod's processes, so the last line was written before the directory went.
+    // While the pod is being stopped (its TERM trap takes 300 ms), its claim is still in use.
+    expect(await agent.deleteClaims([{ namespace: "shop", name: "data-kv-0" }])).toEqual({ deleted: [], inUse: [{ namespace: "shop", name: "data-kv-0", pod: "kv-0" }] });
+    const result = await eventually(async () => {
+      const answer = await agent.deleteClaims([{ namespace: "shop", name: "data-kv-0" }, { namespace: "shop", name: "never-made" }]);
+      expect(answer.inUse).toEqual([]);
+      return answer;
+    }, 10_000);
+    expect(result.deleted).toEqual([{ namespace: "shop", name: "data-kv-0" }, { namespace: "shop", name: "never-made" }]);
     await expect(stat(claimDir)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
