@@ -206,7 +206,7 @@ export class NodeManager {
         ]),
       );
       const { waiting } = await finishDeletions({ store: this.#options.store, log: this.#options.log, pods, nodes, links });
-      if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 2_000).unref();
+      if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 3_000).unref();
     } catch (error) {
       this.#options.log.warn({ err: messageOf(error) }, "finishing deletions failed; retrying at the next refresh");
     } finally {
