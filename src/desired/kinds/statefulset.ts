@@ -85,10 +85,19 @@ export const statefulSetSpecSchema = z
   });
 export type StatefulSetSpec = z.infer<typeof statefulSetSpecSchema>;
 
+/**
+ * Each pod's name `<name>-<ordinal>` is also its hostname (a DNS label, 63
+ * characters at most) and the value of its pod-name label, and
+ * `<name>-<10-character template hash>` names its revision: a label of at
+ * most 52 characters keeps all three valid up to ordinal 999999999.
+ */
+export const statefulSetNameMaxLength = 52;
+
 export const statefulSetKind = defineKind({
   kind: "StatefulSet",
   apiVersions: APPS_V1,
   namespaced: true,
+  name: dns1123Label(statefulSetNameMaxLength),
   fields: { spec: statefulSetSpecSchema },
   specOf: (manifest) => manifest.spec,
 });
