@@ -8,7 +8,7 @@ import { channels, createPool, listen as listenForNotifications, migrate, startE
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
-import { ControllerManager, GarbageCollector, parseObjectChange, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
+import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -88,7 +88,11 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       store,
       clock,
       log: log.child({ component: "controllers" }),
-      reconcilers: standardReconcilers({ schedulerStrategy: config.schedulerStrategy, evictionGraceMs: config.evictionGraceSeconds * 1000 }),
+      reconcilers: standardReconcilers({
+        schedulerStrategy: config.schedulerStrategy,
+        evictionGraceMs: config.evictionGraceSeconds * 1000,
+        podMetrics: podMetricsFrom(nodes),
+      }),
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
     });
     const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
@@ -139,8 +143,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
   }
 }
 
-/** Spec changes of the kinds a node's pod set is made of; status-only writes (the agents' own reports) do not count. */
+/** Spec changes of the kinds a node's pod set and Service routes are made of; status-only writes (the agents' own reports) do not count. */
 function wakesNodeManager(change: ObjectChange): boolean {
   // A deleted PersistentVolumeClaim may leave a directory for a node's agent to remove.
-  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "PersistentVolumeClaim"].includes(change.kind);
+  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice", "PersistentVolumeClaim"].includes(change.kind);
 }

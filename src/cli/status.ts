@@ -27,7 +27,8 @@ export function registerStatus(program: Command): void {
         ["WORKLOAD", "READY", "UP-TO-DATE", "AVAILABLE", "ROLLOUT", "HEALTH"],
         status.workloads.map((workload) => [
           `${workload.kind.toLowerCase()}/${workload.namespace}/${workload.name}`,
-          `${workload.ready}/${workload.desired}`,
+          // An autoscaled workload's desired count is its autoscaler's, not Git's.
+          `${workload.ready}/${workload.desired}${workload.autoscaledBy ? ` (hpa/${workload.autoscaledBy}; Git's ${workload.gitReplicas} ignored)` : ""}`,
           String(workload.updated),
           String(workload.available),
           workload.rollout,

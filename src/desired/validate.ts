@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ManifestProblem } from "../errors.ts";
-import { findKind, kindDefinitions } from "./kinds/index.ts";
+import { endpointSliceFromGitMessage, findKind, kindDefinitions } from "./kinds/index.ts";
 import { formatFieldPath, locateField, type FieldPath } from "./locate.ts";
 import { rememberFieldLocations } from "./object-locations.ts";
 import { validateObjectSet } from "./object-set.ts";
@@ -75,6 +75,7 @@ export function validateDocument(parsed: ParsedDocument): { object?: DesiredObje
     return { problems: [problem(["kind"], `${what}: the kind of object, one of ${knownKinds}`)] };
   }
   const definition = findKind(kind);
+  if (kind === "EndpointSlice") return { problems: [problem(["kind"], endpointSliceFromGitMessage)] };
   if (!definition) {
     const sameButCase = kindDefinitions.find((candidate) => candidate.kind.toLowerCase() === kind.toLowerCase());
     const hint = sameButCase ? ` (kinds are case-sensitive: did you mean ${sameButCase.kind}?)` : "";

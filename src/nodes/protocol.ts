@@ -152,6 +152,8 @@ export const nodeInfoSchema = z.strictObject({
   runtimes: z.array(runtimeNameSchema),
   /** The newest syncPods generation the agent has applied (0 = none). */
   generation: z.number().int().nonnegative(),
+  /** The newest syncServices generation the agent has applied (0 = none); absent from agents without Services. */
+  servicesGeneration: z.number().int().nonnegative().optional(),
   stateDir: z.string(),
   /** Set while the agent cannot write its state (a full disk): its pods keep running, changes are not durable. */
   stateError: z.string().optional(),

@@ -1,5 +1,6 @@
 import type { DeploymentSpec, ObjectKey, StoredObject } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
+import { autoscaledReplicas, autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
 import { planDeployment, revisionAnnotation, type DeploymentAction } from "./deployment-plan.ts";
 import { ownKeyOrOwner } from "./owners.ts";
@@ -20,7 +21,9 @@ export const deploymentReconciler: Reconciler = {
     const stored = await store.getObject(key);
     if (!stored) return {}; // gone: the garbage collector removes what it owned
     const spec = stored.spec as DeploymentSpec;
-    const deployment: StoredObject = { ...stored, spec: { ...spec, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
+    // While an autoscaler targets it, its decision stands in for Git's replicas.
+    const replicas = (await autoscaledReplicas(store, key)) ?? spec.replicas;
+    const deployment: StoredObject = { ...stored, spec: { ...spec, replicas, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
     const replicaSets = await store.listObjects({ kind: "ReplicaSet", namespace: key.namespace, ownerUid: stored.uid });
     const pods = (await Promise.all(replicaSets.map((rs) => store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: rs.uid })))).flat();
 
@@ -39,6 +42,7 @@ export const deploymentReconciler: Reconciler = {
         .filter((deployment) => refersTo((deployment.spec as DeploymentSpec).template, change.kind, change.name))
         .map((deployment) => ({ kind: "Deployment", namespace: deployment.namespace, name: deployment.name }));
     }
+    if (change.kind === autoscalerKind) return autoscalerTargetKeys(change, ctx, "Deployment");
     return ownKeyOrOwner(change, ctx, "Deployment", ["ReplicaSet", "Pod"]);
   },
 };

@@ -1,5 +1,8 @@
 /** The control loops (DESIGN.md, reconcilers): the runtime, one reconciler per kind, the garbage collector. */
+import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
+import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
+import { endpointsReconciler } from "./endpoints.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
@@ -10,17 +13,27 @@ import type { SchedulingStrategy } from "../scheduler/index.ts";
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
+export { daemonSetReconciler };
+export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
+export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
+export { endpointsReconciler };
+export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
 export { statefulSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
 /** Every reconciler `capstan up` runs, in one list. */
-export function standardReconcilers(options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number } = {}): Reconciler[] {
+export function standardReconcilers(
+  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource } = {},
+): Reconciler[] {
   return [
     deploymentReconciler,
     replicaSetReconciler,
+    daemonSetReconciler(),
     statefulSetReconciler,
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
+    autoscalerReconciler({ metrics: options.podMetrics }),
+    endpointsReconciler,
   ];
 }

@@ -12,3 +12,4 @@ export { assumePod, newNodeInfo, nodeAllocatable, defaultMaxPods } from "./node-
 export { toleratesTaint } from "./tolerations.ts";
 export type { NodeInfo, NodeFacts, PodSummary, PodToSchedule, ScheduleResult, NodeScore, Resources, Taint } from "./model.ts";
 export type { Filter, Scorer, WeightedScorer, SchedulerStack, PreparedPod, NodeCheck, NodeRating } from "./framework.ts";
+export { daemonNodeVerdicts, daemonPodTolerations, withDaemonPodTolerations, type DaemonNodeVerdict } from "./daemon.ts";

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { BadRequestError } from "../errors.ts";
 import { revisionSchema, syncStateSchema, type DesiredStore } from "../desired/index.ts";
+import { serviceListSchema, serviceSummaries } from "./services.ts";
 import { nodeSummaries, nodeSummarySchema, podListSchema, podSummaries, workloadSummaries, workloadSummarySchema } from "./workloads.ts";
 
 /** Response shapes of the JSON API: the CLI parses with these same schemas. */
@@ -39,6 +40,11 @@ export function apiRoutes(store: DesiredStore): Hono {
   api.get("/pods", async (c) => {
     const query = parseQuery(z.strictObject({ namespace: z.string().min(1).optional() }), c.req.query());
     return c.json(podListSchema.parse({ items: await podSummaries(store, query.namespace) }));
+  });
+
+  api.get("/services", async (c) => {
+    const query = parseQuery(z.strictObject({ namespace: z.string().min(1).optional() }), c.req.query());
+    return c.json(serviceListSchema.parse({ items: await serviceSummaries(store, query.namespace) }));
   });
 
   api.get("/status", async (c) => {

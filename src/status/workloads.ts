@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { DesiredStore, StoredObject } from "../desired/index.ts";
+import { autoscalersAmong, decidedReplicas } from "../reconcilers/index.ts";
 
 /**
  * One line per workload for `capstan status` and GET /api/status: desired
@@ -17,6 +18,10 @@ export const workloadSummarySchema = z.object({
   /** pending (not yet reconciled), progressing, complete, paused, or failed: <reason>. */
   rollout: z.string(),
   health: z.string(),
+  /** The HorizontalPodAutoscaler sizing it, if one does: `desired` is then its count and Git's `replicas` is ignored. */
+  autoscaledBy: z.string().optional(),
+  /** Git's replicas, shown beside the autoscaler's count while it is ignored. */
+  gitReplicas: z.number().int().optional(),
 });
 export type WorkloadSummary = z.infer<typeof workloadSummarySchema>;
 
@@ -27,15 +32,16 @@ export const nodeSummarySchema = z.object({
   pods: z.number().int(),
 });
 
-const workloadKinds = ["Deployment"] as const;
+const workloadKinds = ["Deployment", "DaemonSet"] as const;
 
 export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
-  const lists = await Promise.all(workloadKinds.map((kind) => store.listObjects({ kind })));
-  return lists.flat().map(summarise);
+  const [autoscalers, ...lists] = await Promise.all([store.listObjects({ kind: "HorizontalPodAutoscaler" }), ...workloadKinds.map((kind) => store.listObjects({ kind }))]);
+  return lists.flat().map((object) => (object.kind === "DaemonSet" ? summariseDaemonSet(object) : summarise(object, autoscalers)));
 }
 
-function summarise(object: StoredObject): WorkloadSummary {
+function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
   const spec = object.spec as { replicas?: number; paused?: boolean };
+  const autoscaler = autoscalersAmong(autoscalers, object)[0];
   const status = object.status as {
     updatedReplicas?: number;
     readyReplicas?: number;
@@ -44,7 +50,9 @@ function summarise(object: StoredObject): WorkloadSummary {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason?: string }[];
   };
-  const desired = spec.replicas ?? 1;
+  const gitReplicas = spec.replicas ?? 1;
+  // Before the autoscaler's first decision its target still runs Git's count.
+  const desired = decidedReplicas(autoscaler, object) ?? gitReplicas;
   const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
   let rollout: string;
   if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
@@ -60,6 +68,40 @@ function summarise(object: StoredObject): WorkloadSummary {
     ready: status.readyReplicas ?? 0,
     updated: status.updatedReplicas ?? 0,
     available: status.availableReplicas ?? 0,
+    rollout,
+    health: status.health ?? "Unknown",
+    ...(autoscaler ? { autoscaledBy: autoscaler.name, gitReplicas } : {}),
+  };
+}
+
+/**
+ * A DaemonSet's line: desired is the number of nodes that should run it (it
+ * has no replicas). "waiting: OnDelete" is an OnDelete rollout whose pods all
+ * run but some on an older template, until someone deletes them.
+ */
+function summariseDaemonSet(object: StoredObject): WorkloadSummary {
+  const status = object.status as {
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+    health?: string;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+  const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
+  let rollout: string;
+  if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
+  else if (progressing.reason === "NewPodsAvailable") rollout = "complete";
+  else if (progressing.reason === "WaitingForPodDeletion") rollout = "waiting: OnDelete";
+  else rollout = "progressing";
+  return {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    desired: status.desiredNumberScheduled ?? 0,
+    ready: status.numberReady ?? 0,
+    updated: status.updatedNumberScheduled ?? 0,
+    available: status.numberAvailable ?? 0,
     rollout,
     health: status.health ?? "Unknown",
   };

@@ -6,6 +6,7 @@ import { configMapKind } from "./configmap.ts";
 import { cronJobKind } from "./cronjob.ts";
 import { daemonSetKind } from "./daemonset.ts";
 import { deploymentKind } from "./deployment.ts";
+import { horizontalPodAutoscalerKind } from "./horizontalpodautoscaler.ts";
 import { jobKind } from "./job.ts";
 import { namespaceKind } from "./namespace.ts";
 import { nodeKind } from "./node.ts";
@@ -32,6 +33,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
   jobKind,
   cronJobKind,
   serviceKind,
+  horizontalPodAutoscalerKind,
   persistentVolumeClaimKind,
 ];
 
@@ -46,6 +48,13 @@ export { configMapKind, type ConfigMap } from "./configmap.ts";
 export { cronJobKind, type CronJob, type CronJobSpec } from "./cronjob.ts";
 export { daemonSetKind, type DaemonSet, type DaemonSetSpec } from "./daemonset.ts";
 export { deploymentKind, type Deployment, type DeploymentSpec } from "./deployment.ts";
+export {
+  horizontalPodAutoscalerKind,
+  scalableKinds,
+  type HorizontalPodAutoscaler,
+  type HorizontalPodAutoscalerSpec,
+  type MetricSpec,
+} from "./horizontalpodautoscaler.ts";
 export { jobKind, type Job, type JobSpec } from "./job.ts";
 export { namespaceKind, type Namespace } from "./namespace.ts";
 export { nodeKind, type Node, type NodeSpec } from "./node.ts";
@@ -63,6 +72,7 @@ export {
 export { replicaSetKind, type ReplicaSet, type ReplicaSetSpec } from "./replicaset.ts";
 export { mergedSecretData, secretKind, type Secret } from "./secret.ts";
 export { serviceKind, type Service, type ServiceSpec } from "./service.ts";
+export * from "./endpointslice.ts";
 export { statefulSetKind, type StatefulSet, type StatefulSetSpec, type VolumeClaimTemplate } from "./statefulset.ts";
 
 export { podSpecSchema, podTemplateSpecSchema, type PodSpec, type PodTemplateSpec, type RestartPolicy } from "./pod.ts";

@@ -15,12 +15,14 @@ import {
   type PodStatus,
   type RuntimeName,
   type SyncPodsResult,
+  type SyncServicesResult,
 } from "../protocol.ts";
 import { readTail, followLog } from "./logs.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
+import { NodeServices } from "./services.ts";
 import { loadState, saveState, type AgentState } from "./state.ts";
 
 export const AGENT_VERSION = "0.1.0";
@@ -33,6 +35,8 @@ export interface AgentOptions {
   runtimes?: ReadonlyMap<RuntimeName, ContainerRuntime>;
   /** Where secret and Memory volumes go; default a 0700 dir on /dev/shm (tmpfs), else under the state dir. */
   secretRoot?: string;
+  /** How long the Service proxy waits for a backend to accept before trying the next; default 1 s. */
+  serviceConnectTimeoutMs?: number;
 }
 
 type StatusListener = (generation: number, changed: PodStatus[], removed: string[]) => void;
@@ -66,6 +70,7 @@ export class Agent {
   #syncChain: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly #info: Omit<NodeInfo, "generation">;
+  readonly #services: NodeServices;
 
   private constructor(options: AgentOptions, state: AgentState, runtimes: ReadonlyMap<RuntimeName, ContainerRuntime>, info: Omit<NodeInfo, "generation">) {
     this.#options = options;
@@ -74,6 +79,17 @@ export class Agent {
     this.#state = state;
     this.#runtimes = runtimes;
     this.#info = info;
+    this.#services = new NodeServices({
+      log: this.#log,
+      saved: state.services,
+      save: async (saved) => {
+        this.#state.services = saved;
+        await this.#saveNow();
+      },
+      nodeAddress: state.node?.address,
+      clock: this.#clock,
+      ...(options.serviceConnectTimeoutMs !== undefined ? { connectTimeoutMs: options.serviceConnectTimeoutMs } : {}),
+    });
   }
 
   /** Loads the state dir, re-adopts the pods still running there and kills processes of ours nobody owns. */
@@ -94,6 +110,8 @@ export class Agent {
       stateDir: options.stateDir,
     });
     await agent.#adopt();
+    // Served again from the state, so a node whose control plane is away keeps its Services.
+    await agent.#services.start();
     return agent;
   }
 
@@ -102,7 +120,7 @@ export class Agent {
   }
 
   info(): NodeInfo {
-    return { ...this.#info, generation: this.#state.generation };
+    return { ...this.#info, generation: this.#state.generation, servicesGeneration: this.#services.generation };
   }
 
   /** Why the last state write failed (a full disk, say), while it keeps failing. */
@@ -114,6 +132,7 @@ export class Agent {
     if (this.#state.node?.name === node.name && this.#state.node.address === node.address) return;
     this.#state.node = node;
     this.#scheduleSave();
+    this.#services.setNodeAddress(node.address);
   }
 
   statuses(): PodStatus[] {
@@ -190,6 +209,21 @@ export class Agent {
   }
 
   /**
+   * Converges the Service proxy on the node's whole Service set (newest
+   * generation wins; older ones are `stale` and change nothing). A route the
+   * protocol schema refuses fails the set with the Service's name.
+   */
+  syncServices(generation: number, services: readonly unknown[]): Promise<SyncServicesResult> {
+    if (this.#closed) return Promise.reject(new Error("the agent is shutting down"));
+    return this.#services.sync(generation, services);
+  }
+
+  /** `host:port` → `<namespace>/<name>` of the Service listeners open now. */
+  serviceListeners(): Map<string, string> {
+    return this.#services.listening();
+  }
+
+  /**
    * Removes the directories of deleted claims (reclaim policy Delete), never
    * one that a pod assigned here, or one still being stopped, mounts (those
    * are answered `inUse`: the control plane asks again). Queued with
@@ -248,6 +282,7 @@ export class Agent {
       worker.detach();
     }
     await this.#saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
+    await this.#services.close();
     this.#listeners.clear();
   }
 
@@ -293,6 +328,7 @@ export class Agent {
       clock: this.#clock,
       log: this.#log.child({ pod: `${pod.namespace}/${pod.name}` }),
       record,
+      serviceEnv: () => this.#services.environment(pod.namespace),
       onChange: () => this.#changed(pod.uid),
     });
     this.#workers.set(pod.uid, worker);
@@ -304,11 +340,14 @@ export class Agent {
     const worker = this.#workers.get(uid);
     if (!worker) return;
     this.#workers.delete(uid);
+    // Out of this node's Service endpoints before its preStop hook and SIGTERM, not when the control plane catches up.
+    this.#services.podStopping(uid, podKey(worker), Object.values(worker.record().hostPorts));
     const stopping = worker
       .stop({ removeData: true })
       .catch((error: unknown) => this.#log.error({ err: error, uid }, "stopping a pod failed"))
       .finally(() => {
         this.#terminating.delete(uid);
+        this.#services.podGone(uid);
         this.#removed.add(uid);
         this.#scheduleFlush();
       });
@@ -319,6 +358,8 @@ export class Agent {
     const worker = this.#workers.get(uid);
     if (!worker) return;
     const record = worker.record();
+    const status = worker.status();
+    this.#services.podStatus(uid, `${status.namespace}/${status.name}`, status.ready, Object.values(record.hostPorts));
     // Status changes (usage samples, readiness) come often; the state file is rewritten only when the record moved.
     if (JSON.stringify(record) !== JSON.stringify(this.#state.records[uid])) {
       this.#state.records[uid] = record;
@@ -405,6 +446,11 @@ export class AgentNotFoundError extends Error {
   override name = "AgentNotFoundError";
 }
 
+
+function podKey(worker: PodWorker): string {
+  const { namespace, name } = worker.status();
+  return `${namespace}/${name}`;
+}
 
 /** What makes a pod itself: its spec, labels, annotations and working-dir base; not the config data resolved into it. */
 function podIdentity(pod: AgentPod): string {

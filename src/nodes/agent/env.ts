@@ -9,9 +9,10 @@ import { hostPortKey } from "./ports.ts";
  * (makeEnvironmentVariables), lowest precedence first:
  *
  *   1. the base environment (a host process needs PATH to find `node`),
- *   2. the host port variables PORT, PORT_<NAME>, PORT_<containerPort>,
- *   3. `envFrom`, source by source (a later source overrides an earlier one),
- *   4. `env`, in order, each `value` `$(VAR)`-expanded against what is defined so far.
+ *   2. the Service discovery variables (<SVC>_SERVICE_HOST...; service-routes.ts),
+ *   3. the host port variables PORT, PORT_<NAME>, PORT_<containerPort>,
+ *   4. `envFrom`, source by source (a later source overrides an earlier one),
+ *   5. `env`, in order, each `value` `$(VAR)`-expanded against what is defined so far.
  *
  * Then command + args, each expanded against the final environment.
  * Pure: the pod carries its ConfigMap and Secret data, nothing is read from disk.
@@ -26,6 +27,8 @@ export interface ContainerEnvInput {
   nodeName: string;
   /** Default: PATH, HOME, LANG and TZ of the agent's own environment, where set. */
   baseEnv?: Record<string, string>;
+  /** Service discovery variables; anything the manifest or the port variables define wins over them, as in the kubelet. */
+  serviceEnv?: Record<string, string>;
 }
 
 /** The agent's variables a host process inherits. Everything else of the agent's environment stays private. */
@@ -35,6 +38,7 @@ export function buildContainerEnv(input: ContainerEnvInput): { env: Record<strin
   const { pod, container } = input;
   // No prototype: a variable named `__proto__` is a valid name and must be an ordinary key.
   const env: Record<string, string> = Object.assign(Object.create(null), input.baseEnv ?? defaultBaseEnv());
+  Object.assign(env, input.serviceEnv);
   Object.assign(env, portVariables(container, input.hostPorts));
 
   for (const source of container.envFrom ?? []) {

@@ -23,6 +23,8 @@ export interface LaunchContext {
   hostPorts: Record<string, number>;
   /** undefined until the pod's volumes are prepared: no mounts then. */
   volumes: Map<string, PreparedVolume> | undefined;
+  /** Service discovery variables (`<SVC>_SERVICE_HOST`...), as of this container's start. */
+  serviceEnv?: Record<string, string>;
 }
 
 export function launchSpec(context: LaunchContext, container: Container): LaunchSpec {
@@ -36,6 +38,7 @@ export function launchSpec(context: LaunchContext, container: Container): Launch
     hostPorts: container.image ? containerPortsAsSeenInside(container) : context.hostPorts,
     hostIP: context.hostIP,
     nodeName: context.nodeName,
+    ...(context.serviceEnv ? { serviceEnv: context.serviceEnv } : {}),
   });
   return {
     ...specBase(context, container),

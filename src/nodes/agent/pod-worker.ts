@@ -49,6 +49,8 @@ export interface PodWorkerOptions {
   record?: PodRecord;
   /** Status or record changed: the agent persists record() and pushes status(). */
   onChange(): void;
+  /** Service discovery variables for a container starting now (the Services of the pod's namespace). */
+  serviceEnv?: () => Record<string, string>;
   backoff?: BackoffPolicy;
   logLimits?: { maxBytes: number; maxFiles: number };
   usageIntervalMs?: number;
@@ -326,6 +328,7 @@ export class PodWorker {
       podDir: this.#options.podDir,
       hostPorts: this.#hostPorts,
       volumes: this.#volumes,
+      serviceEnv: this.#options.serviceEnv?.() ?? {},
     };
   }
 

@@ -145,28 +145,47 @@ export async function groupUsage(pgid: number, previous?: UsageSample): Promise<
 }
 
 /**
- * CPU (millicores over the wall time since `previous`; 0 without one) and
- * RSS summed over `pids`. A process that exited since the previous sample
- * takes its ticks with it, so the CPU figure is clamped at 0.
+ * CPU (millicores over the wall time since `previous`) and RSS summed over
+ * `pids`. A process that exited since the previous sample takes its ticks
+ * with it, so the CPU figure is clamped at 0. Without a previous sample (a
+ * container's first reading) each process's average since it started is
+ * used, as `ps` does, rather than 0: an autoscaler must not read a busy new
+ * pod as idle.
  */
 export async function pidsUsage(pids: readonly number[], previous?: UsageSample, now: () => number = Date.now): Promise<UsageReading> {
   let ticks = 0;
   let rssBytes = 0;
   let processCount = 0;
+  let lifetimeMillis = 0;
+  const uptimeSeconds = previous ? undefined : await readUptimeSeconds();
   for (const pid of pids) {
     const stat = await readProcStat(pid);
     if (!stat) continue;
     processCount += 1;
     ticks += stat.cpuTicks;
     rssBytes += await readRssBytes(pid);
+    if (uptimeSeconds !== undefined) {
+      const ageSeconds = uptimeSeconds - Number(stat.startTicks) / CLOCK_TICKS_PER_SECOND;
+      if (ageSeconds > 0) lifetimeMillis += (stat.cpuTicks / CLOCK_TICKS_PER_SECOND / ageSeconds) * 1000;
+    }
   }
   const at = now();
-  let cpuMillis = 0;
+  let cpuMillis = Math.round(lifetimeMillis);
   if (previous && at > previous.at) {
     const cpuMs = ((ticks - previous.ticks) / CLOCK_TICKS_PER_SECOND) * 1000;
     cpuMillis = Math.max(0, Math.round((cpuMs / (at - previous.at)) * 1000));
   }
   return { usage: { cpuMillis, rssBytes }, sample: { ticks, at }, processCount };
+}
+
+/** Seconds since boot, from /proc/uptime (the clock /proc/<pid>/stat's starttime counts on). */
+async function readUptimeSeconds(): Promise<number | undefined> {
+  try {
+    const seconds = Number((await readFile("/proc/uptime", "utf8")).split(" ")[0]);
+    return Number.isFinite(seconds) ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** VmRSS of /proc/<pid>/status in bytes (0 for kernel threads, zombies, or a vanished process). */

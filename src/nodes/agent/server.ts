@@ -13,6 +13,7 @@ import {
   type Request,
 } from "../protocol.ts";
 import { AgentNotFoundError, type Agent } from "./agent.ts";
+import { describeRoute, ServiceRouteError } from "./services.ts";
 
 /**
  * The agent's unix socket: one NDJSON conversation per connection (an SSH
@@ -117,7 +118,7 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
     if (!parsed.success) {
       const id = typeof (json as { id?: unknown })?.id === "number" ? (json as { id: number }).id : null;
       const issue = parsed.error.issues[0]!;
-      const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+      const where = `${serviceNamed(json, issue.path)}${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}`;
       log.warn({ id, problem: `${where}${issue.message}` }, "malformed protocol request");
       return fail(id, errorCodes.badRequest, `${where}${issue.message}`);
     }
@@ -129,8 +130,10 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
       const result = await dispatch(request);
       if (result !== undefined) send({ id: request.id, result });
     } catch (error) {
-      const code = error instanceof AgentNotFoundError ? errorCodes.notFound : errorCodes.internal;
+      const code =
+        error instanceof AgentNotFoundError ? errorCodes.notFound : error instanceof ServiceRouteError ? errorCodes.badRequest : errorCodes.internal;
       if (code === errorCodes.internal) log.error({ err: error, method: request.method }, "agent request failed");
+      if (code === errorCodes.badRequest) log.warn({ id: request.id, problem: (error as Error).message }, "refused protocol request");
       fail(request.id, code, (error as Error).message);
     }
   }
@@ -154,6 +157,8 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         return {};
       case "syncPods":
         return agent.sync(request.params.generation, request.params.pods);
+      case "syncServices":
+        return agent.syncServices(request.params.generation, request.params.services);
       case "deleteClaims":
         return agent.deleteClaims(request.params.claims);
       case "statuses":
@@ -193,6 +198,13 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         return {};
     }
   }
+}
+
+/** "service <namespace>/<name> (services[i]): " when a syncServices request failed inside one route, so the sender sees which. */
+function serviceNamed(json: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] !== "params" || path[1] !== "services" || typeof path[2] !== "number") return "";
+  const services = (json as { params?: { services?: unknown } }).params?.services;
+  return Array.isArray(services) ? `${describeRoute(services[path[2]], path[2])}: ` : "";
 }
 
 /** Unsent bytes a following log reader may fall behind by before its follow is ended. */

@@ -6,12 +6,14 @@ import { formatFieldPath } from "../../desired/index.ts";
 import { agentPodSchema } from "../protocol.ts";
 import { writeFileAtomically } from "./atomic-file.ts";
 import { podRecordSchema } from "./pod-record.ts";
+import { savedServicesSchema } from "./services.ts";
 
 /**
  * The agent's memory across restarts: the pods assigned to it (with their
  * resolved configuration, so they run with no control plane) and what it
  * knows of their processes, so that a restarted agent re-adopts them rather
- * than starting duplicates. Written atomically (temp file, fsync, rename);
+ * than starting duplicates; and the Services it last served, so it serves
+ * them again on its own. Written atomically (temp file, fsync, rename);
  * mode 0600, because pods carry their Secret data.
  */
 export const agentStateSchema = z.strictObject({
@@ -22,13 +24,15 @@ export const agentStateSchema = z.strictObject({
   node: z.strictObject({ name: z.string(), address: z.string() }).optional(),
   pods: z.array(agentPodSchema),
   records: z.record(z.string(), podRecordSchema),
+  /** The last syncServices applied; absent in a state written before Services existed. */
+  services: savedServicesSchema.default({ generation: 0, routes: [] }),
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 
 export const stateFileName = "state.json";
 
 export function emptyState(): AgentState {
-  return { version: 1, agentId: randomUUID(), generation: 0, pods: [], records: {} };
+  return { version: 1, agentId: randomUUID(), generation: 0, pods: [], records: {}, services: { generation: 0, routes: [] } };
 }
 
 /** The state in `stateDir`, a fresh one when there is none; a corrupt file is an error naming it, never silently replaced. */

@@ -16,7 +16,9 @@ import {
   type PodPhase,
   type PodStatus,
   type RuntimeName,
+  type ServiceRoute,
   type SyncPodsResult,
+  type SyncServicesResult,
 } from "../protocol.ts";
 import type { NodeClient, NodeLinkState } from "./node-client.ts";
 
@@ -88,6 +90,11 @@ interface Follower {
  *   cannot start on a real node (an image without docker/podman, no command
  *   and no image) waits with the agent's reason and keeps the pod Pending.
  * - A pod removed from the set is gone at once (the agent stops it first).
+ * - `syncServices` keeps the routes (`services()` shows what the node was
+ *   last told) and "listens" on each non-headless port and nodePort: a port
+ *   held by `occupyPort` is a listen error, as a port in use is on a real
+ *   node, and a port the fake listens on cannot be occupied. No traffic is
+ *   proxied.
  * - Test controls: `disconnect`/`reconnect` (the node keeps running its pods;
  *   the client's view freezes; `sync` rejects with NodeNotConnectedError but
  *   the set is remembered and applied on reconnect, after a full status
@@ -109,6 +116,13 @@ export class FakeNodeClient implements NodeClient {
   #nextHostPort: number;
   /** The latest set handed to sync(), applied on reconnect. */
   #desired: AgentPodInput[] | undefined;
+  #servicesGeneration = 0;
+  #desiredServices: ServiceRoute[] | undefined;
+  /** The routes applied last, and the ports they listen on. */
+  #services: ServiceRoute[] = [];
+  readonly #listening = new Set<number>();
+  /** Ports held by something else on the node (occupyPort). */
+  readonly #occupied = new Set<number>();
   /** What runs on the node, by uid. */
   readonly #pods = new Map<string, FakePod>();
   /** What the client last heard, by uid: frozen while disconnected. */
@@ -176,6 +190,13 @@ export class FakeNodeClient implements NodeClient {
     this.#desired = pods;
     this.#requireConnected();
     return this.#apply(pods);
+  }
+
+  async syncServices(services: ServiceRoute[]): Promise<SyncServicesResult> {
+    if (this.#closed) throw new NodeNotConnectedError(this.node, "the client is closed");
+    this.#desiredServices = services;
+    this.#requireConnected();
+    return this.#applyServices(services);
   }
 
   /** As the agent: a claim a pod here mounts is refused; the others are recorded in `deletedClaims`. */
@@ -267,7 +288,24 @@ export class FakeNodeClient implements NodeClient {
     for (const status of snapshot) this.#view.set(status.uid, status);
     if (snapshot.length > 0 || gone.length > 0) this.#emitStatus(snapshot, gone);
     this.#emitState();
+    if (this.#desiredServices) this.#applyServices(this.#desiredServices);
     if (this.#desired) this.#apply(this.#desired);
+  }
+
+  /** The Services the node was last told about (what its proxy serves). */
+  services(): ServiceRoute[] {
+    return structuredClone(this.#services);
+  }
+
+  /** Something else on the node takes `port`: rejects with EADDRINUSE when the node's proxy listens on it; the returned function frees it. */
+  async occupyPort(port: number): Promise<() => Promise<void>> {
+    if (this.#listening.has(port) || this.#occupied.has(port)) {
+      throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${this.node}:${port}`), { code: "EADDRINUSE" });
+    }
+    this.#occupied.add(port);
+    return async () => {
+      this.#occupied.delete(port);
+    };
   }
 
   /**
@@ -334,6 +372,27 @@ export class FakeNodeClient implements NodeClient {
   #find(namespace: string, name: string): FakePod {
     for (const pod of this.#pods.values()) if (pod.pod.namespace === namespace && pod.pod.name === name) return pod;
     throw new NotFoundError(`pod ${namespace}/${name} is not on this node`);
+  }
+
+  /** The agent's syncServices: listeners for each port and nodePort (none for headless Services); one that cannot be had is reported, the rest served. */
+  #applyServices(services: ServiceRoute[]): SyncServicesResult {
+    this.#servicesGeneration += 1;
+    this.#services = structuredClone(services);
+    this.#listening.clear();
+    const listenErrors: SyncServicesResult["listenErrors"] = [];
+    for (const service of services) {
+      if (service.headless) continue;
+      for (const port of service.ports) {
+        for (const number of [port.port, ...(port.nodePort !== undefined ? [port.nodePort] : [])]) {
+          if (this.#occupied.has(number) || this.#listening.has(number)) {
+            listenErrors.push({ namespace: service.namespace, name: service.name, port: number, reason: `listen EADDRINUSE: address already in use ${this.node}:${number}` });
+          } else {
+            this.#listening.add(number);
+          }
+        }
+      }
+    }
+    return { generation: this.#servicesGeneration, listenErrors };
   }
 
   /** The agent's syncPods: each pod checked on its own, the rest converged on. */

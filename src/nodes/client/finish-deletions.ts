@@ -11,8 +11,8 @@ export interface FinishDeletionsInput {
   /** Live pods and nodes, as the node link just read them. */
   pods: readonly StoredObject[];
   nodes: readonly StoredObject[];
-  /** Each linked node: what its link knows, and its client. */
-  links: ReadonlyMap<string, NodeView & { client: NodeClient }>;
+  /** Each linked node's client, and the uids of the last pod set its agent acknowledged. */
+  links: readonly { node: string; client: NodeClient; acknowledged: ReadonlySet<string> | undefined }[];
 }
 
 /**
@@ -25,7 +25,13 @@ export interface FinishDeletionsInput {
  * the store.
  */
 export async function finishDeletions(input: FinishDeletionsInput): Promise<{ waiting: boolean }> {
-  const { store, log, links } = input;
+  const { store, log } = input;
+  const links = new Map<string, NodeView & { client: NodeClient }>(
+    input.links.map(({ node, client, acknowledged }) => [
+      node,
+      { client, acknowledged, connected: client.state().connected, reported: new Set(client.statuses().map((status) => status.uid)) },
+    ]),
+  );
   const [deletedPods, deletedClaims, liveClaims] = await Promise.all([
     store.listObjects({ kind: "Pod", deleted: true }),
     store.listObjects({ kind: "PersistentVolumeClaim", deleted: true }),

@@ -8,6 +8,7 @@ import {
   podStatusSchema,
   PROTOCOL_VERSION,
   syncPodsResultSchema,
+  syncServicesResultSchema,
   deleteClaimsResultSchema,
   type AgentPodInput,
   type ClaimRef,
@@ -15,7 +16,9 @@ import {
   type LogsParams,
   type NodeInfo,
   type PodStatus,
+  type ServiceRoute,
   type SyncPodsResult,
+  type SyncServicesResult,
 } from "../protocol.ts";
 import { AgentConnection, AgentRequestError } from "./connection.ts";
 import type { AgentTransport } from "./transport.ts";
@@ -36,14 +39,17 @@ export interface NodeLinkState {
 /**
  * The control plane's handle on one node (house style 7: an interface, a
  * real implementation over a transport, and a fake sharing one test suite).
- * `sync` is level-triggered: the whole pod set, remembered and resent after
- * every reconnect.
+ * `sync` and `syncServices` are level-triggered: the whole set, remembered
+ * and resent after every reconnect (Services first, so that pods started
+ * then already find their Services' addresses in their environment).
  */
 export interface NodeClient {
   readonly node: string;
   state(): NodeLinkState;
   /** Sends the full desired pod set; resolves with the agent's answer, rejects while the node is unreachable (the set is still delivered on reconnect). */
   sync(pods: AgentPodInput[]): Promise<SyncPodsResult>;
+  /** Sends every Service's routes (the node's proxy listeners and endpoints); like `sync`, rejects while unreachable and is delivered on reconnect. */
+  syncServices(services: ServiceRoute[]): Promise<SyncServicesResult>;
   /** The latest status of every pod the agent reported. */
   statuses(): PodStatus[];
   /** Pod status changes as they arrive (the "statuses() stream"); returns an unsubscribe. */
@@ -82,6 +88,9 @@ export class AgentNodeClient implements NodeClient {
   #desired: AgentPodInput[] | undefined;
   #generation = 0;
   #syncChain: Promise<unknown> = Promise.resolve();
+  #desiredServices: ServiceRoute[] | undefined;
+  #servicesGeneration = 0;
+  #servicesChain: Promise<unknown> = Promise.resolve();
   readonly #statuses = new Map<string, PodStatus>();
   readonly #statusListeners = new Set<(changed: PodStatus[], removed: string[]) => void>();
   readonly #stateListeners = new Set<(state: NodeLinkState) => void>();
@@ -117,6 +126,13 @@ export class AgentNodeClient implements NodeClient {
     this.#desired = pods;
     const run = this.#syncChain.then(() => this.#push());
     this.#syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  syncServices(services: ServiceRoute[]): Promise<SyncServicesResult> {
+    this.#desiredServices = services;
+    const run = this.#servicesChain.then(() => this.#pushServices());
+    this.#servicesChain = run.catch(() => undefined);
     return run;
   }
 
@@ -195,6 +211,21 @@ export class AgentNodeClient implements NodeClient {
     return result;
   }
 
+  async #pushServices(): Promise<SyncServicesResult> {
+    const connection = this.#requireConnection();
+    const services = this.#desiredServices ?? [];
+    this.#servicesGeneration += 1;
+    const result = syncServicesResultSchema.parse(
+      await connection.request("syncServices", { generation: this.#servicesGeneration, services }, { timeoutMs: this.#timeout }),
+    );
+    // As for pods: an agent that has seen a newer generation (an earlier life of this control plane) is caught up with.
+    if (result.stale) {
+      this.#servicesGeneration = result.generation;
+      return this.#pushServices();
+    }
+    return result;
+  }
+
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     let attempt = 0;
@@ -239,6 +270,7 @@ export class AgentNodeClient implements NodeClient {
         ),
       );
       this.#generation = Math.max(this.#generation, info.generation);
+      this.#servicesGeneration = Math.max(this.#servicesGeneration, info.servicesGeneration ?? 0);
       const snapshot = z
         .object({ pods: z.array(podStatusSchema) })
         .parse(await connection.request("statuses", {}, { timeoutMs: this.#timeout }));
@@ -246,6 +278,12 @@ export class AgentNodeClient implements NodeClient {
       this.#connection = connection;
       connected();
       this.#setState({ connected: true, info, lastHeartbeat: this.#options.clock.now(), lastError: undefined, hostKey: this.#options.transport.hostKey });
+      // An agent that cannot take the Services (an older one) still runs its pods: logged, not a failed link.
+      if (this.#desiredServices) {
+        await this.syncServices(this.#desiredServices).catch((error: unknown) =>
+          this.#options.log.warn({ node: this.node, err: messageOf(error) }, "resending the Services after a reconnect failed"),
+        );
+      }
       if (this.#desired) await this.sync(this.#desired);
       await this.#heartbeat(connection, signal);
       unsubscribe();

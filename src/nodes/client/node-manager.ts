@@ -7,6 +7,8 @@ import { toAgentPod } from "./agent-pod.ts";
 import { finishDeletions } from "./finish-deletions.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+import { ServiceRoutePusher } from "./service-route-pusher.ts";
+import { planServiceRoutes } from "./service-routes.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -41,6 +43,7 @@ interface NodeEntry {
   lastWrittenAt: number;
   lastWritten?: string;
   sentPods?: string;
+  connected: boolean;
   /** The uids of the last pod set the agent acknowledged: a deleted pod not among them, and no longer reported, has stopped. */
   acknowledged?: Set<string>;
 }
@@ -49,7 +52,9 @@ interface NodeEntry {
  * The control plane's side of every node link: one NodeClient per Node
  * object, each given the full set of Pods bound to that node (spec.nodeName)
  * with their ConfigMaps and Secrets resolved; node heartbeats and pod statuses
- * flow back into the store in batches.
+ * flow back into the store in batches. Every node also gets every Service's
+ * routes (service-routes.ts), sent before the pods so that a pod leaves the
+ * proxies before its node stops it.
  */
 export class NodeManager {
   readonly #options: NodeManagerOptions;
@@ -63,9 +68,11 @@ export class NodeManager {
   #refreshAgain = false;
   #finishing = false;
   #stopped = false;
+  readonly #routes: ServiceRoutePusher;
 
   constructor(options: NodeManagerOptions) {
     this.#options = options;
+    this.#routes = new ServiceRoutePusher({ store: options.store, clock: options.clock, log: options.log });
   }
 
   async start(): Promise<void> {
@@ -130,11 +137,13 @@ export class NodeManager {
   async #refreshOnce(): Promise<void> {
     if (this.#stopped) return;
     const { store } = this.#options;
-    const [nodes, pods, configMaps, secrets] = await Promise.all([
+    const [nodes, pods, configMaps, secrets, services, slices] = await Promise.all([
       store.listObjects({ kind: "Node" }),
       store.listObjects({ kind: "Pod" }),
       store.listObjects({ kind: "ConfigMap" }),
       store.listObjects({ kind: "Secret" }),
+      store.listObjects({ kind: "Service" }),
+      store.listObjects({ kind: "EndpointSlice" }),
     ]);
     const index = (objects: StoredObject[]) => new Map(objects.map((object) => [`${object.namespace}/${object.name}`, object]));
     const configMapIndex = index(configMaps);
@@ -152,11 +161,18 @@ export class NodeManager {
         // A Node removed from Git keeps nothing of ours running; a changed one (new address, key) is only reconnected.
         if (!node) await this.#drain(entry);
         await this.#remove(entry);
+        this.#routes.forget(name);
       }
     }
     for (const node of wanted.values()) {
       if (!this.#entries.has(node.name)) this.#add(node);
     }
+
+    // Routes first, answers awaited (bounded): a pod deleted since the last pass leaves every proxy before its node stops it.
+    await this.#routes.push(
+      [...this.#entries.values()].map((entry) => entry.client),
+      planServiceRoutes(services, slices, pods),
+    );
 
     const podsByNode = new Map<string, StoredObject[]>();
     for (const pod of pods) {
@@ -194,17 +210,7 @@ export class NodeManager {
     if (this.#finishing) return;
     this.#finishing = true;
     try {
-      const links = new Map(
-        [...this.#entries.values()].map((entry) => [
-          entry.node.name,
-          {
-            client: entry.client,
-            connected: entry.client.state().connected,
-            acknowledged: entry.acknowledged,
-            reported: new Set(entry.client.statuses().map((status) => status.uid)),
-          },
-        ]),
-      );
+      const links = [...this.#entries.values()].map((entry) => ({ node: entry.node.name, client: entry.client, acknowledged: entry.acknowledged }));
       const { waiting } = await finishDeletions({ store: this.#options.store, log: this.#options.log, pods, nodes, links });
       if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 3_000).unref();
     } catch (error) {
@@ -226,9 +232,17 @@ export class NodeManager {
         log: this.#options.log.child({ node: node.name }),
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0 };
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected };
     entry.unsubscribe.push(
-      client.onState((state) => void this.#writeNode(entry, state)),
+      client.onState((state) => {
+        void this.#writeNode(entry, state);
+        // Back after a drop: push the routes again, so that this time the agent's listen errors are reported.
+        if (state.connected && !entry.connected && !this.#stopped) {
+          this.#routes.forget(node.name);
+          void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
+        }
+        entry.connected = state.connected;
+      }),
       client.onStatus((changed, removed) => {
         for (const uid of removed) this.#readiness.delete(uid);
         // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
@@ -240,10 +254,11 @@ export class NodeManager {
     void this.#writeNode(entry, client.state());
   }
 
-  /** Tells the agent to stop every pod, if it can be reached soon; a node that is gone already has nothing to stop. */
+  /** Tells the agent to stop every pod and close every Service listener, if it can be reached soon; a node that is gone already has nothing to stop. */
   async #drain(entry: NodeEntry): Promise<void> {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
-    await Promise.race([entry.client.sync([]).then(() => undefined, () => undefined), timeout]);
+    const emptied = Promise.all([entry.client.syncServices([]), entry.client.sync([])]);
+    await Promise.race([emptied.then(() => undefined, () => undefined), timeout]);
   }
 
   async #remove(entry: NodeEntry): Promise<void> {

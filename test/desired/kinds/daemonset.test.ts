@@ -29,6 +29,11 @@ describe("DaemonSet", () => {
     });
   });
 
+  it("accepts a surge with maxUnavailable 0", () => {
+    const parsed = accept("DaemonSet", variant(daemonSet, (d) => (d.spec.updateStrategy = { rollingUpdate: { maxSurge: "10%", maxUnavailable: 0 } })));
+    expect(parsed.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: "10%", maxUnavailable: 0 } });
+  });
+
   it("keeps an OnDelete strategy as it is", () => {
     const parsed = accept("DaemonSet", variant(daemonSet, (d) => (d.spec.updateStrategy = { type: "OnDelete" })));
     expect(parsed.spec.updateStrategy).toEqual({ type: "OnDelete" });
@@ -40,6 +45,12 @@ describe("DaemonSet", () => {
       manifest: variant(daemonSet, (d) => (d.spec.updateStrategy = { rollingUpdate: { maxUnavailable: 0 } })),
       path: ["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
       message: /may not be 0 when maxSurge is 0/,
+    },
+    {
+      name: "maxSurge with the default maxUnavailable 1 (Kubernetes allows one or the other)",
+      manifest: variant(daemonSet, (d) => (d.spec.updateStrategy = { rollingUpdate: { maxSurge: 1 } })),
+      path: ["spec", "updateStrategy", "rollingUpdate", "maxSurge"],
+      message: /may not be set when maxUnavailable is non-zero/,
     },
     {
       name: "a strategy type of a Deployment",

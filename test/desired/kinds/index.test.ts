@@ -18,6 +18,7 @@ describe("the kind registry", () => {
         "Secret",
         "Service",
         "StatefulSet",
+        "HorizontalPodAutoscaler",
       ].sort(),
     );
   });
@@ -38,6 +39,7 @@ describe("the kind registry", () => {
       StatefulSet: ["apps/v1", "capstan.dev/v1"],
       Job: ["batch/v1", "capstan.dev/v1"],
       CronJob: ["batch/v1", "capstan.dev/v1"],
+      HorizontalPodAutoscaler: ["autoscaling/v2", "capstan.dev/v1"],
     });
   });
 

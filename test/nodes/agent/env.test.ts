@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { buildContainerEnv, expandVariables } from "../../../src/nodes/agent/env.ts";
 import { PodConfigError } from "../../../src/nodes/agent/errors.ts";
-import { agentPodSchema, type AgentPod, type AgentPodInput } from "../../../src/nodes/protocol.ts";
+import { serviceEnvironment } from "../../../src/nodes/agent/service-routes.ts";
+import { agentPodSchema, serviceRouteSchema, type AgentPod, type AgentPodInput } from "../../../src/nodes/protocol.ts";
 
 const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
@@ -308,5 +309,67 @@ describe("buildContainerEnv", () => {
     it.each(cases)("$name", ({ container, expected }) => {
       expect(build(container, { hostPorts: { "app/http": 43000 } }).argv).toEqual(expected);
     });
+  });
+});
+
+describe("Service discovery variables", () => {
+  const routes = [
+    { namespace: "shop", name: "redis-primary", ports: [{ name: "tcp-main", port: 6379, endpoints: [] }, { port: 16379, endpoints: [] }] },
+    { namespace: "shop", name: "web", ports: [{ port: 80, endpoints: [] }] },
+    { namespace: "shop", name: "peers", headless: true, ports: [{ port: 7000, endpoints: [] }] },
+    { namespace: "other", name: "db", ports: [{ port: 5432, endpoints: [] }] },
+  ].map((route) => serviceRouteSchema.parse(route));
+
+  it("names them as the kubelet does, for the non-headless Services of the pod's namespace only", () => {
+    expect(serviceEnvironment(routes, "shop", "10.0.0.7")).toEqual({
+      REDIS_PRIMARY_SERVICE_HOST: "10.0.0.7",
+      REDIS_PRIMARY_SERVICE_PORT: "6379",
+      REDIS_PRIMARY_SERVICE_PORT_TCP_MAIN: "6379",
+      REDIS_PRIMARY_PORT: "tcp://10.0.0.7:6379",
+      REDIS_PRIMARY_PORT_6379_TCP: "tcp://10.0.0.7:6379",
+      REDIS_PRIMARY_PORT_6379_TCP_PROTO: "tcp",
+      REDIS_PRIMARY_PORT_6379_TCP_PORT: "6379",
+      REDIS_PRIMARY_PORT_6379_TCP_ADDR: "10.0.0.7",
+      REDIS_PRIMARY_PORT_16379_TCP: "tcp://10.0.0.7:16379",
+      REDIS_PRIMARY_PORT_16379_TCP_PROTO: "tcp",
+      REDIS_PRIMARY_PORT_16379_TCP_PORT: "16379",
+      REDIS_PRIMARY_PORT_16379_TCP_ADDR: "10.0.0.7",
+      WEB_SERVICE_HOST: "10.0.0.7",
+      WEB_SERVICE_PORT: "80",
+      WEB_PORT: "tcp://10.0.0.7:80",
+      WEB_PORT_80_TCP: "tcp://10.0.0.7:80",
+      WEB_PORT_80_TCP_PROTO: "tcp",
+      WEB_PORT_80_TCP_PORT: "80",
+      WEB_PORT_80_TCP_ADDR: "10.0.0.7",
+    });
+    expect(serviceEnvironment(routes, "empty", "10.0.0.7")).toEqual({});
+    expect(serviceEnvironment(routes, "other", "fd00::2").DB_PORT).toBe("tcp://[fd00::2]:5432");
+  });
+
+  it("lose to the manifest's env and to the port variables, and can be referenced with $(VAR)", () => {
+    // A Service called "port" gets PORT_PORT (its docker link), which is also the variable of a container port named "port".
+    const portService = serviceRouteSchema.parse({ namespace: "shop", name: "port", ports: [{ port: 9000, endpoints: [] }] });
+    const pod = podWith({
+      ports: [{ name: "port", containerPort: 8080 }],
+      env: [
+        { name: "REDIS_PRIMARY_SERVICE_HOST", value: "redis.internal" },
+        { name: "REDIS_URL", value: "redis://$(REDIS_PRIMARY_SERVICE_HOST):$(REDIS_PRIMARY_SERVICE_PORT)" },
+      ],
+    });
+    const { env } = buildContainerEnv({
+      pod,
+      container: pod.spec.containers[0]!,
+      hostPorts: { "app/port": 31000 },
+      hostIP: "10.0.0.7",
+      nodeName: "node-a",
+      baseEnv: { PATH: "/usr/bin" },
+      serviceEnv: serviceEnvironment([...routes, portService], "shop", "10.0.0.7"),
+    });
+    expect(env.REDIS_PRIMARY_SERVICE_HOST).toBe("redis.internal");
+    expect(env.REDIS_URL).toBe("redis://redis.internal:6379");
+    expect(env.WEB_SERVICE_PORT).toBe("80");
+    expect(env.PORT_SERVICE_PORT).toBe("9000");
+    expect(env.PORT_PORT).toBe("31000");
+    expect(env.PORT).toBe("31000");
   });
 });

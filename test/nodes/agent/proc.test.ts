@@ -96,7 +96,6 @@ describe("groupUsage", () => {
   it("sums CPU and RSS over every process of the group", async () => {
     const leader = start("/bin/sh", ["-c", "while :; do :; done & sleep 1000 & wait"]);
     const first = await waitFor(() => groupUsage(leader.pid), (reading) => reading.processCount === 3);
-    expect(first.usage.cpuMillis).toBe(0);
     expect(first.usage.rssBytes).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const second = await groupUsage(leader.pid, first.sample);
@@ -104,6 +103,16 @@ describe("groupUsage", () => {
     expect(second.usage.cpuMillis).toBeGreaterThan(200);
     expect(second.usage.cpuMillis).toBeLessThan(2_500);
     expect(second.sample.ticks).toBeGreaterThan(first.sample.ticks);
+  });
+
+  it("reads a first sample as each process's average since it started, not as idle", async () => {
+    const leader = start("/bin/sh", ["-c", "while :; do :; done & sleep 1000 & wait"]);
+    await waitFor(() => groupUsage(leader.pid), (reading) => reading.processCount === 3);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const first = await groupUsage(leader.pid);
+    // The busy loop has averaged ~1000 millicores since it started; the sleepers ~0.
+    expect(first.usage.cpuMillis).toBeGreaterThan(200);
+    expect(first.usage.cpuMillis).toBeLessThan(2_500);
   });
 
   it("finds nothing for a group that does not exist", async () => {

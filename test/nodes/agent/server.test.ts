@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -9,6 +10,7 @@ import { createProcessRuntime } from "../../../src/nodes/agent/runtime/index.ts"
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../../../src/nodes/protocol.ts";
 import { agentStateDir, processesOfAgent } from "../../helpers/agent.ts";
 import { eventually } from "../../helpers/eventually.ts";
+import { exchange, freePort, startEchoBackend } from "../../helpers/tcp.ts";
 
 /** The agent's socket and protocol, spoken raw: what a broken or hostile peer can send. */
 
@@ -17,17 +19,22 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startAgent(): Promise<{ agent: Agent; server: AgentServer; stateDir: string }> {
-  const dir = await agentStateDir();
-  cleanups.push(dir.cleanup);
-  const agent = await Agent.open({ stateDir: dir.stateDir, log: silentLogger, runtimes: new Map([["process", createProcessRuntime()]]) });
-  const server = await serveAgent(agent, join(dir.stateDir, "agent.sock"), silentLogger);
+/** A fresh agent, or (with `stateDir`) the next agent process on the state another one left. */
+async function startAgent(existingStateDir?: string): Promise<{ agent: Agent; server: AgentServer; stateDir: string }> {
+  let stateDir = existingStateDir;
+  if (stateDir === undefined) {
+    const dir = await agentStateDir();
+    cleanups.push(dir.cleanup);
+    stateDir = dir.stateDir;
+  }
+  const agent = await Agent.open({ stateDir, log: silentLogger, runtimes: new Map([["process", createProcessRuntime()]]) });
+  const server = await serveAgent(agent, join(stateDir, "agent.sock"), silentLogger);
   cleanups.push(async () => {
     await server.close();
     await agent.close();
     await agent.removeSecretRoot();
   });
-  return { agent, server, stateDir: dir.stateDir };
+  return { agent, server, stateDir };
 }
 
 /** A raw protocol peer: send a line, read parsed answers/events. */
@@ -185,5 +192,163 @@ describe("capstan-agent socket", () => {
     client.socket.resume();
     await eventually(() => expect(client.messages.find((message) => message.id === 3)).toMatchObject({ error: { message: expect.stringMatching(/fell too far behind/) } }), 20_000);
     expect(await client.request(4, "ping", {})).toEqual({ id: 4, result: {} });
+  });
+});
+
+describe("capstan-agent syncServices", () => {
+  // An address of its own, so these listeners cannot meet another test's.
+  const nodeAddress = "127.0.0.41";
+  const nodeHello = { protocolVersion: PROTOCOL_VERSION, node: { name: "n1", address: nodeAddress } };
+
+  async function backend(tag: string) {
+    const echo = await startEchoBackend(nodeAddress, tag);
+    cleanups.push(echo.close);
+    return echo;
+  }
+
+  it("serves the newest generation, ignores an older one, and names the Service of a bad route", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    expect(await client.request(1, "hello", nodeHello)).toMatchObject({ result: { servicesGeneration: 0 } });
+    const echo = await backend("web-0");
+    const port = await freePort(nodeAddress);
+    const route = { namespace: "shop", name: "web", ports: [{ port, endpoints: [{ address: nodeAddress, port: echo.port }] }] };
+
+    expect((await client.request(2, "syncServices", { generation: 3, services: [route] })).result).toEqual({ generation: 3, listenErrors: [] });
+    expect((await exchange(nodeAddress, port, "hi")).body.toString()).toBe("hi");
+
+    expect((await client.request(3, "syncServices", { generation: 2, services: [] })).result).toEqual({ generation: 3, listenErrors: [], stale: true });
+    expect(agent.serviceListeners()).toEqual(new Map([[`${nodeAddress}:${port}`, "shop/web"]]));
+    expect((await exchange(nodeAddress, port)).tag).toBe("web-0");
+
+    const bad = { namespace: "shop", name: "cart", ports: [{ port: 70_000, endpoints: [] }] };
+    const refused = await client.request(4, "syncServices", { generation: 4, services: [route, bad] });
+    expect(refused).toMatchObject({ error: { code: "BadRequest", message: expect.stringMatching(/service shop\/cart \(services\[1\]\): .*ports/) } });
+    const twice = await client.request(5, "syncServices", { generation: 4, services: [route, route] });
+    expect(twice).toMatchObject({ error: { code: "BadRequest", message: "service shop/web is listed twice" } });
+    // Refused sets changed nothing.
+    expect(agent.serviceListeners().size).toBe(1);
+    expect(agent.info().servicesGeneration).toBe(3);
+
+    expect((await client.request(6, "syncServices", { generation: 4, services: [] })).result).toEqual({ generation: 4, listenErrors: [] });
+    expect(agent.serviceListeners().size).toBe(0);
+  });
+
+  it("serves its Services again after a restart, before any control plane is back", async () => {
+    const first = await startAgent();
+    const client = await peer(first.server.path);
+    await client.request(1, "hello", nodeHello);
+    const echo = await backend("api-0");
+    const port = await freePort(nodeAddress);
+    const route = { namespace: "shop", name: "api", ports: [{ name: "http", port, endpoints: [{ address: nodeAddress, port: echo.port }] }] };
+    await client.request(2, "syncServices", { generation: 7, services: [route] });
+    client.socket.destroy();
+    await first.server.close();
+    await first.agent.close();
+    expect(first.agent.serviceListeners().size).toBe(0);
+
+    const second = await startAgent(first.stateDir);
+    expect(second.agent.info().servicesGeneration).toBe(7);
+    expect(second.agent.serviceListeners()).toEqual(new Map([[`${nodeAddress}:${port}`, "shop/api"]]));
+    expect(await exchange(nodeAddress, port, "after restart")).toEqual({ tag: "api-0", body: Buffer.from("after restart") });
+    const again = await peer(second.server.path);
+    expect((await again.request(1, "hello", nodeHello)).result).toMatchObject({ servicesGeneration: 7 });
+    expect((await again.request(2, "syncServices", { generation: 6, services: [] })).result).toMatchObject({ stale: true, generation: 7 });
+  });
+
+  it("gives containers the Services of their namespace at start; a running container keeps what it started with", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", nodeHello);
+    const [port, other] = [await freePort(nodeAddress), await freePort(nodeAddress)];
+    const services = (webPort: number) => [
+      { namespace: "shop", name: "web-api", ports: [{ name: "http", port: webPort, endpoints: [] }, { name: "admin-ui", port: other, endpoints: [] }] },
+      { namespace: "elsewhere", name: "db", ports: [{ port: 5432, endpoints: [] }] },
+    ];
+    await client.request(2, "syncServices", { generation: 1, services: services(port) });
+    const printer = (name: string, uid: string) => ({
+      uid,
+      namespace: "shop",
+      name,
+      spec: {
+        containers: [
+          {
+            name: "main",
+            command: ["sh", "-c", 'echo "$WEB_API_SERVICE_HOST:$WEB_API_SERVICE_PORT admin=$WEB_API_SERVICE_PORT_ADMIN_UI link=$WEB_API_PORT db=${DB_SERVICE_HOST:-none} mine=$MINE"; sleep 1000'],
+            env: [{ name: "MINE", value: "$(WEB_API_SERVICE_PORT_HTTP)" }],
+          },
+        ],
+      },
+    });
+    await client.request(3, "syncPods", { generation: 1, pods: [printer("first", "u1")] });
+    const logOf = async (name: string) => {
+      const answer = await client.request(Math.floor(Math.random() * 1e9), "logs", { namespace: "shop", name });
+      return (answer.result as { text: string }).text;
+    };
+    const expected = (webPort: number) => `${nodeAddress}:${webPort} admin=${other} link=tcp://${nodeAddress}:${webPort} db=none mine=${webPort}\n`;
+    await eventually(async () => expect(await logOf("first")).toBe(expected(port)));
+    const pid = agent.statuses()[0]!.containerStatuses[0]!.pid;
+
+    const moved = await freePort(nodeAddress);
+    await client.request(4, "syncServices", { generation: 2, services: services(moved) });
+    await client.request(5, "syncPods", { generation: 2, pods: [printer("first", "u1"), printer("second", "u2")] });
+    await eventually(async () => expect(await logOf("second")).toBe(expected(moved)));
+    expect(await logOf("first")).toBe(expected(port));
+    expect(agent.statuses().find((pod) => pod.name === "first")!.containerStatuses[0]!.pid).toBe(pid);
+  });
+
+  it("stops sending connections to its own pod the moment it turns not ready or starts stopping", async () => {
+    const { server, agent } = await startAgent();
+    const client = await peer(server.path);
+    await client.request(1, "hello", nodeHello);
+    const remote = await startEchoBackend("127.0.0.42", "remote");
+    cleanups.push(remote.close);
+    const flags = await mkdtemp(join(tmpdir(), "capstan-ready-"));
+    cleanups.push(() => rm(flags, { recursive: true, force: true }));
+    const readyFile = join(flags, "ready");
+    await writeFile(readyFile, "");
+    const echo = `require("net").createServer({allowHalfOpen:true},(s)=>{s.write("pod\\n");s.pipe(s)}).listen(+process.env.PORT,"${nodeAddress}")`;
+    const pod = {
+      uid: "u1",
+      namespace: "shop",
+      name: "web-0",
+      spec: {
+        containers: [
+          {
+            name: "main",
+            command: [process.execPath, "-e", echo],
+            ports: [{ name: "http", containerPort: 8080 }],
+            readinessProbe: { exec: { command: ["test", "-f", readyFile] }, periodSeconds: 1, failureThreshold: 1 },
+            // A long preStop: the endpoint must be gone while it runs, not after SIGTERM.
+            lifecycle: { preStop: { exec: { command: ["sleep", "3"] } } },
+          },
+        ],
+        terminationGracePeriodSeconds: 10,
+      },
+    };
+    await client.request(2, "syncPods", { generation: 1, pods: [pod] });
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(true));
+    const podPort = agent.statuses()[0]!.containerStatuses[0]!.ports.http!;
+    const port = await freePort(nodeAddress);
+    const endpoints = [{ address: nodeAddress, port: podPort, pod: "shop/web-0" }, { address: remote.host, port: remote.port, pod: "shop/web-1" }];
+    await client.request(3, "syncServices", { generation: 1, services: [{ namespace: "shop", name: "web", ports: [{ port, endpoints }] }] });
+    const through = async (count: number) => {
+      const tags: string[] = [];
+      for (let index = 0; index < count; index += 1) tags.push((await exchange(nodeAddress, port)).tag);
+      return tags;
+    };
+    expect(new Set(await through(2))).toEqual(new Set(["pod", "remote"]));
+
+    await rm(readyFile);
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(false));
+    expect(await through(3)).toEqual(["remote", "remote", "remote"]);
+    await writeFile(readyFile, "");
+    await eventually(() => expect(agent.statuses()[0]?.ready).toBe(true));
+    expect(new Set(await through(2))).toEqual(new Set(["pod", "remote"]));
+
+    // Deleted: no new connection reaches it while its preStop hook runs, though it still answers directly.
+    await client.request(4, "syncPods", { generation: 2, pods: [] });
+    expect(await through(3)).toEqual(["remote", "remote", "remote"]);
+    expect((await exchange(nodeAddress, podPort)).tag).toBe("pod");
   });
 });

@@ -5,7 +5,7 @@ import { createLocalTransport } from "../../../src/nodes/client/local-transport.
 import { AgentNodeClient } from "../../../src/nodes/client/node-client.ts";
 import { agentCommand, agentStateDir } from "../../helpers/agent.ts";
 import { eventually } from "../../helpers/eventually.ts";
-import { describeNodeClient } from "./node-client.suite.ts";
+import { describeNodeClient, occupyOnHost } from "./node-client.suite.ts";
 
 /** The contract against the real client and a real capstan-agent (a fresh one per case) over its local socket. */
 describeNodeClient("AgentNodeClient with a real capstan-agent", async () => {
@@ -26,5 +26,5 @@ describeNodeClient("AgentNodeClient with a real capstan-agent", async () => {
     await cleanup();
     throw error;
   }
-  return { client, cleanup };
+  return { client, cleanup, occupy: occupyOnHost("127.0.0.1") };
 });

@@ -12,6 +12,7 @@ describeNodeClient("in-memory fake", async () => {
   return {
     client,
     prepareLogs: (namespace, name, container, text) => client.setLogs(namespace, name, container, text),
+    occupy: (port) => client.occupyPort(port),
     cleanup: async () => undefined,
   };
 });
@@ -109,6 +110,19 @@ describe("FakeNodeClient controls", () => {
       { changed: ["c"], removed: ["uid-a"] },
     ]);
     expect(states.map((state) => state.connected)).toEqual([false, true]);
+  });
+
+  it("while disconnected: remembers the Services and applies them on reconnect", async () => {
+    const client = new FakeNodeClient({ node: "n", clock: new ManualClock() });
+    const web = { namespace: "default", name: "web", headless: false, ports: [{ port: 30080, endpoints: [{ address: "10.0.0.1", port: 31000 }] }] };
+    await client.syncServices([web]);
+    expect(client.services()).toEqual([web]);
+    client.disconnect();
+    await expect(client.syncServices([])).rejects.toBeInstanceOf(NodeNotConnectedError);
+    expect(client.services()).toEqual([web]);
+    client.reconnect();
+    expect(client.services()).toEqual([]);
+    await (await client.occupyPort(30080))();
   });
 
   it("crash: terminated into lastState, restartCount up, running again under restartPolicy Always", async () => {

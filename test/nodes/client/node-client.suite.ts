@@ -1,7 +1,8 @@
+import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NodeNotConnectedError, NotFoundError } from "../../../src/errors.ts";
 import type { NodeClient } from "../../../src/nodes/client/node-client.ts";
-import { PROTOCOL_VERSION, type AgentPodInput, type PodStatus } from "../../../src/nodes/protocol.ts";
+import { PROTOCOL_VERSION, type AgentPodInput, type PodStatus, type ServiceRoute } from "../../../src/nodes/protocol.ts";
 import { eventually } from "../../helpers/eventually.ts";
 
 export interface NodeClientUnderTest {
@@ -9,6 +10,12 @@ export interface NodeClientUnderTest {
   client: NodeClient;
   /** Sets a container's log text before its pod runs; the real agent's pods write their own, so it leaves this out. */
   prepareLogs?(namespace: string, name: string, container: string, text: string): void;
+  /**
+   * Something other than the node's proxy takes a port on the node's address:
+   * rejects when the port is in use (by the proxy); resolves with a function
+   * that frees it.
+   */
+  occupy(port: number): Promise<() => Promise<void>>;
   cleanup(): Promise<void>;
 }
 
@@ -150,11 +157,44 @@ export function describeNodeClient(name: string, make: () => Promise<NodeClientU
       ).rejects.toBeInstanceOf(NotFoundError);
     });
 
-    it("closes, after which sync rejects with NodeNotConnectedError", async () => {
+    it("serves Services: listeners on each port and nodePort (none for headless ones), freed when a Service goes", async () => {
+      const [port, nodePort, headlessPort] = await freePorts(3);
+      const first = await client.syncServices([
+        route("web", [{ name: "http", port: port!, nodePort: nodePort!, endpoints: [{ address: "127.0.0.1", port: 9, pod: "default/web-1" }] }]),
+        route("db", [{ port: headlessPort!, endpoints: [] }], true),
+      ]);
+      expect(first).toMatchObject({ generation: expect.any(Number), listenErrors: [] });
+      expect(first.stale).toBeUndefined();
+      await expect(subject.occupy(port!)).rejects.toMatchObject({ code: "EADDRINUSE" });
+      await expect(subject.occupy(nodePort!)).rejects.toMatchObject({ code: "EADDRINUSE" });
+      await (await subject.occupy(headlessPort!))();
+
+      const second = await client.syncServices([]);
+      expect(second.generation).toBeGreaterThan(first.generation);
+      expect(second.listenErrors).toEqual([]);
+      await eventually(async () => (await subject.occupy(port!))(), settle);
+      await eventually(async () => (await subject.occupy(nodePort!))(), settle);
+    });
+
+    it("reports a port it cannot listen on, naming the Service, and serves the others", async () => {
+      const [taken, free] = await freePorts(2);
+      const release = await subject.occupy(taken!);
+      try {
+        const result = await client.syncServices([route("blocked", [{ port: taken!, endpoints: [] }]), route("open", [{ port: free!, endpoints: [] }])]);
+        expect(result.listenErrors).toEqual([{ namespace: "default", name: "blocked", port: taken, reason: expect.any(String) }]);
+        await expect(subject.occupy(free!)).rejects.toMatchObject({ code: "EADDRINUSE" });
+      } finally {
+        await release();
+        await client.syncServices([]);
+      }
+    });
+
+    it("closes, after which sync and syncServices reject with NodeNotConnectedError", async () => {
       await client.sync([pod("a")]);
       await expect(client.close()).resolves.toBeUndefined();
       expect(client.state().connected).toBe(false);
       await expect(client.sync([pod("a")])).rejects.toBeInstanceOf(NodeNotConnectedError);
+      await expect(client.syncServices([])).rejects.toBeInstanceOf(NodeNotConnectedError);
     });
   });
 }
@@ -191,4 +231,32 @@ function byName(client: NodeClient, name: string): PodStatus {
   const status = client.statuses().find((candidate) => candidate.name === name);
   if (!status) throw new Error(`no status for pod ${name}`);
   return status;
+}
+
+function route(name: string, ports: ServiceRoute["ports"], headless = false): ServiceRoute {
+  return { namespace: "default", name, headless, ports };
+}
+
+/** Ports nothing listens on at the moment (the kernel's choice, released at once). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** Takes a port on 127.0.0.1 as another program would: the real agent's listeners there make it fail with EADDRINUSE. */
+export function occupyOnHost(address: string): (port: number) => Promise<() => Promise<void>> {
+  return (port) =>
+    new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(port, address, () => resolve(() => new Promise<void>((done) => server.close(() => done()))));
+    });
 }

@@ -1,0 +1,272 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadUpConfig } from "../../src/config.ts";
+import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
+import { createPool } from "../../src/db/index.ts";
+import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
+import { silentLogger } from "../../src/logging.ts";
+import { serviceListSchema } from "../../src/status/index.ts";
+import { agentCommand, agentStateDir } from "../helpers/agent.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
+import { requireSshd, sshNodeManifest, startSshd, type SshdServer } from "../helpers/sshd.ts";
+import { useTestDatabase } from "../helpers/test-database.ts";
+
+/**
+ * A Service in front of a Deployment on three real nodes (sshd on
+ * 127.0.0.2-4, the real capstan-agent and its proxy, real processes): every
+ * node address answers on the nodePort and the port, and a rolling update
+ * under steady load fails no request (readiness probe, preStop sleep, and
+ * the endpoint leaving every proxy before its pod is stopped).
+ */
+
+const database = useTestDatabase();
+const addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+const servers: SshdServer[] = [];
+const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
+let repo: TestRepo;
+let dataDir: { path: string; cleanup(): Promise<void> };
+let controlPlane: ControlPlane;
+let store: PgDesiredStore;
+let pool: ReturnType<typeof createPool>;
+
+const nodePort = 30000 + Math.floor(Math.random() * 2000);
+const servicePort = 20000 + Math.floor(Math.random() * 2000);
+
+// One connection per response (`connection: close`): a pooled connection would stay on an old pod past its endpoint's removal.
+// Each answer takes 150 ms, so that requests are in flight when a pod stops: without the preStop sleep, SIGTERM
+// (which ends this server at once) cuts them off, and the update test fails.
+const server =
+  "require('http').createServer((q, s) => { s.setHeader('connection', 'close'); setTimeout(() => s.end(process.env.VERSION + ' ' + process.env.POD_NAME), 150); }).listen(process.env.PORT, process.env.HOST_IP)";
+
+function manifests(version: string): Record<string, string> {
+  return {
+    "web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: web } }
+  strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      terminationGracePeriodSeconds: 10
+      containers:
+        - name: web
+          command: ["${process.execPath}", "-e", "${server}"]
+          env:
+            - { name: VERSION, value: "${version}" }
+            - { name: HOST_IP, valueFrom: { fieldRef: { fieldPath: status.hostIP } } }
+            - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
+          ports: [{ name: http, containerPort: 8080 }]
+          # Probes reach 127.0.0.1; this server listens on its node address only, so the probe checks that address itself.
+          # A file named after the pod in the marker directory makes it not ready (the readiness test).
+          readinessProbe:
+            exec: { command: ["bash", "-c", "test ! -e ${notReadyDir()}/$POD_NAME && exec 3<>/dev/tcp/$HOST_IP/$PORT"] }
+            periodSeconds: 1
+            failureThreshold: 1
+          lifecycle: { preStop: { sleep: { seconds: 2 } } }
+`,
+    "web-service.yaml": `apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  type: NodePort
+  selector: { app: web }
+  ports: [{ name: http, port: ${servicePort}, targetPort: http, nodePort: ${nodePort} }]
+`,
+  };
+}
+
+function notReadyDir(): string {
+  return join(dataDir.path, "not-ready");
+}
+
+async function commit(files: Record<string, string>, message: string): Promise<void> {
+  for (const [path, content] of Object.entries(files)) await repo.write(path, content);
+  await repo.commit(message);
+  controlPlane.sync.trigger();
+}
+
+/** One GET on a fresh connection; resolves with the body or rejects (refused, reset, timeout, non-200). */
+function get(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: "/", agent: false, timeout: 5_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function pods(): Promise<StoredObject[]> {
+  return store.listObjects({ kind: "Pod", namespace: "default" });
+}
+
+beforeAll(async () => {
+  requireSshd();
+  servers.push(...(await Promise.all(addresses.map((address) => startSshd({ address })))));
+  for (let index = 0; index < 3; index += 1) agents.push(await agentStateDir());
+  repo = await createRepo();
+  dataDir = await tempDir("capstan-e2e-svc-");
+  await repo.writeAll(
+    Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])),
+  );
+  await repo.commit("three nodes");
+  await mkdir(notReadyDir(), { recursive: true });
+  const config = loadUpConfig(
+    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
+    { DATABASE_URL: database().url, CAPSTAN_RESYNC_INTERVAL: "5" },
+  );
+  controlPlane = await startControlPlane(config, silentLogger);
+  pool = createPool(database().url);
+  store = new PgDesiredStore(pool);
+  await eventually(async () => {
+    const nodes = await store.listObjects({ kind: "Node" });
+    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True", "True"]);
+  }, 30_000);
+}, 120_000);
+
+afterAll(async () => {
+  await controlPlane?.stop();
+  await pool?.end();
+  for (const agent of agents) await agent.cleanup();
+  await Promise.all(servers.map((sshd) => sshd.stop()));
+  await repo?.cleanup();
+  await dataDir?.cleanup();
+}, 60_000);
+
+describe("a NodePort Service in front of a 3-replica Deployment on three SSH nodes", () => {
+  it("serves on every node address, at the nodePort and at the port, from every pod", async () => {
+    await commit(manifests("v1"), "web v1 behind a Service");
+    await eventually(async () => expect((await pods()).filter((pod) => (pod.status as { ready?: boolean }).ready)).toHaveLength(3), 60_000);
+    const podNames = (await pods()).map((pod) => pod.name).sort();
+    await eventually(async () => {
+      const listed = serviceListSchema.parse(await (await fetch(`${controlPlane.url}/api/services`)).json());
+      expect(listed.items).toMatchObject([{ name: "web", type: "NodePort", endpoints: { ready: 3, total: 3 } }]);
+    }, 20_000);
+
+    const seen = new Set<string>();
+    await eventually(async () => {
+      for (const address of addresses) {
+        for (const port of [nodePort, servicePort]) {
+          // Round-robin over three endpoints: three requests reach each pod once.
+          for (let i = 0; i < 3; i += 1) {
+            const body = await get(address, port);
+            expect(body).toMatch(/^v1 web-/);
+            seen.add(body.split(" ")[1]!);
+          }
+        }
+      }
+      expect([...seen].sort()).toEqual(podNames);
+    }, 30_000);
+  }, 120_000);
+
+  it("fails no request during a rolling update under steady load", async () => {
+    // 200 req/s for at least 20 s: about what two shared cores carry next to three agents, their proxies and PostgreSQL.
+    const ratePerSecond = 200;
+    const minimumSeconds = 20;
+    const results = { ok: 0, failed: 0, errors: new Map<string, number>(), versions: new Map<string, number>() };
+    let loading = true;
+    const inFlight = new Set<Promise<void>>();
+    const load = (async () => {
+      const started = performance.now();
+      for (let sent = 0; loading; sent += 1) {
+        const address = addresses[sent % addresses.length]!;
+        const one = get(address, sent % 2 === 0 ? nodePort : servicePort).then(
+          (body) => {
+            results.ok += 1;
+            const version = body.split(" ")[0]!;
+            results.versions.set(version, (results.versions.get(version) ?? 0) + 1);
+          },
+          (error: Error) => {
+            results.failed += 1;
+            results.errors.set(error.message, (results.errors.get(error.message) ?? 0) + 1);
+          },
+        );
+        inFlight.add(one);
+        void one.finally(() => inFlight.delete(one));
+        // Paced against the start, so a slow moment is caught up rather than lost.
+        const due = started + ((sent + 1) * 1000) / ratePerSecond;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+      }
+      await Promise.all(inFlight);
+    })();
+
+    const rolloutStarted = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await commit(manifests("v2"), "web v2");
+    await eventually(async () => {
+      const current = await pods();
+      expect(current).toHaveLength(3);
+      expect(current.every((pod) => (pod.status as { ready?: boolean }).ready === true && JSON.stringify(pod.spec).includes('"v2"'))).toBe(true);
+    }, 90_000);
+    // The old pods' preStop sleeps end after the last one left the store; keep the load on past them.
+    const rolledOutAfter = (performance.now() - rolloutStarted) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(4_000, minimumSeconds * 1000 - (performance.now() - rolloutStarted))));
+    loading = false;
+    await load;
+    const seconds = (performance.now() - rolloutStarted) / 1000;
+
+    console.log(
+      `rolling update under load: rolled out in ${rolledOutAfter.toFixed(1)} s; ${results.ok + results.failed} requests in ${seconds.toFixed(1)} s, ${results.ok} ok, ${results.failed} failed ${JSON.stringify(Object.fromEntries(results.errors))}, versions ${JSON.stringify(Object.fromEntries(results.versions))}`,
+    );
+    expect(results.failed).toBe(0);
+    expect(results.versions.get("v1")).toBeGreaterThan(0);
+    expect(results.versions.get("v2")).toBeGreaterThan(0);
+    expect(results.ok).toBeGreaterThan(ratePerSecond * minimumSeconds * 0.8);
+    // Only the new version answers once the update is done.
+    for (const address of addresses) expect(await get(address, nodePort)).toMatch(/^v2 /);
+  }, 180_000);
+
+  it("stops sending requests to a pod that turns not ready, and sends them again once it is ready", async () => {
+    const [victim] = (await pods()).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const victimNode = addresses[Number((victim!.spec as { nodeName: string }).nodeName.replace("node-", ""))]!;
+    // Only other nodes' proxies: the victim's own agent drops it at once by itself; these wait for the control plane.
+    const others = addresses.filter((address) => address !== victimNode);
+    const answers: { at: number; pod: string }[] = [];
+    let loading = true;
+    const load = (async () => {
+      for (let sent = 0; loading; sent += 1) {
+        const at = performance.now();
+        void get(others[sent % others.length]!, nodePort).then(
+          (body) => answers.push({ at, pod: body.split(" ")[1]! }),
+          () => undefined,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const statusReady = async () => ((await store.getObject({ kind: "Pod", namespace: "default", name: victim!.name }))!.status as { ready?: boolean }).ready;
+
+    const markedAt = performance.now();
+    await writeFile(join(notReadyDir(), victim!.name), "");
+    await eventually(async () => expect(await statusReady()).toBe(false), 10_000);
+    const notReadyAt = performance.now();
+    // Requests sent from 1 s after the status said so on reach the other pods only.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const lastToVictim = Math.max(...answers.filter((answer) => answer.pod === victim!.name).map((answer) => answer.at));
+    expect(answers.filter((answer) => answer.at > notReadyAt + 1_000 && answer.pod === victim!.name)).toEqual([]);
+    expect(answers.filter((answer) => answer.at > notReadyAt + 1_000).length).toBeGreaterThan(50);
+
+    await rm(join(notReadyDir(), victim!.name));
+    await eventually(async () => expect(await statusReady()).toBe(true), 10_000);
+    const readyAgainAt = performance.now();
+    await eventually(() => expect(answers.some((answer) => answer.at > readyAgainAt && answer.pod === victim!.name)).toBe(true), 5_000);
+    const firstAgain = Math.min(...answers.filter((answer) => answer.at > readyAgainAt && answer.pod === victim!.name).map((answer) => answer.at));
+    loading = false;
+    await load;
+    console.log(
+      `readiness through the proxies of other nodes: marker written → stored status not ready (probe period 1 s) ${(notReadyAt - markedAt).toFixed(0)} ms; ` +
+        `last request routed to it ${(lastToVictim - notReadyAt).toFixed(0)} ms after the status; ` +
+        `first request after ready again +${(firstAgain - readyAgainAt).toFixed(0)} ms`,
+    );
+  }, 60_000);
+});

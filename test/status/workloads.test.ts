@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { MemoryDesiredStore } from "../../src/desired/index.ts";
+import { silentLogger } from "../../src/logging.ts";
+import { createStatusApp, statusSchema } from "../../src/status/index.ts";
+
+/** GET /api/status marks an autoscaled workload: its desired count is the autoscaler's, and Git's is shown as ignored. */
+
+async function statusOf(store: MemoryDesiredStore) {
+  const app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true });
+  const response = await app.request("/api/status");
+  expect(response.status).toBe(200);
+  return statusSchema.parse(await response.json());
+}
+
+async function addDeployment(store: MemoryDesiredStore, name: string, replicas: number) {
+  await store.createObject({ apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name, spec: { replicas, selector: { matchLabels: { app: name } } } });
+}
+
+describe("the workloads of /api/status", () => {
+  it("gives an autoscaled Deployment the autoscaler's count and names the autoscaler, and leaves the others alone", async () => {
+    const store = new MemoryDesiredStore();
+    await addDeployment(store, "web", 2);
+    await addDeployment(store, "api", 3);
+    await store.createObject({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      namespace: "default",
+      name: "web-cpu",
+      spec: { scaleTargetRef: { kind: "Deployment", name: "web" }, minReplicas: 1, maxReplicas: 8 },
+    });
+    const key = { kind: "HorizontalPodAutoscaler", namespace: "default", name: "web-cpu" };
+
+    // Before its first decision the target still runs Git's count.
+    let workloads = (await statusOf(store)).workloads;
+    expect(workloads.find((workload) => workload.name === "web")).toMatchObject({ desired: 2, autoscaledBy: "web-cpu", gitReplicas: 2 });
+
+    await store.updateStatuses([{ key, status: { scaleTarget: "Deployment/web", currentReplicas: 2, desiredReplicas: 7 } }]);
+    workloads = (await statusOf(store)).workloads;
+    expect(workloads.find((workload) => workload.name === "web")).toMatchObject({ desired: 7, autoscaledBy: "web-cpu", gitReplicas: 2 });
+    const api = workloads.find((workload) => workload.name === "api")!;
+    expect(api.desired).toBe(3);
+    expect(api).not.toHaveProperty("autoscaledBy");
+  });
+});
