@@ -71,6 +71,16 @@ spec:
 `;
 }
 
+const headlessService = `apiVersion: v1
+kind: Service
+metadata:
+  name: kv
+spec:
+  clusterIP: None
+  selector: { app: kv }
+  ports: [{ name: http, port: 7000, targetPort: http }]
+`;
+
 async function commit(files: Record<string, string | null>, message: string): Promise<void> {
   for (const [path, content] of Object.entries(files)) {
     if (content === null) await repo.remove(path);
@@ -133,7 +143,7 @@ afterAll(async () => {
 
 describe("a StatefulSet on three SSH nodes", () => {
   it("starts kv-0, kv-1, kv-2 in order, each only once the previous one is ready, each with its own claim", async () => {
-    await commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v1" }) }, "kv v1");
+    await commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v1" }), "kv-service.yaml": headlessService }, "kv v1");
     await allReady(3);
     const [kv0, kv1, kv2] = await pods();
     expect(kv1!.createdAt.getTime()).toBeGreaterThanOrEqual(readySince(kv0!));
@@ -144,6 +154,16 @@ describe("a StatefulSet on three SSH nodes", () => {
       expect(claim.status).toMatchObject({ phase: "Bound", nodeName: `node-${nodeIndex(await pod(name))}` });
     }
     expect((await pod("kv-1")).spec).toMatchObject({ hostname: "kv-1", subdomain: "kv" });
+    // The governing headless Service publishes each pod under its stable name.
+    await eventually(async () => {
+      const slice = await store.getObject({ kind: "EndpointSlice", namespace: "default", name: "kv" });
+      const endpoints = (slice?.spec as { endpoints?: { pod: string; hostname?: string }[] } | undefined)?.endpoints ?? [];
+      expect(endpoints.map((endpoint) => [endpoint.pod, endpoint.hostname])).toEqual([
+        ["kv-0", "kv-0.kv"],
+        ["kv-1", "kv-1.kv"],
+        ["kv-2", "kv-2.kv"],
+      ]);
+    }, 20_000);
     await eventually(async () => {
       const status = (await store.getObject({ kind: "StatefulSet", namespace: "default", name: "kv" }))!.status;
       expect(status).toMatchObject({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, currentReplicas: 3, health: "Healthy" });
