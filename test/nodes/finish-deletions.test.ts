@@ -89,13 +89,14 @@ describe("NodeManager: deleted claims", () => {
 describe("terminatedPods", () => {
   const finalized = (name: string, node?: string) =>
     storedObject({ kind: "Pod", name, uid: `uid-${name}`, spec: node ? { nodeName: node } : {}, status: { finalizers: ["capstan.dev/pod-termination"] } });
-  const view = (fields: Partial<NodeView>): NodeView => ({ connected: true, acknowledged: new Set(), reported: new Set(), ...fields });
+  const view = (fields: Partial<NodeView>): NodeView => ({ connected: true, acknowledged: new Set(), inFlight: new Set(), reported: new Set(), ...fields });
   const cases: { name: string; pod: StoredObject; nodes: [string, NodeView][]; gone: boolean }[] = [
     { name: "never bound: nothing ever ran", pod: finalized("p"), nodes: [], gone: true },
     { name: "bound to a node that no longer exists", pod: finalized("p", "n9"), nodes: [["n1", view({})]], gone: true },
     { name: "acknowledged without it and no longer reported", pod: finalized("p", "n1"), nodes: [["n1", view({})]], gone: true },
     { name: "still reported (being stopped)", pod: finalized("p", "n1"), nodes: [["n1", view({ reported: new Set(["uid-p"]) })]], gone: false },
     { name: "the last acknowledged set still holds it", pod: finalized("p", "n1"), nodes: [["n1", view({ acknowledged: new Set(["uid-p"]) })]], gone: false },
+    { name: "in a pod set sent but not yet acknowledged (the agent may be starting it)", pod: finalized("p", "n1"), nodes: [["n1", view({ inFlight: new Set(["uid-p"]) })]], gone: false },
     { name: "nothing acknowledged yet", pod: finalized("p", "n1"), nodes: [["n1", view({ acknowledged: undefined })]], gone: false },
     { name: "its node cannot be reached: it may still run", pod: finalized("p", "n1"), nodes: [["n1", view({ connected: false })]], gone: false },
     { name: "a pod without the finalizer is not this mechanism's", pod: storedObject({ kind: "Pod", name: "p" }), nodes: [], gone: false },

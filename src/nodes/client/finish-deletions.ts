@@ -11,8 +11,8 @@ export interface FinishDeletionsInput {
   /** Live pods and nodes, as the node link just read them. */
   pods: readonly StoredObject[];
   nodes: readonly StoredObject[];
-  /** Each linked node's client, and the uids of the last pod set its agent acknowledged. */
-  links: readonly { node: string; client: NodeClient; acknowledged: ReadonlySet<string> | undefined }[];
+  /** Each linked node's client, the uids of the last pod set its agent acknowledged, and those sent since. */
+  links: readonly { node: string; client: NodeClient; acknowledged: ReadonlySet<string> | undefined; inFlight: ReadonlySet<string> }[];
 }
 
 /**
@@ -27,9 +27,9 @@ export interface FinishDeletionsInput {
 export async function finishDeletions(input: FinishDeletionsInput): Promise<{ waiting: boolean }> {
   const { store, log } = input;
   const links = new Map<string, NodeView & { client: NodeClient }>(
-    input.links.map(({ node, client, acknowledged }) => [
+    input.links.map(({ node, client, acknowledged, inFlight }) => [
       node,
-      { client, acknowledged, connected: client.state().connected, reported: new Set(client.statuses().map((status) => status.uid)) },
+      { client, acknowledged, inFlight, connected: client.state().connected, reported: new Set(client.statuses().map((status) => status.uid)) },
     ]),
   );
   const [deletedPods, deletedClaims, liveClaims] = await Promise.all([

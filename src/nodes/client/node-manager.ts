@@ -46,6 +46,8 @@ interface NodeEntry {
   connected: boolean;
   /** The uids of the last pod set the agent acknowledged: a deleted pod not among them, and no longer reported, has stopped. */
   acknowledged?: Set<string>;
+  /** The uids of pod sets sent and not yet acknowledged. */
+  inFlight: Set<string>;
 }
 
 /**
@@ -189,9 +191,13 @@ export class NodeManager {
       this.#queuePods(entry, entry.client.statuses());
       if (key === entry.sentPods) continue;
       entry.sentPods = key;
+      for (const pod of desired) entry.inFlight.add(pod.uid);
       entry.client.sync(desired).then(
         (result) => {
-          if (entry.sentPods === key) entry.acknowledged = new Set(desired.map((pod) => pod.uid));
+          if (entry.sentPods === key) {
+            entry.acknowledged = new Set(desired.map((pod) => pod.uid));
+            entry.inFlight.clear();
+          }
           for (const rejected of result.rejected) {
             this.#options.log.warn({ node: entry.node.name, pod: rejected.name, reason: rejected.reason }, "agent refused a pod");
           }
@@ -210,7 +216,12 @@ export class NodeManager {
     if (this.#finishing) return;
     this.#finishing = true;
     try {
-      const links = [...this.#entries.values()].map((entry) => ({ node: entry.node.name, client: entry.client, acknowledged: entry.acknowledged }));
+      const links = [...this.#entries.values()].map((entry) => ({
+        node: entry.node.name,
+        client: entry.client,
+        acknowledged: entry.acknowledged,
+        inFlight: new Set(entry.inFlight),
+      }));
       const { waiting } = await finishDeletions({ store: this.#options.store, log: this.#options.log, pods, nodes, links });
       if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 3_000).unref();
     } catch (error) {
@@ -232,7 +243,7 @@ export class NodeManager {
         log: this.#options.log.child({ node: node.name }),
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected };
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected, inFlight: new Set() };
     entry.unsubscribe.push(
       client.onState((state) => {
         void this.#writeNode(entry, state);

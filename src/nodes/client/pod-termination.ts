@@ -22,6 +22,8 @@ export interface NodeView {
   connected: boolean;
   /** The uids of the last pod set the agent acknowledged; undefined before any acknowledgement. */
   acknowledged: ReadonlySet<string> | undefined;
+  /** The uids of pod sets sent but not yet acknowledged: the agent may be starting them. */
+  inFlight: ReadonlySet<string>;
   /** The uids the agent still reports (running, or being stopped). */
   reported: ReadonlySet<string>;
 }
@@ -30,7 +32,7 @@ export interface NodeView {
  * The deleted pods holding the finalizer whose processes are known to be
  * gone: never bound, bound to a node that no longer exists, or on a connected
  * node whose agent has acknowledged a pod set without them and no longer
- * reports them.
+ * reports them (nor was it in a pod set still on its way).
  */
 export function terminatedPods(deleted: readonly StoredObject[], nodes: ReadonlyMap<string, NodeView>): StoredObject[] {
   return deleted.filter((pod) => {
@@ -39,6 +41,12 @@ export function terminatedPods(deleted: readonly StoredObject[], nodes: Readonly
     if (!nodeName) return true;
     const view = nodes.get(nodeName);
     if (!view) return true;
-    return view.connected && view.acknowledged !== undefined && !view.acknowledged.has(pod.uid) && !view.reported.has(pod.uid);
+    return (
+      view.connected &&
+      view.acknowledged !== undefined &&
+      !view.acknowledged.has(pod.uid) &&
+      !view.inFlight.has(pod.uid) &&
+      !view.reported.has(pod.uid)
+    );
   });
 }
