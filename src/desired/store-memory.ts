@@ -186,10 +186,12 @@ export class MemoryDesiredStore implements DesiredStore {
     const labels = patch.labels ?? row.labels;
     const annotations = patch.annotations ?? row.annotations;
     const spec = patch.spec ?? row.spec;
+    const ownerUid = patch.ownerUid === undefined ? row.ownerUid : patch.ownerUid;
     const unchanged =
       canonicalJson(labels) === canonicalJson(row.labels) &&
       canonicalJson(annotations) === canonicalJson(row.annotations) &&
-      canonicalJson(spec) === canonicalJson(row.spec);
+      canonicalJson(spec) === canonicalJson(row.spec) &&
+      ownerUid === row.ownerUid;
     if (unchanged) return structuredClone(row);
     const hash = specHash(spec);
     if (hash !== row.specHash) row.generation++;
@@ -198,6 +200,7 @@ export class MemoryDesiredStore implements DesiredStore {
       annotations: structuredClone(annotations),
       spec: structuredClone(spec),
       specHash: hash,
+      ownerUid,
       resourceVersion: ++this.resourceVersion,
       updatedAt: new Date(),
     });

@@ -168,10 +168,12 @@ export class PgDesiredStore implements DesiredStore {
          labels = COALESCE($5::jsonb, labels), annotations = COALESCE($6::jsonb, annotations),
          spec = COALESCE($7::jsonb, spec), spec_hash = COALESCE($8::text, spec_hash),
          generation = generation + CASE WHEN spec_hash <> COALESCE($8::text, spec_hash) THEN 1 ELSE 0 END,
+         owner_uid = CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END,
          git_hash = NULL
        WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND resource_version = $4
-         AND (labels, annotations, spec) IS DISTINCT FROM
-             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec))
+         AND (labels, annotations, spec, owner_uid) IS DISTINCT FROM
+             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec),
+              CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END)
        RETURNING *`,
       [
         key.kind,
@@ -182,6 +184,8 @@ export class PgDesiredStore implements DesiredStore {
         patch.annotations === undefined ? null : JSON.stringify(patch.annotations),
         patch.spec === undefined ? null : JSON.stringify(patch.spec),
         patch.spec === undefined ? null : specHash(patch.spec),
+        patch.ownerUid !== undefined,
+        patch.ownerUid ?? null,
       ],
     );
     if (result.rows[0]) return objectFromRow(result.rows[0]);

@@ -47,6 +47,7 @@ export type StatefulSetAction =
   | { type: "deleteRevision"; name: string; uid: string }
   | { type: "createClaim"; claim: ClaimObject; pod: string }
   | { type: "deleteClaim"; name: string; uid: string; reason: "ScaleDown" }
+  | { type: "setClaimOwner"; name: string; resourceVersion: number; ownerUid: string | null }
   | { type: "createPod"; pod: PodObject; ordinal: number }
   | { type: "deletePod"; name: string; uid: string; reason: "ScaleDown" | "Update" | "Failed" };
 
@@ -199,6 +200,17 @@ export function planStatefulSet(input: StatefulSetPlanInput): StatefulSetPlan {
         actions.push({ type: "deleteClaim", name: claim.name, uid: claim.uid, reason: "ScaleDown" });
       }
     }
+  }
+
+  // 4b. whenDeleted: a claim of the set is owned by it exactly when the policy deletes claims with the set, so that
+  //     a changed policy applies to the claims already made too (Kubernetes updates their owner references).
+  const owner = spec.persistentVolumeClaimRetentionPolicy.whenDeleted === "Delete" ? set.uid : null;
+  const deletedClaims = new Set(actions.flatMap((action) => (action.type === "deleteClaim" ? [action.uid] : [])));
+  for (const claim of claims) {
+    if (claim.source !== "controller" || deletedClaims.has(claim.uid) || claim.ownerUid === owner) continue;
+    if (claim.ownerUid !== null && claim.ownerUid !== set.uid) continue; // another owner's: not ours to change
+    if (!(spec.volumeClaimTemplates ?? []).some((template) => claimOrdinal(template, set.name, claim.name) !== null)) continue;
+    actions.push({ type: "setClaimOwner", name: claim.name, resourceVersion: claim.resourceVersion, ownerUid: owner });
   }
 
   // 5. Revision history: keep the current and update revisions, those pods still run, and revisionHistoryLimit more.

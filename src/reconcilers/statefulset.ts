@@ -92,6 +92,9 @@ async function apply(ctx: ReconcileContext, set: StoredObject, action: StatefulS
       await store.deleteObject({ kind: "PersistentVolumeClaim", namespace: set.namespace, name: action.name }, { uid: action.uid });
       await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `delete Claim ${action.name} in StatefulSet ${set.name} success (whenScaled: Delete)` });
       return;
+    case "setClaimOwner":
+      await store.updateObject({ kind: "PersistentVolumeClaim", namespace: set.namespace, name: action.name }, action.resourceVersion, { ownerUid: action.ownerUid });
+      return;
     case "createPod":
       await store.createObject({
         apiVersion: "v1",

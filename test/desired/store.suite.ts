@@ -287,6 +287,21 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
         expect(await store.getObjectByUid("not-a-uid")).toBeNull();
       });
 
+      it("changes an object's owner when asked, and only then, without bumping its generation", async () => {
+        const owner = await store.createObject(replicaSet("web-5d8f", { replicas: 1 }));
+        const pod = await store.createObject(podOf("p1", null));
+        const adopted = await store.updateObject(podKey("p1"), pod.resourceVersion, { ownerUid: owner.uid });
+        expect(adopted).toMatchObject({ ownerUid: owner.uid, generation: 1 });
+        expect(adopted.resourceVersion).toBeGreaterThan(pod.resourceVersion);
+        expect((await store.listObjects({ ownerUid: owner.uid })).map((object) => object.name)).toEqual(["p1"]);
+        const relabelled = await store.updateObject(podKey("p1"), adopted.resourceVersion, { labels: { app: "web" } });
+        expect(relabelled.ownerUid).toBe(owner.uid);
+        expect(await store.updateObject(podKey("p1"), relabelled.resourceVersion, { ownerUid: owner.uid })).toEqual(relabelled);
+        const released = await store.updateObject(podKey("p1"), relabelled.resourceVersion, { ownerUid: null });
+        expect(released.ownerUid).toBeNull();
+        expect(await store.listObjects({ ownerUid: owner.uid })).toEqual([]);
+      });
+
       it("lists the dependents of an owner", async () => {
         const web = await store.createObject(replicaSet("web-5d8f", {}));
         const api = await store.createObject(replicaSet("api-77c9", {}));

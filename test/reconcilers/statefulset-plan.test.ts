@@ -284,6 +284,28 @@ describe("planStatefulSet: claim retention", () => {
   });
 });
 
+describe("planStatefulSet: claim ownership follows whenDeleted", () => {
+  const owned = (name: string, ownerUid: string | null) => ({ ...claim(name), ownerUid });
+  const owners = (options: SetOptions, claims: StoredObject[]) =>
+    planStatefulSet({ statefulSet: statefulSet(options), pods: [pod(0), pod(1), pod(2)], claims, revisions: [], now }).actions.flatMap((action) =>
+      action.type === "setClaimOwner" ? [[action.name, action.ownerUid]] : [],
+    );
+
+  it("adopts the set's claims when whenDeleted becomes Delete, and releases them when it becomes Retain", () => {
+    const claims = [owned("data-kv-0", null), owned("data-kv-1", "uid-kv"), owned("data-kv-2", null)];
+    expect(owners({ retention: { whenDeleted: "Delete" } }, claims)).toEqual([
+      ["data-kv-0", "uid-kv"],
+      ["data-kv-2", "uid-kv"],
+    ]);
+    expect(owners({}, claims)).toEqual([["data-kv-1", null]]);
+  });
+
+  it("leaves claims written in Git, claims of another owner, and other names alone", () => {
+    const claims = [{ ...claim("data-kv-0", "git"), ownerUid: null }, owned("data-kv-1", "uid-someone-else"), owned("logs-kv-2", null), owned("data-kv-2", "uid-kv")];
+    expect(owners({ retention: { whenDeleted: "Delete" } }, claims)).toEqual([]);
+  });
+});
+
 describe("planStatefulSet: status", () => {
   it("counts current and updated pods, and keeps the old revision current during a rollout", () => {
     const set = statefulSet({}, OLD);

@@ -108,6 +108,21 @@ describe("StatefulSet reconciler on PostgreSQL", () => {
     ]);
   });
 
+  it("hands its claims to the garbage collector (as their owner) when whenDeleted becomes Delete, and takes them back for Retain", async () => {
+    const created = await createSet({ replicas: 1 });
+    await reconcileSet();
+    expect((await claim("data-kv-0"))!.ownerUid).toBeNull();
+    const withPolicy = (whenDeleted: string) => async () => {
+      const set = (await store.getObject(setKey))!;
+      await store.updateObject(setKey, set.resourceVersion, { spec: { ...set.spec, persistentVolumeClaimRetentionPolicy: { whenDeleted, whenScaled: "Retain" } } });
+      await reconcileSet();
+    };
+    await withPolicy("Delete")();
+    expect((await claim("data-kv-0"))!.ownerUid).toBe(created.uid);
+    await withPolicy("Retain")();
+    expect((await claim("data-kv-0"))!.ownerUid).toBeNull();
+  });
+
   it("brings a lost pod back under its name on the node that holds its claim", async () => {
     await createSet({ replicas: 1 });
     await reconcileSet();
