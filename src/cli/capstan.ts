@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
+import { registerJobs } from "./jobs.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
 import { registerPods, registerStatus } from "./status.ts";
 import { registerUp } from "./up.ts";
@@ -16,6 +17,7 @@ registerValidate(program);
 registerHistory(program);
 registerStatus(program);
 registerPods(program);
+registerJobs(program);
 registerNodes(program);
 registerLogs(program);
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { podListSchema, statusSchema } from "../status/index.ts";
 import { getJson } from "./api-client.ts";
+import { cronJobTable, jobTable } from "./jobs.ts";
 import { serverOption } from "./program.ts";
 import { formatTable } from "./table.ts";
 
@@ -43,6 +44,9 @@ export function registerStatus(program: Command): void {
         status.nodes.map((node) => [node.name, node.address, node.ready, String(node.pods)]),
       ),
     );
+    // Only when there are any, so that a cluster without batch work reads as before.
+    if (status.cronJobs.length > 0) process.stdout.write(`\n${cronJobTable(status.cronJobs)}`);
+    if (status.jobs.length > 0) process.stdout.write(`\n${jobTable(status.jobs, new Date())}`);
   });
 }
 
@@ -50,7 +54,7 @@ export function registerPods(program: Command): void {
   serverOption(
     program
       .command("pods")
-      .description("list pods: node, phase, readiness, restarts and the commit each runs")
+      .description("list pods: node, status (phase, or why it is stuck), readiness, restarts and the commit each runs")
       .option("-n, --namespace <ns>", "only this namespace")
       .option("--json", "print the API's JSON"),
   ).action(async (flags: { server: string; namespace?: string; json?: boolean }) => {
@@ -62,8 +66,9 @@ export function registerPods(program: Command): void {
     }
     process.stdout.write(
       formatTable(
-        ["NAMESPACE", "NAME", "NODE", "PHASE", "READY", "RESTARTS", "COMMIT"],
-        list.items.map((pod) => [pod.namespace, pod.name, pod.node ?? "-", pod.phase, pod.ready ? "yes" : "no", String(pod.restarts), pod.commit?.slice(0, 10) ?? "-"]),
+        // STATUS as kubectl shows it: the reason a pod is stuck (CreateContainerConfigError...) where there is one, else its phase.
+        ["NAMESPACE", "NAME", "NODE", "STATUS", "READY", "RESTARTS", "COMMIT"],
+        list.items.map((pod) => [pod.namespace, pod.name, pod.node ?? "-", pod.reason ?? pod.phase, pod.ready ? "yes" : "no", String(pod.restarts), pod.commit?.slice(0, 10) ?? "-"]),
       ),
     );
   });

@@ -6,6 +6,7 @@ export * from "./kinds/index.ts";
 export type { DesiredObject, SourceFile, SourcePosition } from "./types.ts";
 export { parseSourceFile, defaultParseLimits, type ParseLimits, type ParsedDocument, type ParseResult } from "./parse.ts";
 export { locateField, formatFieldPath, type FieldPath, type FieldLocation } from "./locate.ts";
+export { checkImmutableConfig } from "./immutable.ts";
 export { validateFile, validateFiles, validateDocument, validateObjectSet, isApplicable, type ValidationResult } from "./validate.ts";
 export { isManifestPath, parseIgnoreFile, ignoreNothing, ignoreFileName, type IgnoreMatcher } from "./manifest-paths.ts";
 export { ValidationPool } from "./validation-pool.ts";

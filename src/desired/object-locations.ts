@@ -22,6 +22,11 @@ export function fieldLocation(object: DesiredObject, path: FieldPath): FieldLoca
   return locations.get(object)?.get(formatFieldPath(path)) ?? { line: object.source.line, column: object.source.column };
 }
 
+/** Whether `path` was noted for the object (so it is in its manifest). */
+export function hasFieldLocation(object: DesiredObject, path: FieldPath): boolean {
+  return locations.get(object)?.has(formatFieldPath(path)) ?? false;
+}
+
 /** The noted positions of an object, to carry it across a thread boundary (which drops the side table). */
 export function fieldLocationsOf(object: DesiredObject): Array<[string, FieldLocation]> {
   return [...(locations.get(object) ?? [])];

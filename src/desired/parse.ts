@@ -79,9 +79,9 @@ export function parseSourceFile(file: SourceFile, limits: Partial<ParseLimits> =
   // Kubernetes manifests often share blocks through `<<: *anchor`, so merge keys are honoured.
   const composer = new Composer({ merge: true, prettyErrors: false });
   for (const document of composer.compose(read.tokens, true, decoded.text.length)) {
-    for (const warning of document.warnings) problems.push(problemAt(warning.pos[0], warning.message, "warning"));
+    for (const warning of document.warnings) problems.push(problemAt(warning.pos[0], yamlMessage(warning.message), "warning"));
     if (document.errors.length > 0) {
-      for (const error of document.errors) problems.push(problemAt(error.pos[0], error.message));
+      for (const error of document.errors) problems.push(problemAt(error.pos[0], yamlMessage(error.message)));
       continue;
     }
     const contents = document.contents;
@@ -180,6 +180,7 @@ function toPlainData(
       },
     });
     const reason = messageOf(error);
+    if (reason.startsWith("Unresolved alias")) return { refusal: { offset: aliasOffset, message: yamlMessage(reason) } };
     return {
       refusal: {
         offset: aliasOffset,
@@ -189,9 +190,24 @@ function toPlainData(
   }
 }
 
+/**
+ * The yaml package's message, without the names it quotes from the source.
+ * An unquoted value that starts with `*` or `!` reads as an alias or a tag,
+ * and a password such as `*hunter2` would then be echoed into an error that
+ * is stored, logged and shown; the position already says where it is.
+ */
+export function yamlMessage(message: string): string {
+  if (message.startsWith("Unresolved alias")) {
+    return "Unresolved alias: no anchor of that name precedes it (quote a value that starts with *)";
+  }
+  if (message.startsWith("Unresolved tag")) return "Unresolved tag (quote a value that starts with !)";
+  return message;
+}
+
+// Never the scalar's text: the document may be a Secret's value.
 function describeNode(node: ParsedNode): string {
   if (isSeq(node)) return "a sequence";
   if (isAlias(node)) return "an alias";
-  if (isScalar(node)) return `the scalar ${JSON.stringify(String(node.value)).slice(0, 40)}`;
+  if (isScalar(node)) return "a scalar";
   return "this node";
 }

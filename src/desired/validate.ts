@@ -58,6 +58,21 @@ const metadataView = z.object({
   }),
 });
 
+/**
+ * The data fields of a ConfigMap or Secret, key by key, where the manifest has
+ * them: an immutable one changed in a later commit is reported at the key.
+ */
+function configDataPaths(kind: string, manifest: Record<string, unknown>): FieldPath[] {
+  if (kind !== "ConfigMap" && kind !== "Secret") return [];
+  const paths: FieldPath[] = [["immutable"], ["type"]];
+  for (const field of ["data", "binaryData", "stringData"]) {
+    const value = manifest[field];
+    if (typeof value !== "object" || value === null) continue;
+    for (const key of Object.keys(value)) paths.push([field, key]);
+  }
+  return paths;
+}
+
 export function validateDocument(parsed: ParsedDocument): { object?: DesiredObject; problems: ManifestProblem[] } {
   const { manifest } = parsed;
   const problem = (path: FieldPath, message: string): ManifestProblem => ({
@@ -120,6 +135,7 @@ export function validateDocument(parsed: ParsedDocument): { object?: DesiredObje
     ["metadata", "name"],
     ["metadata", "namespace"],
     ...configReferences(object).flatMap((reference) => [reference.path, ...reference.keys.map((key) => key.path)]),
+    ...configDataPaths(kind, manifest),
   ]);
   return { object, problems };
 }

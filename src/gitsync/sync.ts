@@ -2,7 +2,7 @@ import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import { ManifestError, messageOf, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { DesiredStore, ValidationPool, ValidationResult } from "../desired/index.ts";
+import { checkImmutableConfig, type DesiredStore, type ValidationPool, type ValidationResult } from "../desired/index.ts";
 import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
 import type { GitSource } from "./source.ts";
 
@@ -101,7 +101,8 @@ export class GitSync {
       if (!(error instanceof ManifestError)) throw error;
       validated = { objects: [], problems: error.problems };
     }
-    const { objects, problems } = validated;
+    const { objects } = validated;
+    const problems = [...validated.problems, ...(await this.immutableProblems(objects))];
     if (problems.some((problem) => problem.severity === "error")) {
       await store.rejectRevision(tipCommit, problems);
       this.options.log.warn(
@@ -113,6 +114,14 @@ export class GitSync {
     const summary = await store.applyRevision(tipCommit, objects, problems);
     this.options.log.info({ sha: tip, ...summary }, "revision applied");
     return { result: "applied", sha: tip, ...summary };
+  }
+
+  /** Changes to ConfigMaps and Secrets that are immutable in the live revision: the API server would refuse them. */
+  private async immutableProblems(objects: ValidationResult["objects"]): Promise<ManifestProblem[]> {
+    if (!objects.some((object) => object.kind === "ConfigMap" || object.kind === "Secret")) return [];
+    const { store } = this.options;
+    const live = (await Promise.all([store.listObjects({ kind: "ConfigMap" }), store.listObjects({ kind: "Secret" })])).flat();
+    return checkImmutableConfig(objects, live);
   }
 
   private async loop(): Promise<void> {

@@ -33,8 +33,10 @@ export const agentPodSchema = z.strictObject({
   commitSha: z.string().optional(),
   /** Absolute directory a relative `workingDir` resolves against (the repository checkout on the node); default the pod's own directory. */
   workingDirBase: z.string().startsWith("/").optional(),
-  /** ConfigMap data the pod refers to, by name (env, envFrom, volumes). */
+  /** ConfigMap `data` the pod refers to, by name (env, envFrom, volumes). */
   configMaps: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  /** Their `binaryData`, base64, where they have some: volume files get the bytes; environment variables read `data` only, as the kubelet's do. */
+  configMapBinaryData: z.record(z.string(), z.record(z.string(), z.string())).default({}),
   /** Secret data the pod refers to, by name; values base64 as in a Secret's `data`. Never logged. */
   secrets: z.record(z.string(), z.record(z.string(), z.string())).default({}),
 });

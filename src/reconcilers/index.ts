@@ -3,6 +3,8 @@ import { autoscalerReconciler, type PodMetricsSource } from "./autoscaler.ts";
 import { daemonSetReconciler } from "./daemonset.ts";
 import { deploymentReconciler } from "./deployment.ts";
 import { endpointsReconciler } from "./endpoints.ts";
+import { cronJobReconciler } from "./cronjob.ts";
+import { jobReconciler } from "./job.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
@@ -14,6 +16,7 @@ export { ControllerManager, objectChangeSchema, parseObjectChange, type Controll
 export { GarbageCollector, planGarbage } from "./gc.ts";
 export { deploymentReconciler, replicaSetReconciler, podReconciler, nodeLifecycleReconciler };
 export { daemonSetReconciler };
+export { jobReconciler, cronJobReconciler };
 export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./autoscaler.ts";
 export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
 export { endpointsReconciler };
@@ -35,5 +38,7 @@ export function standardReconcilers(
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
     autoscalerReconciler({ metrics: options.podMetrics }),
     endpointsReconciler,
+    jobReconciler,
+    cronJobReconciler,
   ];
 }

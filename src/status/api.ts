@@ -3,6 +3,7 @@ import { z } from "zod";
 import { BadRequestError } from "../errors.ts";
 import { revisionSchema, syncStateSchema, type DesiredStore } from "../desired/index.ts";
 import { serviceListSchema, serviceSummaries } from "./services.ts";
+import { jobListSchema, jobSummaries } from "./jobs.ts";
 import { nodeSummaries, nodeSummarySchema, podListSchema, podSummaries, workloadSummaries, workloadSummarySchema } from "./workloads.ts";
 
 /** Response shapes of the JSON API: the CLI parses with these same schemas. */
@@ -19,6 +20,9 @@ export const statusSchema = z.object({
   sync: syncStateSchema.nullable(),
   workloads: z.array(workloadSummarySchema),
   nodes: z.array(nodeSummarySchema),
+  /** Defaulted so that a CLI still reads a control plane from before Jobs. */
+  jobs: jobListSchema.shape.jobs.default([]),
+  cronJobs: jobListSchema.shape.cronJobs.default([]),
 });
 
 const revisionQuerySchema = z.strictObject({
@@ -46,9 +50,10 @@ export function apiRoutes(store: DesiredStore): Hono {
     const query = parseQuery(z.strictObject({ namespace: z.string().min(1).optional() }), c.req.query());
     return c.json(serviceListSchema.parse({ items: await serviceSummaries(store, query.namespace) }));
   });
+  api.get("/jobs", async (c) => c.json(jobListSchema.parse(await jobSummaries(store))));
 
   api.get("/status", async (c) => {
-    const [sync, workloads, nodes] = await Promise.all([store.getSyncState(), workloadSummaries(store), nodeSummaries(store)]);
+    const [sync, workloads, nodes, jobs] = await Promise.all([store.getSyncState(), workloadSummaries(store), nodeSummaries(store), jobSummaries(store)]);
     const live = sync?.liveSha ? await store.getRevision(sync.liveSha) : null;
     return c.json(
       statusSchema.parse({
@@ -62,6 +67,7 @@ export function apiRoutes(store: DesiredStore): Hono {
         sync,
         workloads,
         nodes,
+        ...jobs,
       }),
     );
   });

@@ -165,6 +165,8 @@ export const podSummarySchema = z.object({
   name: z.string(),
   node: z.string().nullable(),
   phase: z.string(),
+  /** Why the pod is not simply running, as kubectl's STATUS column tells it: the pod's reason, else a container's waiting or terminated reason. */
+  reason: z.string().nullable(),
   ready: z.boolean(),
   restarts: z.number().int(),
   /** The commit whose template the pod runs. */
@@ -176,16 +178,42 @@ export const podListSchema = z.object({ items: z.array(podSummarySchema) });
 export async function podSummaries(store: DesiredStore, namespace?: string): Promise<z.infer<typeof podSummarySchema>[]> {
   const pods = await store.listObjects({ kind: "Pod", ...(namespace ? { namespace } : {}) });
   return pods.map((pod) => {
-    const status = pod.status as { phase?: string; ready?: boolean; containerStatuses?: { restartCount?: number }[] };
+    const status = pod.status as StoredPodStatusView;
     return {
       namespace: pod.namespace,
       name: pod.name,
       node: (pod.spec as { nodeName?: string }).nodeName ?? null,
       phase: status.phase ?? "Pending",
+      reason: podReason(status),
       ready: status.ready ?? false,
       restarts: (status.containerStatuses ?? []).reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
       commit: pod.annotations["capstan.dev/commit"] ?? pod.revisionSha ?? null,
       createdAt: pod.createdAt,
     };
   });
+}
+
+interface ContainerStatusView {
+  restartCount?: number;
+  state?: { waiting?: { reason?: string }; terminated?: { reason?: string } };
+}
+
+interface StoredPodStatusView {
+  phase?: string;
+  ready?: boolean;
+  reason?: string | null;
+  initContainerStatuses?: ContainerStatusView[];
+  containerStatuses?: ContainerStatusView[];
+}
+
+function podReason(status: StoredPodStatusView): string | null {
+  if (status.reason) return status.reason;
+  for (const container of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+    const waiting = container.state?.waiting?.reason;
+    if (waiting && waiting !== "ContainerCreating" && waiting !== "PodInitializing") return waiting;
+  }
+  if (status.phase === "Failed" || status.phase === "Succeeded") {
+    return (status.containerStatuses ?? []).map((container) => container.state?.terminated?.reason).find(Boolean) ?? null;
+  }
+  return null;
 }

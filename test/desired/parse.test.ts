@@ -110,6 +110,19 @@ describe("parsing a manifest file", () => {
   });
 });
 
+describe("a value that YAML reads as an alias, a tag or a bare document is not echoed", () => {
+  // Unquoted, `*hunter2` is an alias and `!hunter2` a tag: the yaml package would quote the name in its message.
+  it.each([
+    ["an alias", lines("kind: Secret", "stringData:", "  password: *PLANTED-alias"), "error", /^Unresolved alias: no anchor of that name precedes it/],
+    ["a tag", lines("kind: Secret", "stringData:", "  password: !PLANTED-tag rest"), "warning", /^Unresolved tag \(quote a value that starts with !\)$/],
+    ["a scalar document", "PLANTED-document", "error", /not a scalar$/],
+  ] as const)("%s", (_what, content, severity, message) => {
+    const { problems } = parseSourceFile({ path: "secret.yaml", content });
+    expect(problems).toEqual([expect.objectContaining({ severity, message: expect.stringMatching(message) })]);
+    expect(JSON.stringify(problems)).not.toContain("PLANTED");
+  });
+});
+
 describe("parsing hostile input", () => {
   function billionLaughs(): string {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];

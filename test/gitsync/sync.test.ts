@@ -131,6 +131,44 @@ describe("GitSync", () => {
     expect(await values()).toEqual({ a: "2", b: "2" });
   });
 
+  it("refuses a change to an immutable ConfigMap or Secret at the changed field, never quoting a value, and allows removing one", async () => {
+    const { sync } = localSync();
+    const immutableMap = (value: string, immutable = true) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: ${immutable}\ndata:\n  value: "${value}"\n`;
+    const immutableSecret = (password: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nimmutable: true\ndata:\n  user: YWRtaW4=\nstringData:\n  password: "${password}"\n`;
+    await repo.writeAll({ "frozen.yaml": immutableMap("one"), "creds.yaml": immutableSecret("first-s3cret-value") });
+    const live = await repo.commit("immutable config");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied" });
+
+    await repo.writeAll({ "frozen.yaml": immutableMap("two"), "creds.yaml": immutableSecret("second-s3cret-value") });
+    const changed = await repo.commit("change both");
+    expect(await sync.syncOnce()).toMatchObject({ result: "rejected", sha: changed });
+    const errors = (await store.getRevision(changed))!.errors;
+    expect(errors).toHaveLength(2);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: "creds.yaml", line: 9, column: 3, path: "stringData.password", severity: "error" }),
+        expect.objectContaining({ file: "frozen.yaml", line: 7, column: 3, path: "data.value", severity: "error" }),
+      ]),
+    );
+    expect(errors.map((error) => error.message).join("\n")).toMatch(/field is immutable when `immutable` is set: Secret "creds" .* changes data key "password"/);
+    expect(JSON.stringify(errors)).not.toMatch(/s3cret|"two"|"one"/);
+    expect((await store.getSyncState())?.liveSha).toBe(live);
+
+    // Clearing the mark is a change too; removing the object is not.
+    await repo.writeAll({ "frozen.yaml": immutableMap("one", false), "creds.yaml": immutableSecret("first-s3cret-value") });
+    const cleared = await repo.commit("clear the mark");
+    expect(await sync.syncOnce()).toMatchObject({ result: "rejected" });
+    expect((await store.getRevision(cleared))!.errors).toEqual([expect.objectContaining({ file: "frozen.yaml", path: "immutable", line: 5 })]);
+    await repo.remove("frozen.yaml");
+    await repo.commit("remove frozen");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied", deleted: 1 });
+    await repo.write("frozen.yaml", immutableMap("two"));
+    await repo.commit("frozen again, changed");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied", created: 1 });
+  });
+
   it("converges to an older tree after a force-push", async () => {
     const { sync } = localSync();
     await repo.write("app.yaml", configMap("app", "old"));

@@ -4,6 +4,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { unmountUnder } from "../../src/nodes/agent/tmpfs.ts";
 
 /** The command that runs this checkout's capstan-agent, as a Node's `agentPath` would name it. */
 export const agentCommand = `${process.execPath} ${join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "capstan-agent.js")}`;
@@ -66,6 +67,9 @@ export async function killAgent(stateDir: string, options: { remove?: boolean; p
       for (const straggler of await processesServing(stateDir)) tryKill(straggler);
       if (pass === 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // Memory emptyDirs of pods that were not stopped are still tmpfs mounts there.
+    if (id) await unmountUnder(`/dev/shm/capstan-${id}`);
+    await unmountUnder(stateDir);
     if (id) await rm(`/dev/shm/capstan-${id}`, { recursive: true, force: true });
     await rm(stateDir, { recursive: true, force: true });
   }

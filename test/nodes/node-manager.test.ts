@@ -36,7 +36,7 @@ afterEach(async () => {
 
 const secretValue = "s3cr3t-planted-value";
 
-function manifests(podNames: string[]): string {
+function manifests(podNames: string[], configData = "{ GREETING: hello }"): string {
   const pods = podNames.map(
     (name) => `
 apiVersion: v1
@@ -49,7 +49,9 @@ spec:
     - name: main
       command: ["${process.execPath}", "-e", "console.log('greeting=' + process.env.GREETING + ' token-length=' + process.env.TOKEN.length); setInterval(() => {}, 1000)"]
       envFrom: [{ configMapRef: { name: demo } }]
-      env: [{ name: TOKEN, valueFrom: { secretKeyRef: { name: demo, key: token } } }]
+      env:
+        - { name: TOKEN, valueFrom: { secretKeyRef: { name: demo, key: token } } }
+        - { name: SAID, valueFrom: { configMapKeyRef: { name: demo, key: GREETING } } }
 `,
   );
   return [
@@ -63,7 +65,7 @@ spec: { transport: local, address: 127.0.0.1, stateDir: ${stateDir}, agentPath: 
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: demo, namespace: default }
-data: { GREETING: hello }
+data: ${configData}
 `,
     `
 apiVersion: v1
@@ -75,8 +77,8 @@ stringData: { token: ${secretValue} }
   ].join("---\n");
 }
 
-async function apply(podNames: string[], options: { withoutNode?: boolean } = {}): Promise<void> {
-  const validated = validateFiles([{ path: "all.yaml", content: manifests(podNames) }]);
+async function apply(podNames: string[], options: { withoutNode?: boolean; configData?: string } = {}): Promise<void> {
+  const validated = validateFiles([{ path: "all.yaml", content: manifests(podNames, options.configData) }]);
   const { problems } = validated;
   const objects = validated.objects.filter((object) => !options.withoutNode || object.kind !== "Node");
   expect(problems.filter((problem) => problem.severity === "error")).toEqual([]);
@@ -148,6 +150,50 @@ describe("NodeManager with a local agent", () => {
     await nodes.refresh();
     await eventually(() => expect(alive(twoPid)).toBe(false), 10_000);
     await eventually(() => expect(nodes.podStatuses()[0]!.pods.map((pod) => pod.name)).toEqual(["one"]));
+  });
+
+  it("blocks a new pod whose ConfigMap key is gone with CreateContainerConfigError and a Warning event, and leaves the running pod alone", async () => {
+    await apply(["one"]);
+    const nodes = startManager();
+    await nodes.start();
+    await eventually(() => expect(nodes.podStatuses()[0]?.pods[0]?.ready).toBe(true), 20_000);
+    const onePid = nodes.podStatuses()[0]!.pods[0]!.containerStatuses[0]!.pid!;
+
+    // The key pod "one" read is removed; pod "two" arrives needing it.
+    await apply(["one", "two"], { configData: "{ OTHER: x }" });
+    await nodes.refresh();
+    const blocked = { reason: "CreateContainerConfigError", message: "couldn't find key GREETING in ConfigMap default/demo" };
+    await eventually(async () => {
+      const two = await store.getObject({ kind: "Pod", namespace: "default", name: "two" });
+      expect(two?.status).toMatchObject({ phase: "Pending", ready: false, containerStatuses: [{ name: "main", state: { waiting: blocked } }] });
+      const events = await store.listEvents({});
+      expect(events).toContainEqual(
+        expect.objectContaining({ kind: "Pod", name: "two", objectUid: two!.uid, type: "Warning", reason: blocked.reason, message: `container main: ${blocked.message}` }),
+      );
+    }, 20_000);
+    expect(nodes.podStatuses()[0]!.pods.find((pod) => pod.name === "two")!.containerStatuses[0]!.pid).toBeUndefined();
+
+    const app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, nodes });
+    const pods = (await (await app.request("/api/pods")).json()) as { items: { name: string; reason: string | null; phase: string }[] };
+    expect(pods.items.map((pod) => [pod.name, pod.phase, pod.reason]).sort()).toEqual([["one", "Running", null], ["two", "Pending", blocked.reason]]);
+
+    // The running pod keeps its process: config changes reach pods through rollouts, never by killing them here.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const one = nodes.podStatuses()[0]!.pods.find((pod) => pod.name === "one")!;
+    expect(alive(onePid)).toBe(true);
+    expect(one).toMatchObject({ phase: "Running", ready: true, containerStatuses: [{ pid: onePid, restartCount: 0 }] });
+    // One event, however many status reports repeated the same wait.
+    expect((await store.listEvents({})).filter((event) => event.name === "two" && event.reason === blocked.reason)).toHaveLength(1);
+    expect(JSON.stringify(await store.listEvents({}))).not.toContain(secretValue);
+
+    // The key comes back: the blocked pod (the same pod, nothing rolls it) starts, without waiting out its back-off.
+    await apply(["one", "two"]);
+    await nodes.refresh();
+    await eventually(async () => {
+      const two = await store.getObject({ kind: "Pod", namespace: "default", name: "two" });
+      expect(two?.status).toMatchObject({ phase: "Running", ready: true });
+    }, 10_000);
+    expect(nodes.podStatuses()[0]!.pods.find((pod) => pod.name === "one")!.containerStatuses[0]).toMatchObject({ pid: onePid, restartCount: 0 });
   });
 
   it("stops what it runs on a node whose Node is removed from Git", async () => {

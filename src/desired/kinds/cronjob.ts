@@ -33,6 +33,14 @@ export const cronJobSpecSchema = z.strictObject({
 });
 export type CronJobSpec = z.infer<typeof cronJobSpecSchema>;
 
+/**
+ * capstan's catch-up policy for runs missed while the control plane was down
+ * (reconcilers/cron-schedule.ts): latest (Kubernetes' behaviour), skip, all.
+ */
+export const missedRunsAnnotation = "capstan.dev/missed-runs";
+export const missedRunsPolicies = ["latest", "skip", "all"] as const;
+export type MissedRunsPolicy = (typeof missedRunsPolicies)[number];
+
 export const cronJobKind = defineKind({
   kind: "CronJob",
   apiVersions: BATCH_V1,
@@ -41,5 +49,11 @@ export const cronJobKind = defineKind({
   name: dns1123Subdomain(52),
   fields: { spec: cronJobSpecSchema },
   specOf: (manifest) => manifest.spec,
+  check: (manifest, ctx) => {
+    const policy = manifest.metadata.annotations?.[missedRunsAnnotation];
+    if (policy !== undefined && !(missedRunsPolicies as readonly string[]).includes(policy)) {
+      ctx.addIssue({ code: "custom", path: ["metadata", "annotations", missedRunsAnnotation], message: `must be one of ${missedRunsPolicies.join(", ")}` });
+    }
+  },
 });
 export type CronJob = z.infer<typeof cronJobKind.schema>;

@@ -45,7 +45,7 @@ export function findKind(kind: string): KindDefinition | undefined {
 }
 
 export { configMapKind, type ConfigMap } from "./configmap.ts";
-export { cronJobKind, type CronJob, type CronJobSpec } from "./cronjob.ts";
+export { cronJobKind, missedRunsAnnotation, missedRunsPolicies, type CronJob, type CronJobSpec, type MissedRunsPolicy } from "./cronjob.ts";
 export { daemonSetKind, type DaemonSet, type DaemonSetSpec } from "./daemonset.ts";
 export { deploymentKind, type Deployment, type DeploymentSpec } from "./deployment.ts";
 export {
@@ -82,5 +82,5 @@ export type { Probe, Lifecycle } from "./probe.ts";
 export type { Affinity, Toleration } from "./affinity.ts";
 export { labelSelectorSchema, selectorMatches, type LabelSelector } from "./selector.ts";
 export { type IntOrPercent } from "./rollout.ts";
-export { standardCronExpression } from "./schedule.ts";
+export { cronSchedule, scheduleProblem, standardCronExpression, timeZoneProblem } from "./schedule.ts";
 export { parseBytes, parseCpuMillis, parseQuantity, quantitySchema } from "../quantity.ts";

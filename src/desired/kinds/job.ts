@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BATCH_V1, defineKind } from "./meta.ts";
-import { nonNegativeInt, positiveInt } from "./names.ts";
+import { dns1123Subdomain, nonNegativeInt, positiveInt } from "./names.ts";
 import { checkTemplateRestartPolicy, podTemplateSpecSchema } from "./pod.ts";
 import { checkSelectorSelectsTemplate, labelSelectorSchema } from "./selector.ts";
 
@@ -42,6 +42,8 @@ export const jobKind = defineKind({
   kind: "Job",
   apiVersions: BATCH_V1,
   namespaced: true,
+  // Its pods carry the name as the value of the job-name labels, which may not exceed 63 characters (as Kubernetes).
+  name: dns1123Subdomain(63),
   fields: { spec: jobSpecSchema },
   specOf: (manifest) => manifest.spec,
 });

@@ -1,4 +1,4 @@
-import { CronExpressionParser } from "cron-parser";
+import { CronExpressionParser, type CronExpression } from "cron-parser";
 import { messageOf } from "../../errors.ts";
 
 /**
@@ -78,6 +78,16 @@ function fieldProblem(field: string, rule: FieldRule): string | undefined {
   return undefined;
 }
 
+/**
+ * The schedule as cron-parser reads it, from `currentDate` on, in `timeZone`
+ * (an IANA name; undefined = the control plane's own zone, as Kubernetes).
+ * Validation and the CronJob controller both go through here, so a schedule
+ * `capstan validate` accepts is one the controller computes with.
+ */
+export function cronSchedule(schedule: string, timeZone: string | undefined, currentDate: Date): CronExpression {
+  return CronExpressionParser.parse(standardCronExpression(schedule), { currentDate, ...(timeZone ? { tz: timeZone } : {}) });
+}
+
 /** Why a schedule is not one capstan can run, or undefined when it is. */
 export function scheduleProblem(schedule: string): string | undefined {
   if (/^\s*(CRON_)?TZ=/.test(schedule)) return "a time zone in the schedule is not supported: use spec.timeZone";
@@ -94,19 +104,29 @@ export function scheduleProblem(schedule: string): string | undefined {
     if (problem) return problem;
   }
   try {
-    CronExpressionParser.parse(expression).next();
+    cronSchedule(schedule, undefined, new Date()).next();
   } catch (error) {
     return `schedule never fires: ${messageOf(error)}`;
   }
   return undefined;
 }
 
-/** Why a time zone name is unusable, or undefined. Uses the runtime's own IANA database. */
+/**
+ * Why a time zone name is unusable, or undefined. Checked by computing a run
+ * in it with the controller's own parser (which uses the runtime's IANA
+ * database). Names are case-sensitive, as on Kubernetes (Go reads them as
+ * file names), although the runtime would forgive "europe/berlin".
+ */
 export function timeZoneProblem(timeZone: string): string | undefined {
+  const unknown = `unknown time zone ${JSON.stringify(timeZone)}: use an IANA name such as "Europe/Berlin" or "UTC"`;
   try {
-    new Intl.DateTimeFormat(undefined, { timeZone });
+    cronSchedule("0 0 * * *", timeZone, new Date()).next();
+    const resolved = new Intl.DateTimeFormat(undefined, { timeZone }).resolvedOptions().timeZone;
+    if (resolved !== timeZone && resolved.toLowerCase() === timeZone.toLowerCase()) {
+      return `time zone names are case-sensitive: use ${JSON.stringify(resolved)}`;
+    }
     return undefined;
   } catch {
-    return `unknown time zone ${JSON.stringify(timeZone)}: use an IANA name such as "Europe/Berlin" or "UTC"`;
+    return unknown;
   }
 }

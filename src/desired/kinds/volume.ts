@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { quantitySchema } from "../quantity.ts";
 import { absolutePathSchema, configKeySchema, dns1123Label, dns1123Subdomain, relativePathSchema } from "./names.ts";
-import { fieldRefSchema } from "./container.ts";
 import { checkExactlyOne } from "./one-of.ts";
 
 /** Pod volumes: the directories a pod's processes share, on the node's disk or in memory. */
@@ -58,9 +57,19 @@ const projectedKeysSchema = z.strictObject({
   optional: z.boolean().optional(),
 });
 
+// A downward API file holds pod metadata only (node and status fields are for env vars), whole label and annotation maps included.
+const downwardApiFieldRefSchema = z.strictObject({
+  fieldPath: z
+    .string()
+    .regex(
+      /^metadata\.(name|namespace|uid|labels|annotations)$|^metadata\.(labels|annotations)\['[^']+'\]$/,
+      "supported fieldPaths in a downwardAPI volume are metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations, metadata.labels['<key>'], metadata.annotations['<key>']",
+    ),
+});
+
 const downwardApiFileSchema = z.strictObject({
   path: relativePathSchema,
-  fieldRef: fieldRefSchema,
+  fieldRef: downwardApiFieldRefSchema,
   mode: fileModeSchema.optional(),
 });
 

@@ -24,6 +24,7 @@ import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
 import { NodeServices } from "./services.ts";
 import { loadState, saveState, type AgentState } from "./state.ts";
+import { unmountUnder } from "./tmpfs.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -197,6 +198,11 @@ export class Agent {
       });
       this.#terminatingNames.set(name, gone);
     }
+    // The same pod with new ConfigMap/Secret data: what it launches from now on reads the new data (a pod blocked on a missing key starts).
+    for (const pod of desired.values()) {
+      const previous = current.get(pod.uid);
+      if (previous && podIdentity(previous) === podIdentity(pod) && configIdentity(previous) !== configIdentity(pod)) this.#workers.get(pod.uid)?.updateConfig(pod);
+    }
     for (const pod of toStart) {
       // A replacement waits until its predecessor's processes are gone (ports, hostPath files), and so does a new pod
       // under the name of one being stopped: a StatefulSet's successor must never write its claim beside its predecessor.
@@ -317,7 +323,8 @@ export class Agent {
     if (this.#closed || this.#workers.has(pod.uid) || !wanted || podIdentity(wanted) !== podIdentity(pod)) return;
     const secretDir = join(await this.#secretRoot(), pod.uid);
     const worker = new PodWorker({
-      pod,
+      // The newest data of the pod: a sync may have brought new ConfigMap/Secret data while it waited.
+      pod: wanted,
       podDir: this.#podDir(pod.uid),
       secretDir,
       claimsDir: this.#claimsDir,
@@ -438,7 +445,10 @@ export class Agent {
 
   /** Removes the tmpfs secret root (tests, or an agent being uninstalled); never called on a normal stop. */
   async removeSecretRoot(): Promise<void> {
-    if (this.#secretRootPath) await rm(this.#secretRootPath, { recursive: true, force: true });
+    if (!this.#secretRootPath) return;
+    // Memory emptyDirs of pods still running are tmpfs mounts inside it.
+    await unmountUnder(this.#secretRootPath);
+    await rm(this.#secretRootPath, { recursive: true, force: true });
   }
 }
 
@@ -455,6 +465,11 @@ function podKey(worker: PodWorker): string {
 /** What makes a pod itself: its spec, labels, annotations and working-dir base; not the config data resolved into it. */
 function podIdentity(pod: AgentPod): string {
   return specHash({ spec: pod.spec, labels: pod.labels, annotations: pod.annotations, workingDirBase: pod.workingDirBase ?? null });
+}
+
+/** The ConfigMap and Secret data resolved into a pod. */
+function configIdentity(pod: AgentPod): string {
+  return specHash({ configMaps: pod.configMaps, configMapBinaryData: pod.configMapBinaryData, secrets: pod.secrets });
 }
 
 async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {

@@ -32,6 +32,8 @@ export interface SupervisorHost {
   detached(): boolean;
   /** Set by stop(): every run ends by then. */
   stopDeadlineMs(): number | undefined;
+  /** Aborted when new config data arrives: a container waiting on a config error tries again at once. */
+  retrySignal(): AbortSignal;
   /** The pod's host ports, by hostPortKey. */
   hostPorts(): Record<string, number>;
   launchSpec(slot: Slot): LaunchSpec;
@@ -40,6 +42,9 @@ export interface SupervisorHost {
   /** Status or record changed. */
   notify(): void;
 }
+
+/** Waiting reasons that new ConfigMap/Secret data may clear. */
+const configErrorReasons = new Set(["CreateContainerConfigError", "CreateContainerError"]);
 
 export class ContainerSupervisor {
   readonly #host: SupervisorHost;
@@ -119,7 +124,9 @@ export class ContainerSupervisor {
       if (!run) {
         if (this.#host.halted()) return;
         if (delayMs > 0) {
-          await this.#clock.sleep(delayMs, this.#host.lifetime);
+          // A crash loop keeps its back-off; a missing ConfigMap key may have just appeared.
+          const configWait = "waiting" in slot.state && configErrorReasons.has(slot.state.waiting.reason);
+          await this.#clock.sleep(delayMs, configWait ? AbortSignal.any([this.#host.lifetime, this.#host.retrySignal()]) : this.#host.lifetime);
           if (this.#host.halted()) return;
         }
         const launched = await this.#launch(slot);

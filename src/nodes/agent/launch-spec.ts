@@ -3,6 +3,7 @@ import { parseBytes, parseCpuMillis, type Container } from "../../desired/index.
 import type { AgentPod } from "../protocol.ts";
 import { buildContainerEnv } from "./env.ts";
 import { PodConfigError } from "./errors.ts";
+import { hostsFileEnv } from "./hosts-file.ts";
 import { hostPortKey, portBindings } from "./ports.ts";
 import type { LaunchSpec } from "./runtime/types.ts";
 import { containerMounts, type PreparedVolume } from "./volumes.ts";
@@ -25,6 +26,8 @@ export interface LaunchContext {
   volumes: Map<string, PreparedVolume> | undefined;
   /** Service discovery variables (`<SVC>_SERVICE_HOST`...), as of this container's start. */
   serviceEnv?: Record<string, string>;
+  /** The pod's hosts file, when it has hostAliases (hosts-file.ts). */
+  hostsFile?: string;
 }
 
 export function launchSpec(context: LaunchContext, container: Container): LaunchSpec {
@@ -40,6 +43,8 @@ export function launchSpec(context: LaunchContext, container: Container): Launch
     nodeName: context.nodeName,
     ...(context.serviceEnv ? { serviceEnv: context.serviceEnv } : {}),
   });
+  // Set unless the pod sets it itself: the path of the pod's hosts file, for tools that take one.
+  if (context.hostsFile && !Object.hasOwn(env, hostsFileEnv)) env[hostsFileEnv] = context.hostsFile;
   return {
     ...specBase(context, container),
     argv,
@@ -71,6 +76,7 @@ function specBase(context: LaunchContext, container: Container): Omit<LaunchSpec
     ...(container.image ? { image: container.image } : {}),
     ...(workingDir ? { workingDir } : {}),
     logPath: containerLogPath(context.podDir, container.name),
+    ...(context.hostsFile ? { hostsFile: context.hostsFile, hostAliases: context.pod.spec.hostAliases ?? [] } : {}),
     ...(limits?.cpu !== undefined || limits?.memory !== undefined
       ? {
           limits: {

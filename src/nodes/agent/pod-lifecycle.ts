@@ -63,9 +63,26 @@ export function formatGoDuration(ms: number): string {
   return secondsText;
 }
 
+/** Kubernetes' pod status reason and message once activeDeadlineSeconds is spent. */
+export const deadlineExceeded = { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" } as const;
+
+/**
+ * How long a pod may still run under `activeDeadlineSeconds`, counted from
+ * its start time as the kubelet counts it (so an agent restart does not
+ * reset it); 0 once spent; undefined when the pod has no deadline.
+ */
+export function activeDeadlineRemainingMs(startTime: string | undefined, activeDeadlineSeconds: number | undefined, now: Date): number | undefined {
+  if (activeDeadlineSeconds === undefined || startTime === undefined) return undefined;
+  const started = Date.parse(startTime);
+  if (Number.isNaN(started)) return undefined;
+  return Math.max(0, started + activeDeadlineSeconds * 1000 - now.getTime());
+}
+
 export interface PhaseInput {
   /** A plain init container failed and will not be retried (restartPolicy Never). */
   initFailed: boolean;
+  /** activeDeadlineSeconds was spent: the pod was stopped and failed. */
+  deadlineExceeded?: boolean;
   /** Every init container has completed (sidecars: started). */
   initDone: boolean;
   apps: { everRan: boolean; terminal: boolean; succeeded: boolean }[];
@@ -78,7 +95,7 @@ export interface PhaseInput {
  * Running otherwise (some app container runs or will be restarted).
  */
 export function podPhase(input: PhaseInput): PodPhase {
-  if (input.initFailed) return "Failed";
+  if (input.initFailed || input.deadlineExceeded) return "Failed";
   if (input.apps.length > 0 && input.apps.every((app) => app.terminal)) {
     return input.apps.every((app) => app.succeeded) ? "Succeeded" : "Failed";
   }

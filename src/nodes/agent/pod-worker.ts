@@ -6,15 +6,16 @@ import type { AgentPod, PodStatus, RuntimeName } from "../protocol.ts";
 import { containerStatus, podSlots, startFailure, type Slot, type StartFailure } from "./container-slot.ts";
 import { ContainerSupervisor } from "./container-supervisor.ts";
 import { adoptionSpec, launchSpec, type LaunchContext } from "./launch-spec.ts";
-import { kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
+import { activeDeadlineRemainingMs, deadlineExceeded, kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
 import type { PodRecord } from "./pod-record.ts";
+import { writePodHostsFile } from "./hosts-file.ts";
 import { allocateHostPorts, releaseHostPorts } from "./ports.ts";
 import type { ContainerRuntime } from "./runtime/types.ts";
 import { sampleUsage } from "./usage-sampler.ts";
 import { prepareVolumes, removePodVolumes, type PreparedVolume } from "./volumes.ts";
 
 // The pure decisions moved to pod-lifecycle.ts; they are still importable from here.
-export { formatGoDuration, kubeletBackoff, planRestart, podPhase, shouldRestart, type BackoffPolicy, type ContainerRole, type PhaseInput } from "./pod-lifecycle.ts";
+export { activeDeadlineRemainingMs, formatGoDuration, kubeletBackoff, planRestart, podPhase, shouldRestart, type BackoffPolicy, type ContainerRole, type PhaseInput } from "./pod-lifecycle.ts";
 
 /**
  * One pod on this node, supervised like the kubelet's pod worker: init
@@ -58,7 +59,8 @@ export interface PodWorkerOptions {
 
 export class PodWorker {
   readonly #options: PodWorkerOptions;
-  readonly #pod: AgentPod;
+  /** Replaced by updateConfig() when only its ConfigMap/Secret data changes; the spec stays. */
+  #pod: AgentPod;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #backoff: BackoffPolicy;
@@ -66,14 +68,19 @@ export class PodWorker {
   readonly #initSlots: Slot[];
   readonly #appSlots: Slot[];
   readonly #lifetime = new AbortController();
+  /** Aborted (and replaced) when new config data arrives: a wait on a config error is cut short. */
+  #retryNow = new AbortController();
   readonly #detachedSignal: Promise<"detached">;
   #markDetached!: () => void;
   #hostPorts: Record<string, number>;
   #volumes: Map<string, PreparedVolume> | undefined;
+  #hostsFile: string | undefined;
   #prepareError: StartFailure | undefined;
   #startTime: string | undefined;
   #initDone: boolean;
   #initFailed = false;
+  /** activeDeadlineSeconds was spent: the containers were stopped and the pod failed. */
+  #deadlineExceeded = false;
   /** No new processes, no restarts: stop() or detach() was called. */
   #halted = false;
   #detached = false;
@@ -82,6 +89,7 @@ export class PodWorker {
   #stopping: Promise<void> | undefined;
   #podLoop: Promise<void> | undefined;
   #usageLoop: Promise<void> | undefined;
+  #deadlineLoop: Promise<void> | undefined;
 
   constructor(options: PodWorkerOptions) {
     this.#options = options;
@@ -102,6 +110,7 @@ export class PodWorker {
       halted: () => this.#halted,
       detached: () => this.#detached,
       stopDeadlineMs: () => this.#stopDeadlineMs,
+      retrySignal: () => this.#retryNow.signal,
       hostPorts: () => this.#hostPorts,
       launchSpec: (slot) => launchSpec(this.#launchContext(), slot.container),
       adoptionSpec: (slot) => adoptionSpec(this.#launchContext(), slot.container),
@@ -137,6 +146,12 @@ export class PodWorker {
     // Adopted containers are supervised at once, whatever the init sequence still has to do.
     for (const slot of this.#slots()) if (slot.adopted) this.#supervisor.ensureLoop(slot);
 
+    // Counted from the pod's first start: a deadline spent while the agent was away ends the pod before anything runs again.
+    if (activeDeadlineRemainingMs(this.#startTime, this.#pod.spec.activeDeadlineSeconds, this.#clock.now()) === 0) {
+      await this.#exceedDeadline();
+      return;
+    }
+    this.#deadlineLoop = this.#watchDeadline().catch((error: unknown) => this.#log.error({ err: error }, "the active deadline watch failed"));
     this.#podLoop = this.#runPod().catch((error: unknown) => this.#log.error({ err: error }, "the pod worker failed"));
     this.#usageLoop = sampleUsage({
       slots: this.#slots(),
@@ -153,7 +168,7 @@ export class PodWorker {
 
   /** Synchronous snapshot for the control plane. */
   status(): PodStatus {
-    const phase = podPhase({ initFailed: this.#initFailed, initDone: this.#initDone, apps: this.#appSlots });
+    const phase = podPhase({ initFailed: this.#initFailed, deadlineExceeded: this.#deadlineExceeded, initDone: this.#initDone, apps: this.#appSlots });
     const sidecars = this.#initSlots.filter((slot) => slot.role === "sidecar");
     const ready = phase === "Running" && [...this.#appSlots, ...sidecars].every((slot) => slot.ready);
     return {
@@ -163,6 +178,7 @@ export class PodWorker {
       ...(this.#pod.commitSha !== undefined ? { commitSha: this.#pod.commitSha } : {}),
       phase,
       ready,
+      ...(this.#deadlineExceeded ? { reason: deadlineExceeded.reason, message: deadlineExceeded.message } : {}),
       ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
       initContainerStatuses: this.#initSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
       containerStatuses: this.#appSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
@@ -205,7 +221,19 @@ export class PodWorker {
     this.#halted = true;
     this.#lifetime.abort();
     await this.#starting?.catch(() => undefined);
+    await this.#endContainers();
+    await this.#deadlineLoop;
+    releaseHostPorts(this.#pod.uid);
+    if (options.removeData ?? true) {
+      await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
+      // Its logs go with it, as a deleted pod's do in Kubernetes: otherwise every rollout leaves 50 MiB behind.
+      await rm(this.#options.podDir, { recursive: true, force: true });
+    }
+    this.#notify();
+  }
 
+  /** Every run ended (app containers and init containers first, then sidecars in reverse order), and every loop with it. */
+  async #endContainers(): Promise<void> {
     const first = [...this.#initSlots.filter((slot) => slot.role === "init"), ...this.#appSlots];
     await Promise.all(first.map((slot) => (slot.run ? this.#supervisor.endRun(slot, slot.run) : undefined)));
     for (const slot of this.#initSlots.filter((candidate) => candidate.role === "sidecar").reverse()) {
@@ -215,13 +243,48 @@ export class PodWorker {
     await Promise.all(this.#slots().map((slot) => slot.loop));
     await this.#podLoop;
     await this.#usageLoop;
-    releaseHostPorts(this.#pod.uid);
-    if (options.removeData ?? true) {
-      await removePodVolumes({ podDir: this.#options.podDir, secretDir: this.#options.secretDir });
-      // Its logs go with it, as a deleted pod's do in Kubernetes: otherwise every rollout leaves 50 MiB behind.
-      await rm(this.#options.podDir, { recursive: true, force: true });
-    }
+  }
+
+  /** Waits out activeDeadlineSeconds (on the injected clock), then fails the pod. */
+  async #watchDeadline(): Promise<void> {
+    const remainingMs = activeDeadlineRemainingMs(this.#startTime, this.#pod.spec.activeDeadlineSeconds, this.#clock.now());
+    if (remainingMs === undefined) return;
+    await this.#clock.sleep(remainingMs, this.#lifetime.signal);
+    if (this.#halted) return;
+    // A pod whose containers all ended for good is over already; the deadline only stops one still active.
+    if (this.#appSlots.every((slot) => slot.terminal) || this.#initFailed) return;
+    await this.#exceedDeadline();
+  }
+
+  /**
+   * As the kubelet's active deadline handler: the pod fails with reason
+   * DeadlineExceeded and its containers are stopped with their grace period
+   * (preStop, SIGTERM, SIGKILL), restarted by nothing. Its data stays until
+   * the pod is removed, like any failed pod's.
+   */
+  async #exceedDeadline(): Promise<void> {
+    this.#deadlineExceeded = true;
+    this.#stopDeadlineMs = this.#clock.now().getTime() + this.#pod.spec.terminationGracePeriodSeconds * 1000;
+    this.#halted = true;
+    this.#lifetime.abort();
+    this.#log.info({ activeDeadlineSeconds: this.#pod.spec.activeDeadlineSeconds }, "the pod's active deadline is spent: stopping it");
     this.#notify();
+    await this.#endContainers();
+    this.#notify();
+  }
+
+  /**
+   * New ConfigMap/Secret data for this same pod. As the kubelet reads them at
+   * each launch: what starts from now on (a container blocked on a missing
+   * key, a restart, volumes not yet prepared) uses the new data, and a wait
+   * on a config error is cut short; running processes keep what they started
+   * with, and prepared volumes are not rewritten under them.
+   */
+  updateConfig(pod: AgentPod): void {
+    this.#pod = pod;
+    const previous = this.#retryNow;
+    this.#retryNow = new AbortController();
+    previous.abort();
   }
 
   /** Stops supervising (timers, probes, back-off) and leaves every process running: the agent is going away, its pods are not. */
@@ -241,7 +304,7 @@ export class PodWorker {
       if (this.#halted) return;
       const plan = planRestart(step, 0, this.#backoff);
       step = plan.step;
-      if (plan.delayMs > 0) await this.#clock.sleep(plan.delayMs, this.#lifetime.signal);
+      if (plan.delayMs > 0) await this.#clock.sleep(plan.delayMs, AbortSignal.any([this.#lifetime.signal, this.#retryNow.signal]));
       if (this.#halted) return;
       await this.#prepare();
     }
@@ -290,11 +353,12 @@ export class PodWorker {
     }
   }
 
-  /** Host ports and volumes; a failure shows in every container's waiting state and is retried by #runPod. */
+  /** Host ports, the hosts file and volumes; a failure shows in every container's waiting state and is retried by #runPod. */
   async #prepare(): Promise<void> {
     try {
       await mkdir(join(this.#options.podDir, "logs"), { recursive: true });
       this.#hostPorts = await allocateHostPorts(this.#pod, this.#options.hostIP, this.#hostPorts);
+      this.#hostsFile = await writePodHostsFile(this.#options.podDir, this.#pod.spec);
       this.#volumes = await prepareVolumes({
         pod: this.#pod,
         podDir: this.#options.podDir,
@@ -329,6 +393,7 @@ export class PodWorker {
       hostPorts: this.#hostPorts,
       volumes: this.#volumes,
       serviceEnv: this.#options.serviceEnv?.() ?? {},
+      ...(this.#hostsFile ? { hostsFile: this.#hostsFile } : {}),
     };
   }
 

@@ -36,25 +36,38 @@ export function keyFiles(
   defaultMode: number,
   optional: boolean | undefined,
 ): FileList {
-  const raw = type === "configMap" ? pod.configMaps[sourceName] : pod.secrets[sourceName];
-  if (raw === undefined) {
+  const content = sourceContent(pod, type, sourceName);
+  if (content === undefined) {
     if (optional) return [];
     throw new PodConfigError("CreateContainerConfigError", `${type === "configMap" ? "configmap" : "secret"} "${sourceName}" not found`);
   }
-  const decode = (value: string) => (type === "configMap" ? Buffer.from(value, "utf8") : Buffer.from(value, "base64"));
   if (items === undefined) {
-    return Object.entries(raw).map(([key, value]) => ({ path: key, file: { data: decode(value), mode: defaultMode } }));
+    return [...content].map(([key, data]) => ({ path: key, file: { data, mode: defaultMode } }));
   }
   const files: FileList = [];
   for (const item of items) {
-    if (!Object.hasOwn(raw, item.key)) {
+    const data = content.get(item.key);
+    if (data === undefined) {
       if (optional) continue;
       const kind = type === "configMap" ? "ConfigMap" : "Secret";
       throw new PodConfigError("CreateContainerConfigError", `couldn't find key ${item.key} in ${kind} ${pod.namespace}/${sourceName}`);
     }
-    files.push({ path: item.path, file: { data: decode(raw[item.key]!), mode: item.mode ?? defaultMode } });
+    files.push({ path: item.path, file: { data, mode: item.mode ?? defaultMode } });
   }
   return files;
+}
+
+/** The bytes of every key of a ConfigMap (`data` as UTF-8, `binaryData` decoded) or Secret (decoded); undefined when the pod did not get it. */
+function sourceContent(pod: AgentPod, type: "configMap" | "secret", name: string): Map<string, Buffer> | undefined {
+  if (type === "secret") {
+    const data = pod.secrets[name];
+    return data && new Map(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, "base64")]));
+  }
+  const data = pod.configMaps[name];
+  if (data === undefined) return undefined;
+  const content = new Map(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, "utf8")]));
+  for (const [key, value] of Object.entries(pod.configMapBinaryData[name] ?? {})) content.set(key, Buffer.from(value, "base64"));
+  return content;
 }
 
 export function downwardApiFiles(

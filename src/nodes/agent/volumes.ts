@@ -1,6 +1,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
-import type { Volume } from "../../desired/index.ts";
+import { parseBytes, type Volume } from "../../desired/index.ts";
 import type { AgentPod } from "../protocol.ts";
 import { PodConfigError } from "./errors.ts";
 import {
@@ -15,12 +15,14 @@ import {
   writeVolumeFiles,
   type VolumeFile,
 } from "./volume-files.ts";
+import { canMountTmpfs, ensureTmpfs, unmountUnder } from "./tmpfs.ts";
 import { checkHostPathType, type PreparedVolume } from "./volume-mounts.ts";
 
 /**
  * A pod's volumes on the node's disk, the kubelet's volume manager in small:
  *
- *   emptyDir               <podDir>/volumes/<name>     (medium Memory: <secretDir>/<name>)
+ *   emptyDir               <podDir>/volumes/<name>     (medium Memory: <secretDir>/<name>, a tmpfs of
+ *                                                      sizeLimit when the agent is root: tmpfs.ts)
  *   configMap              <podDir>/volumes/<name>     files, read-only
  *   secret                 <secretDir>/<name>          files, read-only
  *   projected              <podDir>/volumes/<name>     (<secretDir>/<name> when a source is a secret)
@@ -69,6 +71,10 @@ async function prepareVolume(volume: Volume, input: PrepareVolumesInput): Promis
     await ensureDirectory(inMemory ? input.secretDir : dirname(podVolumeDir), inMemory ? secretDirMode : configDirMode);
     const hostPath = inMemory ? secretVolumeDir : podVolumeDir;
     await createDirectory(hostPath, writableDirMode);
+    if (inMemory && canMountTmpfs()) {
+      const { sizeLimit } = volume.emptyDir;
+      await ensureTmpfs(hostPath, sizeLimit !== undefined ? parseBytes(sizeLimit) : undefined);
+    }
     return { name, hostPath, readOnly: false, kind: "emptyDir" };
   }
   if (volume.hostPath) {
@@ -136,6 +142,8 @@ function secretFileMode(mode: number): number {
 
 /** Removes the pod's emptyDir, configMap, secret and projected data; hostPath and claim directories live elsewhere and stay. */
 export async function removePodVolumes(input: { podDir: string; secretDir: string }): Promise<void> {
+  // Memory emptyDirs of their own are tmpfs mounts: unmounted first, or the removal stops at them.
+  await unmountUnder(input.secretDir);
   await rm(join(input.podDir, "volumes"), { recursive: true, force: true });
   await rm(input.secretDir, { recursive: true, force: true });
 }

@@ -18,9 +18,13 @@ export function toAgentPod(
   const spec = pod.spec as PodSpec;
   const { configMaps, secrets } = referencedConfig(spec);
   const configMapData: Record<string, Record<string, string>> = {};
+  const configMapBinaryData: Record<string, Record<string, string>> = {};
   for (const name of configMaps) {
     const object = lookup.configMap(pod.namespace, name);
-    if (object) configMapData[name] = configMapContent(object);
+    if (!object) continue;
+    const { data, binaryData } = object.spec as { data?: Record<string, string>; binaryData?: Record<string, string> };
+    configMapData[name] = { ...(data ?? {}) };
+    if (binaryData && Object.keys(binaryData).length > 0) configMapBinaryData[name] = { ...binaryData };
   }
   const secretData: Record<string, Record<string, string>> = {};
   for (const name of secrets) {
@@ -37,16 +41,9 @@ export function toAgentPod(
     commitSha: pod.annotations[commitAnnotation] ?? pod.revisionSha ?? undefined,
     ...(workingDirBase ? { workingDirBase } : {}),
     configMaps: configMapData,
+    ...(Object.keys(configMapBinaryData).length > 0 ? { configMapBinaryData } : {}),
     secrets: secretData,
   };
-}
-
-/** ConfigMap `data` with `binaryData` decoded to text where it is valid UTF-8 (a file volume gets the bytes' text). */
-function configMapContent(object: StoredObject): Record<string, string> {
-  const spec = object.spec as { data?: Record<string, string>; binaryData?: Record<string, string> };
-  const content: Record<string, string> = { ...(spec.data ?? {}) };
-  for (const [key, value] of Object.entries(spec.binaryData ?? {})) content[key] = Buffer.from(value, "base64").toString("utf8");
-  return content;
 }
 
 /** The names of every ConfigMap and Secret a pod spec refers to (env, envFrom, volumes, projected volumes). */

@@ -9,6 +9,7 @@ import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-cli
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
 import { ServiceRoutePusher } from "./service-route-pusher.ts";
 import { planServiceRoutes } from "./service-routes.ts";
+import { podWarnings, warningKey } from "./pod-warnings.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -64,6 +65,8 @@ export class NodeManager {
   readonly #pendingPods = new Map<string, StatusUpdate>();
   /** Per pod uid: its readiness and since when (the agent reports the state, not the moment it changed). */
   readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
+  /** Per pod uid: the warnings its status calls for that were already recorded as events. */
+  readonly #warned = new Map<string, Set<string>>();
   #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -255,10 +258,14 @@ export class NodeManager {
         entry.connected = state.connected;
       }),
       client.onStatus((changed, removed) => {
-        for (const uid of removed) this.#readiness.delete(uid);
+        for (const uid of removed) {
+          this.#readiness.delete(uid);
+          this.#warned.delete(uid);
+        }
         // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
         if (removed.length > 0 && !this.#stopped) void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
         this.#queuePods(entry, changed);
+        this.#recordWarnings(changed);
       }),
     );
     this.#entries.set(node.name, entry);
@@ -323,6 +330,24 @@ export class NodeManager {
       this.#flushTimer = undefined;
       void this.#flush();
     }, this.#options.statusFlushMs ?? 200);
+  }
+
+  /** A Warning event on the pod for each blocked container (or failed pod) the agent reports, once per appearance. */
+  #recordWarnings(changed: PodStatus[]): void {
+    for (const pod of changed) {
+      const warnings = podWarnings(pod);
+      const before = this.#warned.get(pod.uid);
+      const now = new Set(warnings.map(warningKey));
+      if (now.size === 0) this.#warned.delete(pod.uid);
+      else this.#warned.set(pod.uid, now);
+      for (const warning of warnings) {
+        if (before?.has(warningKey(warning))) continue;
+        const event = { objectUid: pod.uid, kind: "Pod", namespace: pod.namespace, name: pod.name, type: "Warning" as const, ...warning, source: "capstan-agent", at: this.#options.clock.now() };
+        this.#options.store.recordEvent(event).catch((error: unknown) =>
+          this.#options.log.warn({ pod: `${pod.namespace}/${pod.name}`, reason: warning.reason, err: messageOf(error) }, "could not record a pod event"),
+        );
+      }
+    }
   }
 
   async #flush(): Promise<void> {

@@ -151,6 +151,18 @@ describe("Pod", () => {
       message: /valid IPv4 or IPv6 address/,
     },
     {
+      name: "a downwardAPI volume file of a node field (env only in Kubernetes)",
+      manifest: variant(pod, (p) => (p.spec.volumes[3].projected.sources[1].downwardAPI.items[0].fieldRef.fieldPath = "spec.nodeName")),
+      path: ["spec", "volumes", 3, "projected", "sources", 1, "downwardAPI", "items", 0, "fieldRef", "fieldPath"],
+      message: /supported fieldPaths in a downwardAPI volume/,
+    },
+    {
+      name: "an environment variable of the whole label map (volumes only in Kubernetes)",
+      manifest: variant(pod, (p) => (p.spec.containers[0].env[0] = { name: "LABELS", valueFrom: { fieldRef: { fieldPath: "metadata.labels" } } })),
+      path: ["spec", "containers", 0, "env", 0, "valueFrom", "fieldRef", "fieldPath"],
+      message: /supported fieldPaths are/,
+    },
+    {
       name: "a pod with no containers",
       manifest: variant(pod, (p) => (p.spec.containers = [])),
       path: ["spec", "containers"],
@@ -160,6 +172,12 @@ describe("Pod", () => {
 
   it.each(invalid)("rejects $name", ({ manifest, path, message }) => {
     expectIssue("Pod", manifest, path, message);
+  });
+
+  it("accepts whole label and annotation maps, and single entries, as downwardAPI volume files", () => {
+    for (const fieldPath of ["metadata.labels", "metadata.annotations", "metadata.annotations['a/b']", "metadata.name", "metadata.namespace", "metadata.uid"]) {
+      accept("Pod", variant(pod, (p) => (p.spec.volumes[3].projected.sources[1].downwardAPI.items[0].fieldRef.fieldPath = fieldPath)));
+    }
   });
 
   it("exposes the pod spec schema for other kinds and the scheduler", () => {

@@ -151,6 +151,17 @@ describe("docker runtime", () => {
     expect((await readdir(dirname(launch.logPath))).filter((file) => file.startsWith(".env-"))).toEqual([]);
   });
 
+  it("adds the pod's hostAliases to the container's own /etc/hosts", async () => {
+    const launch = spec(["sh", "-c", "cat /etc/hosts; sleep 1000"], {
+      hostsFile: join(dir, "etc-hosts"),
+      hostAliases: [{ ip: "10.0.0.5", hostnames: ["db.internal", "db"] }],
+    });
+    await start(launch);
+    await waitFor(async () => (await logOf(launch)).includes("db.internal"), "the hosts file in the log");
+    expect(await logOf(launch)).toMatch(/^10\.0\.0\.5\s+db\.internal$/m);
+    expect(await logOf(launch)).toMatch(/^10\.0\.0\.5\s+db$/m);
+  });
+
   it("publishes a port on the host", async () => {
     const hostPort = await freePort();
     const launch = spec(["sh", "-c", "echo hello from httpd > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"], {

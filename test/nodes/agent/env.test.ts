@@ -169,6 +169,13 @@ describe("buildContainerEnv", () => {
       expect(env["CFG_has space"]).toBeUndefined();
     });
 
+    it("reads a ConfigMap's data only, never its binaryData, as the kubelet does", () => {
+      const extra = { configMapBinaryData: { "web-config": { BLOB: Buffer.from([0xff, 0xfe]).toString("base64") } } };
+      const { env } = build({ envFrom: [{ configMapRef: { name: "web-config" } }] }, { extra });
+      expect(env.LOG_LEVEL).toBe("debug");
+      expect(env.BLOB).toBeUndefined();
+    });
+
     it("decodes a Secret's base64 values", () => {
       const { env } = build({ envFrom: [{ secretRef: { name: "web-secrets" }, prefix: "S_" }] });
       expect(env).toMatchObject({ "S_api-token": "s3cr3t", S_greeting: "héllo wörld", S_SHARED: "from-secret" });

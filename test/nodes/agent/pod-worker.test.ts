@@ -7,6 +7,7 @@ import { systemClock, type Clock } from "../../../src/clock.ts";
 import { silentLogger } from "../../../src/logging.ts";
 import type { PodRecord } from "../../../src/nodes/agent/pod-record.ts";
 import {
+  activeDeadlineRemainingMs,
   formatGoDuration,
   kubeletBackoff,
   planRestart,
@@ -16,6 +17,7 @@ import {
   type ContainerRole,
   type PhaseInput,
 } from "../../../src/nodes/agent/pod-worker.ts";
+import { hostsFileContent } from "../../../src/nodes/agent/hosts-file.ts";
 import { createProcessRuntime } from "../../../src/nodes/agent/runtime/process.ts";
 import type { ContainerRuntime } from "../../../src/nodes/agent/runtime/types.ts";
 import { agentPodSchema, type AgentPod, type ContainerStatus, type PodPhase, type RuntimeName } from "../../../src/nodes/protocol.ts";
@@ -417,6 +419,24 @@ describe("hooks and stopping", () => {
     await expect(stat(podDir)).rejects.toThrow();
   });
 
+  it("a preStop hook counts against the grace period: one that outlasts it is cut short and the process SIGKILLed at the deadline", async () => {
+    const p = pod({
+      terminationGracePeriodSeconds: 1,
+      containers: [sh("main", "trap '' TERM; while true; do sleep 0.1; done", { lifecycle: { preStop: { exec: { command: ["sleep", "30"] } } } })],
+    });
+    const { worker, main } = await startWorker(p, { clock: systemClock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    const started = Date.now();
+    await worker.stop();
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(4_000);
+    expect(alive(pid)).toBe(false);
+    expect(main().state).toMatchObject({ terminated: { signal: "SIGKILL" } });
+    expect(await processesOfAgent(agentId)).toEqual([]);
+  });
+
   it("a failing postStart hook kills the container and counts as a failed run", async () => {
     const p = pod({
       restartPolicy: "Never",
@@ -425,6 +445,134 @@ describe("hooks and stopping", () => {
     const { main, phase } = await startWorker(p);
     await eventually(() => expect(phase()).toBe("Failed"));
     expect(main().state).toMatchObject({ terminated: { reason: "PostStartHookError", message: expect.stringContaining("nope") } });
+  });
+});
+
+describe("hostAliases", () => {
+  it("writes the pod's hosts file (the node's, then the aliases), names it in CAPSTAN_HOSTS_FILE and, as root, binds it over /etc/hosts", async () => {
+    const p = pod({
+      hostAliases: [{ ip: "10.0.0.5", hostnames: ["db.internal", "cache.internal"] }],
+      containers: [sh("main", 'echo "file=$CAPSTAN_HOSTS_FILE"; getent hosts cache.internal; sleep 30')],
+    });
+    const { podDir, main } = await startWorker(p, { clock: systemClock });
+    const hostsFile = join(podDir, "etc-hosts");
+    const logPath = join(podDir, "logs", "main.log");
+    await eventually(async () => expect(await readFile(logPath, "utf8")).toContain("file="));
+    const content = await readFile(hostsFile, "utf8");
+    expect(content.startsWith(await readFile("/etc/hosts", "utf8"))).toBe(true);
+    expect(content).toMatch(/# Entries added by HostAliases\.\n10\.0\.0\.5\tdb\.internal\tcache\.internal\n$/);
+    expect(await readFile(logPath, "utf8")).toContain(`file=${hostsFile}\n`);
+    if (process.getuid?.() === 0) {
+      await eventually(async () => expect(await readFile(logPath, "utf8")).toMatch(/^10\.0\.0\.5\s+db\.internal\s+cache\.internal$/m));
+    }
+    // The node's own file is not touched.
+    expect(await readFile("/etc/hosts", "utf8")).not.toContain("cache.internal");
+    expect(main().state).toHaveProperty("running");
+  });
+
+  it("formats the file as the kubelet does (pure)", () => {
+    const aliases = [{ ip: "10.0.0.5", hostnames: ["a", "b"] }, { ip: "fd00::1", hostnames: ["c"] }];
+    expect(hostsFileContent("127.0.0.1\tlocalhost", aliases)).toBe("127.0.0.1\tlocalhost\n\n# Entries added by HostAliases.\n10.0.0.5\ta\tb\nfd00::1\tc\n");
+    expect(hostsFileContent("", aliases.slice(1))).toBe("\n# Entries added by HostAliases.\nfd00::1\tc\n");
+  });
+});
+
+describe("new ConfigMap and Secret data for the same pod", () => {
+  const needsKey = {
+    containers: [sh("main", 'echo "greeting=$GREETING"; sleep 30', { env: [{ name: "GREETING", valueFrom: { configMapKeyRef: { name: "app", key: "GREETING" } } }] })],
+  };
+  const needsVolume = {
+    volumes: [{ name: "conf", configMap: { name: "app" } }],
+    containers: [sh("main", "cat conf-dir/GREETING; sleep 30", { volumeMounts: [{ name: "conf", mountPath: "/unused-conf" }] })],
+  };
+
+  it("starts a container blocked on a missing key at once when the key arrives, without waiting out its back-off", async () => {
+    const clock = new ManualClock();
+    const blocked = pod(needsKey, { configMaps: { app: { OTHER: "x" } } });
+    const { worker, podDir, main } = await startWorker(blocked, { clock });
+    await eventually(() => expect(main().state).toEqual({ waiting: { reason: "CreateContainerConfigError", message: "couldn't find key GREETING in ConfigMap default/app" } }));
+    await clock.advance(0);
+    await eventually(() => expect(clock.pending).toBeGreaterThan(0));
+
+    worker.updateConfig(agentPodSchema.parse({ ...blocked, configMaps: { app: { GREETING: "hello" } } }));
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    await eventually(async () => expect(await readFile(join(podDir, "logs", "main.log"), "utf8")).toBe("greeting=hello\n"));
+  });
+
+  it("prepares volumes blocked on a missing ConfigMap at once when it arrives", async () => {
+    const clock = new ManualClock();
+    const blocked = pod(needsVolume);
+    const { worker, main } = await startWorker(blocked, { clock });
+    await eventually(() => expect(main().state).toEqual({ waiting: { reason: "CreateContainerConfigError", message: 'configmap "app" not found' } }));
+    // Past the immediate second try, into the 10 s back-off, which the manual clock never ends by itself.
+    await pause(300);
+    worker.updateConfig(agentPodSchema.parse({ ...blocked, configMaps: { app: { GREETING: "hello" } } }));
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+  });
+
+  it("leaves a running container and its crash-loop back-off alone", async () => {
+    const clock = new ManualClock();
+    const running = pod(needsKey, { configMaps: { app: { GREETING: "one" } } });
+    const { worker, podDir, main } = await startWorker(running, { clock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    worker.updateConfig(agentPodSchema.parse({ ...running, configMaps: { app: { GREETING: "two" } } }));
+    await pause(300);
+    expect(main()).toMatchObject({ pid, restartCount: 0 });
+    expect(await readFile(join(podDir, "logs", "main.log"), "utf8")).toBe("greeting=one\n");
+  });
+});
+
+describe("activeDeadlineSeconds", () => {
+  it("fails the pod with DeadlineExceeded once spent on the clock, stopping its containers with their grace period and restarting nothing", async () => {
+    const clock = new ManualClock();
+    const p = pod({
+      activeDeadlineSeconds: 30,
+      containers: [sh("main", "trap 'echo term > ../deadline-term; exit 0' TERM; while true; do sleep 0.1; done")],
+    });
+    const { worker, podDir, main, phase } = await startWorker(p, { clock });
+    await eventually(() => expect(main().state).toHaveProperty("running"));
+    const pid = main().pid!;
+    await clock.advance(29_000);
+    expect(phase()).toBe("Running");
+    expect(alive(pid)).toBe(true);
+
+    await clock.advance(1_000);
+    await eventually(() => expect(alive(pid)).toBe(false));
+    expect(await readFile(join(podDir, "..", "deadline-term"), "utf8")).toBe("term\n");
+    await eventually(() =>
+      expect(worker.status()).toMatchObject({
+        phase: "Failed",
+        ready: false,
+        reason: "DeadlineExceeded",
+        message: "Pod was active on the node longer than the specified deadline",
+        containerStatuses: [{ restartCount: 0, state: { terminated: { exitCode: 0 } } }],
+      }),
+    );
+    // restartPolicy Always, yet nothing comes back.
+    await clock.advance(60_000);
+    await pause(200);
+    expect(main().restartCount).toBe(0);
+    expect(await processesOfAgent(agentId)).toEqual([]);
+  });
+
+  it("counts from the pod's recorded start: a deadline spent while the agent was away fails the pod before anything runs", async () => {
+    const clock = new ManualClock();
+    const p = pod({ activeDeadlineSeconds: 10, containers: [sh("main", "touch ../ran-anyway; sleep 30")] });
+    const startTime = new Date(clock.now().getTime() - 11_000).toISOString();
+    const { worker, podDir } = await startWorker(p, { clock, record: { uid: p.uid, hostPorts: {}, containers: {}, startTime } });
+    expect(worker.status()).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded", startTime });
+    await pause(300);
+    await expect(stat(join(podDir, "..", "ran-anyway"))).rejects.toThrow();
+  });
+
+  it("leaves a pod without a deadline, or with time left, alone (pure)", () => {
+    const now = new Date("2026-01-01T00:01:00Z");
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", undefined, now)).toBeUndefined();
+    expect(activeDeadlineRemainingMs(undefined, 30, now)).toBeUndefined();
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 90, now)).toBe(30_000);
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 60, now)).toBe(0);
+    expect(activeDeadlineRemainingMs("2026-01-01T00:00:00Z", 30, now)).toBe(0);
   });
 });
 

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createLogger } from "../../../src/logging.ts";
 import { listPids, readProcStat } from "../../../src/nodes/agent/proc.ts";
 import { ContainerStartError, createProcessRuntime, type ContainerHandle, type LaunchSpec } from "../../../src/nodes/agent/runtime/index.ts";
 
@@ -94,6 +96,23 @@ describe("starting", () => {
     const exit = await handle.exited;
     expect(exit).toMatchObject({ exitCode: 0, reason: "Completed" });
     expect(await logOf(launch)).toBe(`hello from ${work}\nto stderr\n`);
+  });
+
+  it("logs the command it starts, never the arguments, which may hold $(VAR)-expanded Secret values", async () => {
+    let logged = "";
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged += chunk.toString();
+        done();
+      },
+    });
+    const debugRuntime = createProcessRuntime({ stopPollMs: 50, log: createLogger({ level: "debug", destination }) });
+    const secret = `s3cret-${randomUUID()}`;
+    const handle = await start(spec(["sh", "-c", "exit 0", `--password=${secret}`]), debugRuntime);
+    await handle.exited;
+    expect(logged).toContain("started a process container");
+    expect(logged).toContain('"command":"sh"');
+    expect(logged).not.toContain(secret);
   });
 
   it("gives the process only the spec's environment plus its markers", async () => {

@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, statfs, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PodConfigError } from "../../../src/nodes/agent/errors.ts";
+import { mountPointsUnder, parseMountPoints, tmpfsOptions, unmountUnder } from "../../../src/nodes/agent/tmpfs.ts";
 import { containerMounts, prepareVolumes, removePodVolumes, type PreparedVolume } from "../../../src/nodes/agent/volumes.ts";
 import { agentPodSchema, type AgentPod, type AgentPodInput } from "../../../src/nodes/protocol.ts";
 
@@ -21,6 +22,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await unmountUnder(root);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -88,6 +90,33 @@ describe("emptyDir", () => {
     expect(volume.hostPath).toBe(join(secretDir, "vol"));
     expect(await modeOf(secretDir)).toBe(0o700);
     expect((await stat(volume.hostPath)).isDirectory()).toBe(true);
+  });
+
+  it("is a tmpfs of its own, sizeLimit bytes large, when the agent is root; kept across a re-prepare and unmounted with the pod", async () => {
+    if (process.getuid?.() !== 0) throw new Error("this test needs root, as the CI runs it: a non-root agent cannot mount");
+    const volume = await prepareOne({ emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+    const tmpfsMagic = 0x01021994;
+    const fs = await statfs(volume.hostPath);
+    expect(fs.type).toBe(tmpfsMagic);
+    expect(fs.blocks * fs.bsize).toBe(1024 * 1024);
+    expect(await modeOf(volume.hostPath)).toBe(0o777);
+    await writeFile(join(volume.hostPath, "small"), "kept");
+    await expect(writeFile(join(volume.hostPath, "big"), Buffer.alloc(2 * 1024 * 1024))).rejects.toMatchObject({ code: "ENOSPC" });
+
+    await prepareOne({ emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+    expect(await readFile(join(volume.hostPath, "small"), "utf8")).toBe("kept");
+    expect(await mountPointsUnder(secretDir)).toEqual([volume.hostPath]);
+
+    await removePodVolumes({ podDir, secretDir });
+    expect(await mountPointsUnder(secretDir)).toEqual([]);
+    await expect(stat(secretDir)).rejects.toThrow();
+  });
+
+  it("reads mount points with their escapes and builds the mount options (pure)", () => {
+    const mountinfo = "36 35 98:0 / /mnt/with\\040space rw - tmpfs tmpfs rw\n37 35 98:0 / /dev/shm rw - tmpfs tmpfs rw\n";
+    expect(parseMountPoints(mountinfo)).toEqual(["/mnt/with space", "/dev/shm"]);
+    expect(tmpfsOptions(undefined)).toBe("mode=0777");
+    expect(tmpfsOptions(1048576)).toBe("mode=0777,size=1048576");
   });
 });
 
@@ -197,6 +226,15 @@ describe("configMap", () => {
     expect(await readFile(join(volume.hostPath, "level"), "utf8")).toBe("debug");
   });
 
+  it("writes binaryData keys byte for byte, beside the data keys, and as items", async () => {
+    const extra = { configMapBinaryData: { "web-config": { "logo.bin": base64(binary) } } };
+    const whole = await prepareOne({ configMap: { name: "web-config" } }, extra);
+    expect(await listFiles(whole.hostPath)).toEqual(["app.yaml", "log.level", "logo.bin"]);
+    expect((await readFile(join(whole.hostPath, "logo.bin"))).equals(binary)).toBe(true);
+    const item = await prepareOne({ configMap: { name: "web-config", items: [{ key: "logo.bin", path: "img/logo" }] } }, extra);
+    expect((await readFile(join(item.hostPath, "img/logo"))).equals(binary)).toBe(true);
+  });
+
   it("fails on a missing ConfigMap or item key unless optional", async () => {
     expect((await configError(prepareOne({ configMap: { name: "absent" } }))).message).toBe('configmap "absent" not found');
     const missingKey = await configError(prepareOne({ configMap: { name: "web-config", items: [{ key: "nope", path: "nope" }] } }));
@@ -280,20 +318,26 @@ describe("projected", () => {
   });
 
   it("writes whole label and annotation maps as sorted key=\"value\" lines, like the kubelet", async () => {
-    // The manifest schema admits only subscripted label paths today; the agent already handles the whole map.
-    const pod = podWith(
-      [{ name: "vol", projected: { sources: [{ downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.name" } }] } }] } }],
-      { labels: { tier: "front", app: "web", quote: 'say "hi"' } },
-    );
-    pod.spec.volumes![0]!.projected!.sources[0]!.downwardAPI!.items[0]!.fieldRef.fieldPath = "metadata.labels";
+    const items = [
+      { path: "labels", fieldRef: { fieldPath: "metadata.labels" } },
+      { path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } },
+    ];
+    const pod = podWith([{ name: "vol", projected: { sources: [{ downwardAPI: { items } }] } }], {
+      labels: { tier: "front", app: "web", quote: 'say "hi"' },
+      annotations: { "example.com/owner": "team-a" },
+    });
     const volume = (await prepare(pod)).get("vol")!;
     expect(await readFile(join(volume.hostPath, "labels"), "utf8")).toBe('app="web"\nquote="say \\"hi\\""\ntier="front"');
+    expect(await readFile(join(volume.hostPath, "annotations"), "utf8")).toBe('example.com/owner="team-a"');
   });
 
   it("refuses node and status fields, which Kubernetes only offers to environment variables", async () => {
-    const error = await configError(
-      prepareOne({ projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }),
-    );
+    const volumes = [{ name: "vol", projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }];
+    // The manifest schema refuses it first; the agent, which may meet a pod from an older control plane, refuses it too.
+    expect(() => podWith(volumes)).toThrow(/supported fieldPaths in a downwardAPI volume are metadata\.name/);
+    const pod = podWith([{ ...volumes[0], projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "metadata.name" } }] } }] } }]);
+    pod.spec.volumes![0]!.projected!.sources[0]!.downwardAPI!.items[0]!.fieldRef.fieldPath = "spec.nodeName";
+    const error = await configError(prepare(pod).then((prepared) => prepared.get("vol")));
     expect(error.message).toBe('volume "vol": fieldPath spec.nodeName is not supported in a downwardAPI volume');
   });
 

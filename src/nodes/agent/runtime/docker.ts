@@ -180,6 +180,10 @@ async function startContainer(cli: Cli, spec: LaunchSpec, log: Logger): Promise<
     }
   }
   if (spec.workingDir) args.push("-w", spec.workingDir);
+  // The engine writes its own /etc/hosts for the container: the aliases go into it, as the kubelet's do.
+  for (const alias of spec.hostAliases ?? []) {
+    for (const hostname of alias.hostnames) args.push("--add-host", `${hostname}:${alias.ip}`);
+  }
   for (const mount of spec.mounts) args.push("-v", `${mount.hostPath}:${mount.containerPath}${mount.readOnly ? ":ro" : ""}`);
   for (const port of spec.ports) {
     if (port.hostPort > 0) args.push("-p", `${port.hostPort}:${port.containerPort}/${port.protocol.toLowerCase()}`);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, open, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import type { Logger } from "pino";
 import { silentLogger } from "../../../logging.ts";
 import type { ResourceUsage } from "../../protocol.ts";
@@ -57,8 +57,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions = {}): Conta
 
 // ------------------------------------------------------------ start
 
-async function startProcess(spec: LaunchSpec, log: Logger): Promise<ContainerHandle> {
-  if (spec.argv.length === 0) throw new ContainerStartError("CreateContainerError", "no command specified: a process container needs a command");
+async function startProcess(launch: LaunchSpec, log: Logger): Promise<ContainerHandle> {
+  if (launch.argv.length === 0) throw new ContainerStartError("CreateContainerError", "no command specified: a process container needs a command");
+  const spec = withHostsFile(launch);
   const workingDir = spec.workingDir ?? "/";
   const namespaced = await needsMountNamespace(spec.mounts);
   const hostView = namespaced ? hostPathOf(spec.mounts) : (path: string) => path;
@@ -109,7 +110,8 @@ async function startProcess(spec: LaunchSpec, log: Logger): Promise<ContainerHan
   // The agent may exit while its containers run on.
   child.unref();
   const record: ContainerRecord = { runtime: "process", id: spec.id, pid, startTicks, startedAt: new Date().toISOString() };
-  log.debug({ container: spec.id, pid, argv: spec.argv, namespaced }, "started a process container");
+  // The command only: arguments may hold $(VAR)-expanded Secret values, and logs are read by more people than the pod's owner.
+  log.debug({ container: spec.id, pid, command: spec.argv[0], namespaced }, "started a process container");
 
   const exited = exit.then(async ({ code, signal }): Promise<ExitInfo> => {
     // Kubernetes ends the whole container with its main process: so do we.
@@ -124,6 +126,18 @@ async function startProcess(spec: LaunchSpec, log: Logger): Promise<ContainerHan
     };
   });
   return new ProcessContainer(record, pid, startTicks, exited, spec, namespaced);
+}
+
+/**
+ * The pod's hosts file (hostAliases) bound over /etc/hosts, where the agent
+ * can mount (root) and the pod does not mount something there itself;
+ * otherwise the process reads the node's /etc/hosts and finds the pod's
+ * file in CAPSTAN_HOSTS_FILE.
+ */
+function withHostsFile(spec: LaunchSpec): LaunchSpec {
+  if (!spec.hostsFile || process.getuid?.() !== 0) return spec;
+  if (spec.mounts.some((mount) => posix.resolve(mount.containerPath) === "/etc/hosts")) return spec;
+  return { ...spec, mounts: [...spec.mounts, { hostPath: spec.hostsFile, containerPath: "/etc/hosts", readOnly: true }] };
 }
 
 // ------------------------------------------------------------ adopt, list, kill

@@ -43,6 +43,13 @@ export interface LaunchSpec {
   ports: PortBinding[];
   /** stdout and stderr are appended here (the runtime opens it O_APPEND; rotation is copy-truncate). */
   logPath: string;
+  /**
+   * The pod's hosts file (hostAliases), and the aliases themselves: the
+   * process runtime binds the file over /etc/hosts where it can (root), the
+   * docker runtime passes the aliases as --add-host.
+   */
+  hostsFile?: string;
+  hostAliases?: { ip: string; hostnames: string[] }[];
   /** Limits; enforced where the runtime can (docker: --memory/--cpus). */
   limits?: { cpuMillis?: number; memoryBytes?: number };
 }
