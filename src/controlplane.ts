@@ -145,5 +145,6 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
 
 /** Spec changes of the kinds a node's pod set and Service routes are made of; status-only writes (the agents' own reports) do not count. */
 function wakesNodeManager(change: ObjectChange): boolean {
-  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice"].includes(change.kind);
+  // A deleted PersistentVolumeClaim may leave a directory for a node's agent to remove.
+  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice", "PersistentVolumeClaim"].includes(change.kind);
 }

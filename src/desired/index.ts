@@ -14,6 +14,7 @@ export { loadDirectory } from "./load-directory.ts";
 export { canonicalJson, specHash } from "./canonical.ts";
 export * from "./records.ts";
 export type { DesiredStore, ApplySummary, ObjectKey, StatusUpdate, ObjectFilter, EventQuery } from "./store.ts";
+export { finalizersField } from "./store.ts";
 export { pruneAnnotation } from "./annotations.ts";
 export { PgDesiredStore } from "./store-pg.ts";
 export { MemoryDesiredStore } from "./store-memory.ts";

@@ -93,6 +93,8 @@ export const objectPatchSchema = z.object({
   labels: stringMapSchema.optional(),
   annotations: stringMapSchema.optional(),
   spec: jsonObjectSchema.optional(),
+  /** A new owner, or null for none (a StatefulSet adopting or releasing its claims as its retention policy changes). */
+  ownerUid: z.string().nullable().optional(),
 });
 export type ObjectPatch = z.infer<typeof objectPatchSchema>;
 

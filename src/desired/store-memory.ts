@@ -14,7 +14,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import { finalizersField, type ApplySummary, type DesiredStore, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /**
@@ -139,7 +139,8 @@ export class MemoryDesiredStore implements DesiredStore {
   }
 
   async listObjects(filter: ObjectFilter = {}): Promise<StoredObject[]> {
-    return this.live()
+    return this.objects
+      .filter((row) => (row.deletedAt !== null) === (filter.deleted === true))
       .filter((row) => filter.kind === undefined || row.kind === filter.kind)
       .filter((row) => filter.namespace === undefined || row.namespace === filter.namespace)
       .filter((row) => filter.source === undefined || row.source === filter.source)
@@ -185,10 +186,12 @@ export class MemoryDesiredStore implements DesiredStore {
     const labels = patch.labels ?? row.labels;
     const annotations = patch.annotations ?? row.annotations;
     const spec = patch.spec ?? row.spec;
+    const ownerUid = patch.ownerUid === undefined ? row.ownerUid : patch.ownerUid;
     const unchanged =
       canonicalJson(labels) === canonicalJson(row.labels) &&
       canonicalJson(annotations) === canonicalJson(row.annotations) &&
-      canonicalJson(spec) === canonicalJson(row.spec);
+      canonicalJson(spec) === canonicalJson(row.spec) &&
+      ownerUid === row.ownerUid;
     if (unchanged) return structuredClone(row);
     const hash = specHash(spec);
     if (hash !== row.specHash) row.generation++;
@@ -197,6 +200,7 @@ export class MemoryDesiredStore implements DesiredStore {
       annotations: structuredClone(annotations),
       spec: structuredClone(spec),
       specHash: hash,
+      ownerUid,
       resourceVersion: ++this.resourceVersion,
       updatedAt: new Date(),
     });
@@ -218,13 +222,22 @@ export class MemoryDesiredStore implements DesiredStore {
   async purgeDeleted(before: Date): Promise<number> {
     let purged = 0;
     for (let index = this.objects.length - 1; index >= 0; index--) {
-      const deletedAt = this.objects[index]!.deletedAt;
+      const { deletedAt, status } = this.objects[index]!;
+      const finalizers = status[finalizersField];
+      if (Array.isArray(finalizers) && finalizers.length > 0) continue;
       if (deletedAt !== null && deletedAt.getTime() < before.getTime()) {
         this.objects.splice(index, 1);
         purged++;
       }
     }
     return purged;
+  }
+
+  async purgeObject(uid: string): Promise<boolean> {
+    const index = this.objects.findIndex((row) => row.uid === uid && row.deletedAt !== null);
+    if (index === -1) return false;
+    this.objects.splice(index, 1);
+    return true;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {

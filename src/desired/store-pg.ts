@@ -15,7 +15,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import { finalizersField, type ApplySummary, type DesiredStore, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** SQLSTATE 23505 unique_violation. */
@@ -116,13 +116,13 @@ export class PgDesiredStore implements DesiredStore {
     if (filter.ownerUid !== undefined && !isUuid(filter.ownerUid)) return [];
     const result = await this.pool.query(
       `SELECT * FROM objects
-       WHERE deleted_at IS NULL
+       WHERE (deleted_at IS NULL) = NOT $5::boolean
          AND ($1::text IS NULL OR kind = $1)
          AND ($2::text IS NULL OR namespace = $2)
          AND ($3::text IS NULL OR source = $3)
          AND ($4::uuid IS NULL OR owner_uid = $4)
        ORDER BY kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
-      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null, filter.ownerUid ?? null],
+      [filter.kind ?? null, filter.namespace ?? null, filter.source ?? null, filter.ownerUid ?? null, filter.deleted === true],
     );
     return result.rows.map(objectFromRow);
   }
@@ -168,10 +168,12 @@ export class PgDesiredStore implements DesiredStore {
          labels = COALESCE($5::jsonb, labels), annotations = COALESCE($6::jsonb, annotations),
          spec = COALESCE($7::jsonb, spec), spec_hash = COALESCE($8::text, spec_hash),
          generation = generation + CASE WHEN spec_hash <> COALESCE($8::text, spec_hash) THEN 1 ELSE 0 END,
+         owner_uid = CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END,
          git_hash = NULL
        WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND resource_version = $4
-         AND (labels, annotations, spec) IS DISTINCT FROM
-             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec))
+         AND (labels, annotations, spec, owner_uid) IS DISTINCT FROM
+             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec),
+              CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END)
        RETURNING *`,
       [
         key.kind,
@@ -182,6 +184,8 @@ export class PgDesiredStore implements DesiredStore {
         patch.annotations === undefined ? null : JSON.stringify(patch.annotations),
         patch.spec === undefined ? null : JSON.stringify(patch.spec),
         patch.spec === undefined ? null : specHash(patch.spec),
+        patch.ownerUid !== undefined,
+        patch.ownerUid ?? null,
       ],
     );
     if (result.rows[0]) return objectFromRow(result.rows[0]);
@@ -208,8 +212,18 @@ export class PgDesiredStore implements DesiredStore {
   }
 
   async purgeDeleted(before: Date): Promise<number> {
-    const result = await this.pool.query("DELETE FROM objects WHERE deleted_at < $1", [before]);
+    const result = await this.pool.query(
+      `DELETE FROM objects WHERE deleted_at < $1
+         AND CASE WHEN jsonb_typeof(status->'${finalizersField}') = 'array' THEN jsonb_array_length(status->'${finalizersField}') = 0 ELSE true END`,
+      [before],
+    );
     return result.rowCount ?? 0;
+  }
+
+  async purgeObject(uid: string): Promise<boolean> {
+    if (!isUuid(uid)) return false;
+    const result = await this.pool.query("DELETE FROM objects WHERE uid = $1 AND deleted_at IS NOT NULL", [uid]);
+    return (result.rowCount ?? 0) > 0;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {

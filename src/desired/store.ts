@@ -29,7 +29,19 @@ export interface ObjectFilter {
   source?: "git" | "controller";
   /** Only the dependents of this owner (a ReplicaSet's Pods, a Deployment's ReplicaSets). */
   ownerUid?: string;
+  /**
+   * true: only soft-deleted objects not yet purged, instead of live ones
+   * (a node link finishing what a deletion left to do, see `finalizers`).
+   */
+  deleted?: boolean;
 }
+
+/**
+ * `status.finalizers`, as Kubernetes' metadata.finalizers: while an object's
+ * status lists any, its soft-deleted row is not purged by age; whoever owns
+ * the finalizer does its work and then calls `purgeObject`.
+ */
+export const finalizersField = "finalizers";
 
 export interface EventQuery {
   /** Default 50. */
@@ -103,8 +115,10 @@ export interface DesiredStore {
    * With `uid`, only that incarnation. True when an object was deleted.
    */
   deleteObject(key: ObjectKey, options?: { uid?: string }): Promise<boolean>;
-  /** Removes for good the soft-deleted objects deleted before `before`; returns how many. */
+  /** Removes for good the soft-deleted objects deleted before `before`, except those whose status lists finalizers; returns how many. */
   purgeDeleted(before: Date): Promise<number>;
+  /** Removes for good one soft-deleted object (its finalizer's work done), whatever its age; false when there is none with that uid. */
+  purgeObject(uid: string): Promise<boolean>;
 
   /**
    * Merges each patch into the object's `status` (top-level keys replace), in

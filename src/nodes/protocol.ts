@@ -234,6 +234,24 @@ export const syncServicesResultSchema = z.strictObject({
 });
 export type SyncServicesResult = z.infer<typeof syncServicesResultSchema>;
 
+// ---------------------------------------------------------------- claims
+
+/** A PersistentVolumeClaim's directory on a node: `<stateDir>/claims/<namespace>/<name>`. */
+export const claimRefSchema = z.strictObject({ namespace: dns1123Label(), name: dns1123Subdomain() });
+export type ClaimRef = z.infer<typeof claimRefSchema>;
+
+/**
+ * Removes the directories of deleted claims whose reclaim policy is Delete.
+ * The agent refuses (`inUse`) a claim that a pod it runs still mounts, and
+ * waits for pods being stopped first; a directory already gone counts as deleted.
+ */
+export const deleteClaimsParamsSchema = z.strictObject({ claims: z.array(claimRefSchema).max(1_000) });
+export const deleteClaimsResultSchema = z.strictObject({
+  deleted: z.array(claimRefSchema),
+  inUse: z.array(claimRefSchema.extend({ pod: z.string() })),
+});
+export type DeleteClaimsResult = z.infer<typeof deleteClaimsResultSchema>;
+
 export const logsParamsSchema = z.strictObject({
   namespace: z.string(),
   name: z.string(),
@@ -250,6 +268,7 @@ export const requestSchema = z.discriminatedUnion("method", [
   z.strictObject({ id: z.number().int(), method: z.literal("syncServices"), params: syncServicesParamsSchema }),
   z.strictObject({ id: z.number().int(), method: z.literal("statuses"), params: z.strictObject({}).default({}) }),
   z.strictObject({ id: z.number().int(), method: z.literal("logs"), params: logsParamsSchema }),
+  z.strictObject({ id: z.number().int(), method: z.literal("deleteClaims"), params: deleteClaimsParamsSchema }),
   /** Ends a following `logs` request. */
   z.strictObject({ id: z.number().int(), method: z.literal("cancel"), params: z.strictObject({ requestId: z.number().int() }) }),
 ]);

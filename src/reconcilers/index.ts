@@ -8,6 +8,7 @@ import { jobReconciler } from "./job.ts";
 import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
+import { statefulSetReconciler } from "./statefulset.ts";
 import type { Reconciler } from "./types.ts";
 import type { SchedulingStrategy } from "../scheduler/index.ts";
 
@@ -20,6 +21,7 @@ export { autoscalerReconciler, podMetricsFrom, type PodMetricsSource } from "./a
 export { autoscaledReplicas, autoscalerTargetKeys, autoscalersAmong, decidedReplicas } from "./autoscale.ts";
 export { endpointsReconciler };
 export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
+export { statefulSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
@@ -31,6 +33,7 @@ export function standardReconcilers(
     deploymentReconciler,
     replicaSetReconciler,
     daemonSetReconciler(),
+    statefulSetReconciler,
     podReconciler({ strategy: options.schedulerStrategy }),
     nodeLifecycleReconciler({ evictionGraceMs: options.evictionGraceMs }),
     autoscalerReconciler({ metrics: options.podMetrics }),

@@ -1,5 +1,6 @@
 import type { ObjectKey, PodSpec, StoredObject } from "../desired/index.ts";
 import { defaultStack, schedule, type SchedulerStack, type SchedulingStrategy } from "../scheduler/index.ts";
+import { claimBindings, claimNamesOf, missingClaimsMessage, readPodClaims } from "./claim-binding.ts";
 import { assumeBound, buildSnapshot, isFinished, toSchedulable, type ClusterSnapshot } from "./cluster-snapshot.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
@@ -65,6 +66,8 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       const spec = pod.spec as PodSpec;
       const about = { ...key, uid: pod.uid };
       if (spec.nodeName) {
+        // A pod that names its node (or was just bound) binds its claims there, so that their next users follow it.
+        await bindClaims(ctx, (await readPodClaims(ctx.store, pod)).found, spec.nodeName);
         // The snapshot answers for nearly every bound pod; only a node missing from it is checked in the store.
         if ((await currentSnapshot(ctx)).byName.has(spec.nodeName)) return {};
         const node = await ctx.store.getObject({ kind: "Node", namespace: "", name: spec.nodeName });
@@ -85,8 +88,12 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
         return {};
       }
 
+      const claims = await readPodClaims(ctx.store, pod);
       const cluster = await currentSnapshot(ctx);
-      const result = schedule(toSchedulable(pod), cluster.nodes, stack);
+      const result =
+        claims.missing.length > 0
+          ? { node: undefined, message: missingClaimsMessage(claims.missing) }
+          : schedule({ ...toSchedulable(pod), boundClaims: claims.bound }, cluster.nodes, stack);
       if (!result.node) {
         const previous = (pod.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }).conditions?.find(
           (condition) => condition.type === "PodScheduled",
@@ -110,6 +117,8 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       assumeBound(cluster, result.node, pod);
       assumed.set(pod.uid, { node: result.node, pod, at: ctx.clock.now().getTime() });
       try {
+        // The claims first: a pod bound with its claims still unbound could let a second user of them land elsewhere.
+        await bindClaims(ctx, claims.found, result.node);
         await ctx.store.updateObject(key, pod.resourceVersion, {
           spec: { ...spec, nodeName: result.node },
           annotations: { ...pod.annotations, [boundByAnnotation]: "scheduler" },
@@ -142,9 +151,25 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
         const pods = await ctx.store.listObjects({ kind: "Pod" });
         return pods.filter((pod) => !(pod.spec as PodSpec).nodeName).map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
       }
+      // A claim that appears may be what pending pods wait for.
+      if (change.kind === "PersistentVolumeClaim" && !change.statusOnly && !change.deleted) {
+        const pods = await ctx.store.listObjects({ kind: "Pod", namespace: change.namespace });
+        return pods
+          .filter((pod) => !(pod.spec as PodSpec).nodeName && claimNamesOf(pod.spec as PodSpec).includes(change.name))
+          .map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
+      }
       return [];
     },
   };
+}
+
+async function bindClaims(ctx: ReconcileContext, claims: readonly StoredObject[], node: string): Promise<void> {
+  const updates = claimBindings(claims, node);
+  if (updates.length === 0) return;
+  await ctx.store.updateStatuses(updates);
+  for (const update of updates) {
+    await ctx.event({ ...update.key, uid: update.uid }, { type: "Normal", reason: "Bound", message: `bound to node ${node}: its directory lives there` });
+  }
 }
 
 /** Set on pods the scheduler bound, as opposed to pods whose template names their node. */

@@ -64,6 +64,8 @@ export interface PodToSchedule {
   labels: Record<string, string>;
   ownerUid?: string;
   spec: PodSpec;
+  /** The pod's PersistentVolumeClaims already bound to a node (and not relocatable): the pod must go there. */
+  boundClaims?: readonly { claim: string; node: string }[];
 }
 
 export interface NodeScore {

@@ -9,6 +9,7 @@ import { podAntiAffinityFilter } from "./filters/pod-anti-affinity.ts";
 import { resourcesFitFilter } from "./filters/resources-fit.ts";
 import { runtimeFilter } from "./filters/runtime.ts";
 import { taintTolerationFilter } from "./filters/taint-toleration.ts";
+import { volumeBindingFilter } from "./filters/volume-binding.ts";
 import { leastAllocatedScorer } from "./scorers/least-allocated.ts";
 import { mostAllocatedScorer } from "./scorers/most-allocated.ts";
 import { nodeAffinityScorer } from "./scorers/node-affinity.ts";
@@ -58,6 +59,8 @@ export function defaultStack(options: StackOptions = {}): SchedulerStack {
       nodeAffinityFilter,
       // Usually no taints at all; otherwise taints × tolerations, both short lists.
       taintTolerationFilter,
+      // Only pods with a claim bound to a node: a lasting fact (the data is on that disk), so before the momentary ones.
+      volumeBindingFilter,
       // Three comparisons against the node's running totals: changes as pods bind, so reported after the lasting reasons.
       resourcesFitFilter,
       // Only pods with host ports; walks the node's pods.

@@ -32,11 +32,15 @@ export const nodeSummarySchema = z.object({
   pods: z.number().int(),
 });
 
-const workloadKinds = ["Deployment", "DaemonSet"] as const;
+const workloadKinds = ["Deployment", "DaemonSet", "StatefulSet"] as const;
 
 export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
   const [autoscalers, ...lists] = await Promise.all([store.listObjects({ kind: "HorizontalPodAutoscaler" }), ...workloadKinds.map((kind) => store.listObjects({ kind }))]);
-  return lists.flat().map((object) => (object.kind === "DaemonSet" ? summariseDaemonSet(object) : summarise(object, autoscalers)));
+  return lists
+    .flat()
+    .map((object) =>
+      object.kind === "DaemonSet" ? summariseDaemonSet(object) : object.kind === "StatefulSet" ? summariseStatefulSet(object) : summarise(object, autoscalers),
+    );
 }
 
 function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
@@ -102,6 +106,44 @@ function summariseDaemonSet(object: StoredObject): WorkloadSummary {
     ready: status.numberReady ?? 0,
     updated: status.updatedNumberScheduled ?? 0,
     available: status.numberAvailable ?? 0,
+    rollout,
+    health: status.health ?? "Unknown",
+  };
+}
+
+/**
+ * A StatefulSet's line. Its rollout is complete once the update revision is
+ * the current one; "partitioned at N" is a RollingUpdate staged by its
+ * partition with every ordinal from N up updated; "waiting: OnDelete" an
+ * OnDelete set whose pods are not all on the new template yet.
+ */
+function summariseStatefulSet(object: StoredObject): WorkloadSummary {
+  const spec = object.spec as { replicas?: number; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
+  const status = object.status as {
+    readyReplicas?: number;
+    updatedReplicas?: number;
+    availableReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+    health?: string;
+  };
+  const desired = spec.replicas ?? 1;
+  const partition = spec.updateStrategy?.rollingUpdate?.partition ?? 0;
+  const updated = status.updatedReplicas ?? 0;
+  let rollout: string;
+  if (object.observedGeneration < object.generation || !status.updateRevision) rollout = "pending";
+  else if (status.currentRevision === status.updateRevision && (status.readyReplicas ?? 0) >= desired) rollout = "complete";
+  else if (spec.updateStrategy?.type === "OnDelete") rollout = "waiting: OnDelete";
+  else if (partition > 0 && updated >= Math.max(0, desired - partition) && status.health === "Healthy") rollout = `partitioned at ${partition}`;
+  else rollout = "progressing";
+  return {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    desired,
+    ready: status.readyReplicas ?? 0,
+    updated,
+    available: status.availableReplicas ?? 0,
     rollout,
     health: status.health ?? "Unknown",
   };

@@ -177,22 +177,25 @@ describe("capstan up", () => {
       .poll(async () => (await getStatus(url!)).revision?.state, { timeout: 20_000 })
       .toBe("applied");
     const firstSha = (await getStatus(url!)).revision!.sha;
-    // The example shop's web Deployment and its log-shipper DaemonSet actually run, on the local node, as `npm start` promises.
+    // The example shop's web Deployment, its log-shipper DaemonSet and its kv StatefulSet actually run, on the local node, as `npm start` promises.
     await expect
       .poll(async () => JSON.parse((await runCli(["status", "--json", "--server", url!])).stdout).workloads, { timeout: 60_000 })
       .toEqual(
         expect.arrayContaining([
           expect.objectContaining({ kind: "Deployment", namespace: "shop", name: "web", desired: 2, ready: 2, rollout: "complete", health: "Healthy" }),
           expect.objectContaining({ kind: "DaemonSet", namespace: "shop", name: "log-shipper", desired: 1, ready: 1, rollout: "complete", health: "Healthy" }),
+          expect.objectContaining({ kind: "StatefulSet", namespace: "shop", name: "kv", desired: 1, ready: 1, rollout: "complete", health: "Healthy" }),
         ]),
       );
     const table = await runCli(["status", "--server", url!]);
     expect(table.stdout).toMatch(/^deployment\/shop\/web\s+2\/2\s+2\s+2\s+complete\s+Healthy$/m);
     expect(table.stdout).toMatch(/^daemonset\/shop\/log-shipper\s+1\/1\s+1\s+1\s+complete\s+Healthy$/m);
-    // Two web replicas and the log shipper.
-    expect(table.stdout).toMatch(/^local\s+127\.0\.0\.1\s+True\s+3$/m);
+    expect(table.stdout).toMatch(/^statefulset\/shop\/kv\s+1\/1\s+1\s+1\s+complete\s+Healthy$/m);
+    // Two web replicas, the log shipper and kv-0.
+    expect(table.stdout).toMatch(/^local\s+127\.0\.0\.1\s+True\s+4$/m);
     const podList = await runCli(["pods", "-n", "shop", "--server", url!]);
     expect(podList.stdout.match(/^shop\s+web-[0-9a-f]{10}-[a-z0-9]{5}\s+local\s+Running\s+yes\s+0\s+[0-9a-f]{10}$/gm)).toHaveLength(2);
+    expect(podList.stdout).toMatch(/^shop\s+kv-0\s+local\s+Running\s+yes\s+0\s+[0-9a-f]{10}$/m);
     const pidFile = join(dataDir, "pg", "postmaster.pid");
     const postmasterPid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
     expect(await firstRun.stop("SIGTERM")).toBe(0);

@@ -287,6 +287,21 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
         expect(await store.getObjectByUid("not-a-uid")).toBeNull();
       });
 
+      it("changes an object's owner when asked, and only then, without bumping its generation", async () => {
+        const owner = await store.createObject(replicaSet("web-5d8f", { replicas: 1 }));
+        const pod = await store.createObject(podOf("p1", null));
+        const adopted = await store.updateObject(podKey("p1"), pod.resourceVersion, { ownerUid: owner.uid });
+        expect(adopted).toMatchObject({ ownerUid: owner.uid, generation: 1 });
+        expect(adopted.resourceVersion).toBeGreaterThan(pod.resourceVersion);
+        expect((await store.listObjects({ ownerUid: owner.uid })).map((object) => object.name)).toEqual(["p1"]);
+        const relabelled = await store.updateObject(podKey("p1"), adopted.resourceVersion, { labels: { app: "web" } });
+        expect(relabelled.ownerUid).toBe(owner.uid);
+        expect(await store.updateObject(podKey("p1"), relabelled.resourceVersion, { ownerUid: owner.uid })).toEqual(relabelled);
+        const released = await store.updateObject(podKey("p1"), relabelled.resourceVersion, { ownerUid: null });
+        expect(released.ownerUid).toBeNull();
+        expect(await store.listObjects({ ownerUid: owner.uid })).toEqual([]);
+      });
+
       it("lists the dependents of an owner", async () => {
         const web = await store.createObject(replicaSet("web-5d8f", {}));
         const api = await store.createObject(replicaSet("api-77c9", {}));
@@ -333,6 +348,25 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
         expect(await store.purgeDeleted(new Date(Date.now() + 10 * minute))).toBe(2);
         expect(await store.purgeDeleted(new Date(Date.now() + 10 * minute))).toBe(0);
         expect(await store.getObjectByUid(kept.uid)).toEqual(kept);
+      });
+
+      it("keeps a soft-deleted object whose status lists finalizers, lists it among the deleted, and purges it on request", async () => {
+        const finalized = await store.createObject(podOf("p1", null));
+        await store.updateStatuses([{ key: podKey("p1"), status: { finalizers: ["capstan.dev/claim-directory"] } }]);
+        const plain = await store.createObject(podOf("p2", null));
+        await store.createObject(podOf("p3", null));
+        await store.deleteObject(podKey("p1"));
+        await store.deleteObject(podKey("p2"));
+        const deleted = await store.listObjects({ kind: "Pod", deleted: true });
+        expect(deleted.map((object) => [object.name, object.deletedAt !== null])).toEqual([["p1", true], ["p2", true]]);
+        expect((await store.listObjects({ kind: "Pod" })).map((object) => object.name)).toEqual(["p3"]);
+
+        expect(await store.purgeDeleted(new Date(Date.now() + 10 * 60_000))).toBe(1);
+        expect((await store.listObjects({ kind: "Pod", deleted: true })).map((object) => object.uid)).toEqual([finalized.uid]);
+        expect(await store.purgeObject(plain.uid)).toBe(false);
+        expect(await store.purgeObject(finalized.uid)).toBe(true);
+        expect(await store.purgeObject(finalized.uid)).toBe(false);
+        expect(await store.listObjects({ kind: "Pod", deleted: true })).toEqual([]);
       });
     });
 

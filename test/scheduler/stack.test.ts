@@ -11,6 +11,7 @@ describe("defaultStack", () => {
       "runtime",
       "nodeAffinity",
       "taintToleration",
+      "volumeBinding",
       "resourcesFit",
       "nodePorts",
       "podAffinity",

@@ -42,3 +42,28 @@ describe("the workloads of /api/status", () => {
     expect(api).not.toHaveProperty("autoscaledBy");
   });
 });
+
+describe("a StatefulSet's line in /api/status", () => {
+  async function addStatefulSet(store: MemoryDesiredStore, name: string, spec: Record<string, unknown>, status: Record<string, unknown>) {
+    await store.createObject({ apiVersion: "apps/v1", kind: "StatefulSet", namespace: "default", name, spec: { replicas: 3, ...spec } });
+    await store.updateStatuses([{ key: { kind: "StatefulSet", namespace: "default", name }, status, observedGeneration: 1 }]);
+  }
+
+  it("says whether its rollout is complete, held at its partition, waiting for deletions or under way", async () => {
+    const store = new MemoryDesiredStore();
+    const counts = { readyReplicas: 3, availableReplicas: 3 };
+    await addStatefulSet(store, "done", {}, { ...counts, updatedReplicas: 3, currentRevision: "r2", updateRevision: "r2", health: "Healthy" });
+    await addStatefulSet(store, "staged", { updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 2 } } }, { ...counts, updatedReplicas: 1, currentRevision: "r1", updateRevision: "r2", health: "Healthy" });
+    await addStatefulSet(store, "ondelete", { updateStrategy: { type: "OnDelete" } }, { ...counts, updatedReplicas: 1, currentRevision: "r1", updateRevision: "r2", health: "Healthy" });
+    await addStatefulSet(store, "rolling", {}, { readyReplicas: 2, availableReplicas: 2, updatedReplicas: 1, currentRevision: "r1", updateRevision: "r2", health: "Progressing" });
+    await store.createObject({ apiVersion: "apps/v1", kind: "StatefulSet", namespace: "default", name: "new", spec: { replicas: 1 } });
+    const lines = Object.fromEntries((await statusOf(store)).workloads.filter((w) => w.kind === "StatefulSet").map((w) => [w.name, [w.rollout, w.desired, w.ready, w.updated]]));
+    expect(lines).toEqual({
+      done: ["complete", 3, 3, 3],
+      staged: ["partitioned at 2", 3, 3, 1],
+      ondelete: ["waiting: OnDelete", 3, 3, 1],
+      rolling: ["progressing", 3, 2, 1],
+      new: ["pending", 1, 0, 0],
+    });
+  });
+});

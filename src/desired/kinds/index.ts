@@ -10,6 +10,7 @@ import { horizontalPodAutoscalerKind } from "./horizontalpodautoscaler.ts";
 import { jobKind } from "./job.ts";
 import { namespaceKind } from "./namespace.ts";
 import { nodeKind } from "./node.ts";
+import { persistentVolumeClaimKind } from "./persistentvolumeclaim.ts";
 import { podKind } from "./pod-object.ts";
 import type { KindDefinition } from "./registry.ts";
 import { replicaSetKind } from "./replicaset.ts";
@@ -33,6 +34,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
   cronJobKind,
   serviceKind,
   horizontalPodAutoscalerKind,
+  persistentVolumeClaimKind,
 ];
 
 const byKind = new Map(kindDefinitions.map((definition) => [definition.kind, definition]));
@@ -57,6 +59,16 @@ export { jobKind, type Job, type JobSpec } from "./job.ts";
 export { namespaceKind, type Namespace } from "./namespace.ts";
 export { nodeKind, type Node, type NodeSpec } from "./node.ts";
 export { podKind, type Pod } from "./pod-object.ts";
+export {
+  persistentVolumeClaimKind,
+  reclaimPolicyOf,
+  isRelocatable,
+  reclaimPolicyAnnotation,
+  relocatableAnnotation,
+  type PersistentVolumeClaim,
+  type PersistentVolumeClaimSpec,
+  type ReclaimPolicy,
+} from "./persistentvolumeclaim.ts";
 export { replicaSetKind, type ReplicaSet, type ReplicaSetSpec } from "./replicaset.ts";
 export { mergedSecretData, secretKind, type Secret } from "./secret.ts";
 export { serviceKind, type Service, type ServiceSpec } from "./service.ts";

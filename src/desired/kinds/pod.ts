@@ -2,7 +2,7 @@ import { z } from "zod";
 import { affinitySchema, tolerationSchema } from "./affinity.ts";
 import { containerSchema } from "./container.ts";
 import { labelsSchema, templateMetaSchema, unsupported } from "./meta.ts";
-import { dns1123Subdomain, ipAddressSchema, nonNegativeInt, positiveInt } from "./names.ts";
+import { dns1123Label, dns1123Subdomain, ipAddressSchema, nonNegativeInt, positiveInt } from "./names.ts";
 import { volumeSchema } from "./volume.ts";
 
 /** PodSpec and PodTemplateSpec: what every workload kind runs. */
@@ -31,6 +31,10 @@ export const podSpecFieldsSchema = z.strictObject({
   terminationGracePeriodSeconds: nonNegativeInt.default(30),
   activeDeadlineSeconds: positiveInt.optional(),
   hostAliases: z.array(hostAliasSchema).optional(),
+  /** The pod's host name (a StatefulSet sets it to the pod's name): with `subdomain`, `<hostname>.<subdomain>` is its stable address. */
+  hostname: dns1123Label().optional(),
+  /** The headless Service under which `<hostname>.<subdomain>` is published (a StatefulSet's serviceName). */
+  subdomain: dns1123Label().optional(),
   serviceAccountName: unsupported("capstan has no service accounts: remove serviceAccountName"),
 });
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { quantitySchema } from "../quantity.ts";
 import { APPS_V1, annotationsSchema, defineKind, labelsSchema, templateMetaSchema } from "./meta.ts";
 import { dns1035Label, dns1123Label, dns1123Subdomain, nonNegativeInt } from "./names.ts";
+import { checkClaimAnnotations } from "./persistentvolumeclaim.ts";
 import { checkPodSpec, checkTemplateRestartPolicy, podSpecFieldsSchema } from "./pod.ts";
 import { intOrPercentSchema, isZero, updateStrategySchema } from "./rollout.ts";
 import { checkSelectorSelectsTemplate, labelSelectorSchema } from "./selector.ts";
@@ -76,6 +77,7 @@ export const statefulSetSpecSchema = z
         });
       }
       claimNames.add(claim.metadata.name);
+      checkClaimAnnotations(claim.metadata.annotations, ctx, ["volumeClaimTemplates", index, "metadata", "annotations"]);
     });
     checkPodSpec(spec.template.spec, ctx, { at: ["template", "spec"], extraVolumeNames: claimNames });
     checkSelectorSelectsTemplate(spec.selector, spec.template.metadata.labels, ctx);
@@ -83,10 +85,19 @@ export const statefulSetSpecSchema = z
   });
 export type StatefulSetSpec = z.infer<typeof statefulSetSpecSchema>;
 
+/**
+ * Each pod's name `<name>-<ordinal>` is also its hostname (a DNS label, 63
+ * characters at most) and the value of its pod-name label, and
+ * `<name>-<10-character template hash>` names its revision: a label of at
+ * most 52 characters keeps all three valid up to ordinal 999999999.
+ */
+export const statefulSetNameMaxLength = 52;
+
 export const statefulSetKind = defineKind({
   kind: "StatefulSet",
   apiVersions: APPS_V1,
   namespaced: true,
+  name: dns1123Label(statefulSetNameMaxLength),
   fields: { spec: statefulSetSpecSchema },
   specOf: (manifest) => manifest.spec,
 });

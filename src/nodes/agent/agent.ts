@@ -8,6 +8,8 @@ import {
   parsePodSet,
   PROTOCOL_VERSION,
   type AgentPod,
+  type ClaimRef,
+  type DeleteClaimsResult,
   type LogsParams,
   type NodeInfo,
   type PodStatus,
@@ -17,6 +19,7 @@ import {
 } from "../protocol.ts";
 import { readTail, followLog } from "./logs.ts";
 import { PodWorker } from "./pod-worker.ts";
+import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
 import { NodeServices } from "./services.ts";
@@ -54,6 +57,10 @@ export class Agent {
   readonly #workers = new Map<string, PodWorker>();
   /** Pods being stopped (removed or replaced): reported until their processes are gone. */
   readonly #terminating = new Map<string, Promise<void>>();
+  /** The same, by namespace/name: a pod under a name still being stopped waits (a StatefulSet's identity is its name). */
+  readonly #terminatingNames = new Map<string, Promise<void>>();
+  /** The pods being stopped, by uid: their processes may still write to their claims. */
+  readonly #stoppingPods = new Map<string, AgentPod>();
   readonly #listeners = new Set<StatusListener>();
   #dirty = new Set<string>();
   #removed = new Set<string>();
@@ -179,16 +186,28 @@ export class Agent {
     // reported in stateError and the set is applied anyway: refusing would leave the node half-converged.
     await this.#saveNow().catch(() => undefined);
 
-    for (const pod of toStop) this.#terminate(pod.uid);
+    for (const pod of toStop) {
+      this.#terminate(pod.uid);
+      const stopping = this.#terminating.get(pod.uid);
+      const name = `${pod.namespace}/${pod.name}`;
+      if (!stopping) continue;
+      this.#stoppingPods.set(pod.uid, pod);
+      void stopping.then(() => this.#stoppingPods.delete(pod.uid));
+      const gone: Promise<void> = Promise.all([this.#terminatingNames.get(name), stopping]).then(() => {
+        if (this.#terminatingNames.get(name) === gone) this.#terminatingNames.delete(name);
+      });
+      this.#terminatingNames.set(name, gone);
+    }
     // The same pod with new ConfigMap/Secret data: what it launches from now on reads the new data (a pod blocked on a missing key starts).
     for (const pod of desired.values()) {
       const previous = current.get(pod.uid);
       if (previous && podIdentity(previous) === podIdentity(pod) && configIdentity(previous) !== configIdentity(pod)) this.#workers.get(pod.uid)?.updateConfig(pod);
     }
     for (const pod of toStart) {
-      // A replacement waits until its predecessor's processes are gone (ports, hostPath files).
-      const previous = this.#terminating.get(pod.uid);
-      void (previous ?? Promise.resolve())
+      // A replacement waits until its predecessor's processes are gone (ports, hostPath files), and so does a new pod
+      // under the name of one being stopped: a StatefulSet's successor must never write its claim beside its predecessor.
+      const previous = [this.#terminating.get(pod.uid), this.#terminatingNames.get(`${pod.namespace}/${pod.name}`)];
+      void Promise.all(previous)
         .then(() => this.#startWorker(pod))
         .catch((error: unknown) => this.#log.error({ err: error, pod: `${pod.namespace}/${pod.name}` }, "could not start a pod"));
     }
@@ -208,6 +227,39 @@ export class Agent {
   /** `host:port` → `<namespace>/<name>` of the Service listeners open now. */
   serviceListeners(): Map<string, string> {
     return this.#services.listening();
+  }
+
+  /**
+   * Removes the directories of deleted claims (reclaim policy Delete), never
+   * one that a pod assigned here, or one still being stopped, mounts (those
+   * are answered `inUse`: the control plane asks again). Queued with
+   * syncPods, so a pod set sent before is applied first.
+   */
+  deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
+    const run = this.#syncChain.then(() => this.#deleteClaims(claims));
+    this.#syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
+    const result: DeleteClaimsResult = { deleted: [], inUse: [] };
+    for (const claim of claims) {
+      const user = [...this.#state.pods, ...this.#stoppingPods.values()].find(
+        (pod) => pod.namespace === claim.namespace && (pod.spec.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claim.name),
+      );
+      if (user) {
+        result.inUse.push({ ...claim, pod: user.name });
+        continue;
+      }
+      await removeClaimDirectory(this.#claimsDir, claim.namespace, claim.name);
+      this.#log.info({ claim: `${claim.namespace}/${claim.name}` }, "removed a deleted claim's directory");
+      result.deleted.push(claim);
+    }
+    return result;
+  }
+
+  get #claimsDir(): string {
+    return join(this.#options.stateDir, "claims");
   }
 
   /** Log text of a container: the tail, then (with follow) whatever it appends until `signal` aborts. */
@@ -275,7 +327,7 @@ export class Agent {
       pod: wanted,
       podDir: this.#podDir(pod.uid),
       secretDir,
-      claimsDir: join(this.#options.stateDir, "claims"),
+      claimsDir: this.#claimsDir,
       agentId: this.#state.agentId,
       runtimes: this.#runtimes,
       hostIP: this.#state.node?.address ?? "127.0.0.1",

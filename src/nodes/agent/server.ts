@@ -159,6 +159,8 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         return agent.sync(request.params.generation, request.params.pods);
       case "syncServices":
         return agent.syncServices(request.params.generation, request.params.services);
+      case "deleteClaims":
+        return agent.deleteClaims(request.params.claims);
       case "statuses":
         return { generation: agent.generation, pods: agent.statuses() };
       case "logs": {

@@ -1,5 +1,5 @@
 import { mkdir, rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseBytes, type Volume } from "../../desired/index.ts";
 import type { AgentPod } from "../protocol.ts";
 import { PodConfigError } from "./errors.ts";
@@ -146,4 +146,21 @@ export async function removePodVolumes(input: { podDir: string; secretDir: strin
   await unmountUnder(input.secretDir);
   await rm(join(input.podDir, "volumes"), { recursive: true, force: true });
   await rm(input.secretDir, { recursive: true, force: true });
+}
+
+/**
+ * Removes one claim's directory (its reclaim policy is Delete and no pod here
+ * uses it: the caller checks). The names were checked by the protocol as DNS
+ * labels (no "/", no ".."); the path is checked again to lie two levels under
+ * `claimsDir`, so that nothing else can ever be removed. A symlink in its place
+ * is removed, never followed.
+ */
+export async function removeClaimDirectory(claimsDir: string, namespace: string, name: string): Promise<void> {
+  const root = resolve(claimsDir);
+  const target = resolve(root, namespace, name);
+  const parts = relative(root, target).split("/");
+  if (parts.length !== 2 || parts[0] !== namespace || parts[1] !== name || parts.some((part) => part === "" || part === "." || part === "..")) {
+    throw new Error(`refusing to remove ${target}: not a claim directory under ${root}`);
+  }
+  await rm(target, { recursive: true, force: true });
 }

@@ -7,7 +7,9 @@ import {
   PROTOCOL_VERSION,
   type AgentPod,
   type AgentPodInput,
+  type ClaimRef,
   type ContainerState,
+  type DeleteClaimsResult,
   type ContainerStatus,
   type LogsParams,
   type NodeInfo,
@@ -196,6 +198,26 @@ export class FakeNodeClient implements NodeClient {
     this.#requireConnected();
     return this.#applyServices(services);
   }
+
+  /** As the agent: a claim a pod here mounts is refused; the others are recorded in `deletedClaims`. */
+  async deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
+    this.#requireConnected();
+    const result: DeleteClaimsResult = { deleted: [], inUse: [] };
+    for (const claim of claims) {
+      const user = [...this.#pods.values()].find(
+        ({ pod }) => pod.namespace === claim.namespace && (pod.spec.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claim.name),
+      );
+      if (user) result.inUse.push({ ...claim, pod: user.pod.name });
+      else {
+        result.deleted.push(claim);
+        this.deletedClaims.push(`${claim.namespace}/${claim.name}`);
+      }
+    }
+    return result;
+  }
+
+  /** Every claim directory deleteClaims removed, as namespace/name, in order. */
+  readonly deletedClaims: string[] = [];
 
   async logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void> {
     this.#requireConnected();

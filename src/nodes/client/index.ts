@@ -9,3 +9,4 @@ export { agentSocketPath, type AgentTransport, type AgentLocation, type HostKeyI
 export { createSshTransport } from "./ssh-transport.ts";
 export { createLocalTransport } from "./local-transport.ts";
 export { AgentConnection, AgentRequestError } from "./connection.ts";
+export { podTerminationFinalizer, holdsFinalizer, terminatedPods, type NodeView } from "./pod-termination.ts";

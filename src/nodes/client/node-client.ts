@@ -9,7 +9,10 @@ import {
   PROTOCOL_VERSION,
   syncPodsResultSchema,
   syncServicesResultSchema,
+  deleteClaimsResultSchema,
   type AgentPodInput,
+  type ClaimRef,
+  type DeleteClaimsResult,
   type LogsParams,
   type NodeInfo,
   type PodStatus,
@@ -53,6 +56,8 @@ export interface NodeClient {
   onStatus(listener: (changed: PodStatus[], removed: string[]) => void): () => void;
   /** Link state changes (connected, heartbeat, error). */
   onState(listener: (state: NodeLinkState) => void): () => void;
+  /** Removes deleted claims' directories on the node (see the protocol's deleteClaims); rejects while the node is unreachable. */
+  deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult>;
   /** A container's log: the tail, then with `follow` what it appends until `signal` aborts. */
   logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -129,6 +134,11 @@ export class AgentNodeClient implements NodeClient {
     const run = this.#servicesChain.then(() => this.#pushServices());
     this.#servicesChain = run.catch(() => undefined);
     return run;
+  }
+
+  async deleteClaims(claims: ClaimRef[]): Promise<DeleteClaimsResult> {
+    const connection = this.#requireConnection();
+    return deleteClaimsResultSchema.parse(await connection.request("deleteClaims", { claims }, { timeoutMs: this.#timeout }));
   }
 
   async logs(params: LogsParams, onText: (container: string, text: string) => void, signal?: AbortSignal): Promise<void> {

@@ -4,6 +4,7 @@ import { canonicalJson, type DesiredStore, type NodeSpec, type StatusUpdate, typ
 import { messageOf, NotFoundError } from "../../errors.ts";
 import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
+import { finishDeletions } from "./finish-deletions.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
 import { ServiceRoutePusher } from "./service-route-pusher.ts";
@@ -44,6 +45,10 @@ interface NodeEntry {
   lastWritten?: string;
   sentPods?: string;
   connected: boolean;
+  /** The uids of the last pod set the agent acknowledged: a deleted pod not among them, and no longer reported, has stopped. */
+  acknowledged?: Set<string>;
+  /** The uids of pod sets sent and not yet acknowledged. */
+  inFlight: Set<string>;
 }
 
 /**
@@ -66,6 +71,7 @@ export class NodeManager {
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
+  #finishing = false;
   #stopped = false;
   readonly #routes: ServiceRoutePusher;
 
@@ -188,15 +194,43 @@ export class NodeManager {
       this.#queuePods(entry, entry.client.statuses());
       if (key === entry.sentPods) continue;
       entry.sentPods = key;
+      for (const pod of desired) entry.inFlight.add(pod.uid);
       entry.client.sync(desired).then(
         (result) => {
+          if (entry.sentPods === key) {
+            entry.acknowledged = new Set(desired.map((pod) => pod.uid));
+            entry.inFlight.clear();
+          }
           for (const rejected of result.rejected) {
             this.#options.log.warn({ node: entry.node.name, pod: rejected.name, reason: rejected.reason }, "agent refused a pod");
           }
         },
-        // Delivered on reconnect; the link state already says why it is down.
-        () => undefined,
+        // Delivered on reconnect, but unacknowledged here: sent again at the next refresh, so that it is acknowledged.
+        () => {
+          if (entry.sentPods === key) entry.sentPods = undefined;
+        },
       );
+    }
+    void this.#finishDeletions(pods, nodes);
+  }
+
+  /** One pass of finishDeletions at a time; when something still waits, another refresh soon. */
+  async #finishDeletions(pods: StoredObject[], nodes: StoredObject[]): Promise<void> {
+    if (this.#finishing) return;
+    this.#finishing = true;
+    try {
+      const links = [...this.#entries.values()].map((entry) => ({
+        node: entry.node.name,
+        client: entry.client,
+        acknowledged: entry.acknowledged,
+        inFlight: new Set(entry.inFlight),
+      }));
+      const { waiting } = await finishDeletions({ store: this.#options.store, log: this.#options.log, pods, nodes, links });
+      if (waiting && !this.#stopped) setTimeout(() => void this.refresh().catch((error: unknown) => this.#logRefreshError(error)), 3_000).unref();
+    } catch (error) {
+      this.#options.log.warn({ err: messageOf(error) }, "finishing deletions failed; retrying at the next refresh");
+    } finally {
+      this.#finishing = false;
     }
   }
 
@@ -212,7 +246,7 @@ export class NodeManager {
         log: this.#options.log.child({ node: node.name }),
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected };
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected, inFlight: new Set() };
     entry.unsubscribe.push(
       client.onState((state) => {
         void this.#writeNode(entry, state);
@@ -228,6 +262,8 @@ export class NodeManager {
           this.#readiness.delete(uid);
           this.#warned.delete(uid);
         }
+        // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
+        if (removed.length > 0 && !this.#stopped) void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
         this.#queuePods(entry, changed);
         this.#recordWarnings(changed);
       }),

@@ -46,6 +46,18 @@ describe("StatefulSet", () => {
 
   const invalid: InvalidCase[] = [
     {
+      name: "a name too long for its pods' host names (<name>-<ordinal> must stay a DNS label)",
+      manifest: variant(statefulSet, (s) => (s.metadata.name = "k".repeat(53))),
+      path: ["metadata", "name"],
+      message: /must be no more than 52 characters/,
+    },
+    {
+      name: "a dotted name (a pod's host name is a single DNS label)",
+      manifest: variant(statefulSet, (s) => (s.metadata.name = "kv.store")),
+      path: ["metadata", "name"],
+      message: /RFC 1123 label/,
+    },
+    {
       name: "a mount of a volume neither declared nor claimed",
       manifest: variant(statefulSet, (s) => (s.spec.template.spec.containers[0].volumeMounts[0].name = "logs")),
       path: ["spec", "template", "spec", "containers", 0, "volumeMounts", 0, "name"],
@@ -115,7 +127,7 @@ describe("StatefulSet", () => {
       name: "an uppercase name",
       manifest: variant(statefulSet, (s) => (s.metadata.name = "KV")),
       path: ["metadata", "name"],
-      message: /RFC 1123 subdomain/,
+      message: /RFC 1123 label/,
     },
   ];
 
