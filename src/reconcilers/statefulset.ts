@@ -1,5 +1,6 @@
 import { finalizersField, type ObjectKey, type StatefulSetSpec, type StoredObject } from "../desired/index.ts";
 import { commitAnnotation, holdsFinalizer, podTerminationFinalizer } from "../nodes/index.ts";
+import { autoscaledReplicas, autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { controllerRevisionKind } from "./statefulset-identity.ts";
@@ -21,7 +22,9 @@ export const statefulSetReconciler: Reconciler = {
     const stored = await store.getObject(key);
     if (!stored) return {}; // gone: the garbage collector removes what it owned
     const spec = stored.spec as StatefulSetSpec;
-    const statefulSet: StoredObject = { ...stored, spec: { ...spec, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
+    // While an autoscaler targets it, its decision stands in for Git's replicas (as for Deployments).
+    const replicas = (await autoscaledReplicas(store, key)) ?? spec.replicas;
+    const statefulSet: StoredObject = { ...stored, spec: { ...spec, replicas, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
     const [pods, deletedPods, claims, revisions] = await Promise.all([
       store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid }),
       store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid, deleted: true }),
@@ -38,6 +41,7 @@ export const statefulSetReconciler: Reconciler = {
   },
 
   async keysFor(change: ObjectChange, ctx: ReconcileContext): Promise<ObjectKey[]> {
+    if (change.kind === autoscalerKind) return autoscalerTargetKeys(change, ctx, "StatefulSet");
     if (change.kind === "ConfigMap" || change.kind === "Secret") {
       const sets = await ctx.store.listObjects({ kind: "StatefulSet", namespace: change.namespace });
       return sets

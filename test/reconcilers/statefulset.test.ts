@@ -197,3 +197,30 @@ describe("StatefulSet reconciler on PostgreSQL", () => {
     expect((await store.listObjects({ kind: "PersistentVolumeClaim", deleted: true })).map((object) => object.name)).toEqual(["data-kv-1"]);
   });
 });
+
+describe("an autoscaled StatefulSet", () => {
+  it("runs the autoscaler's decided replicas instead of Git's, and Git's again once the autoscaler is gone", async () => {
+    await createSet({ replicas: 1, podManagementPolicy: "Parallel" });
+    const autoscaler = await store.createObject({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      namespace: "default",
+      name: "kv",
+      spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: "kv" }, minReplicas: 1, maxReplicas: 5 },
+    });
+    await store.updateStatuses([{ key: { kind: "HorizontalPodAutoscaler", namespace: "default", name: "kv" }, status: { scaleTarget: "StatefulSet/kv", desiredReplicas: 3 } }]);
+    // The autoscaler's status write is routed to the set it targets.
+    const change = { kind: "HorizontalPodAutoscaler", namespace: "default", name: "kv", uid: autoscaler.uid, resourceVersion: 0, op: "UPDATE" as const, deleted: false, statusOnly: true };
+    expect(await statefulSetReconciler.keysFor!(change, context("statefulset-controller"))).toEqual([setKey]);
+
+    await reconcileSet();
+    expect((await podNames()).sort()).toEqual(["kv-0", "kv-1", "kv-2"]);
+
+    await store.deleteObject({ kind: "HorizontalPodAutoscaler", namespace: "default", name: "kv" }, { uid: autoscaler.uid });
+    await reconcileSet();
+    const live = (await store.listObjects({ kind: "Pod", namespace: "default" })).map((pod) => pod.name);
+    // Scale-down starts from the highest ordinal; Git's replicas (1) is the target again.
+    expect(live).not.toContain("kv-2");
+    expect(live).toContain("kv-0");
+  });
+});
