@@ -18,7 +18,10 @@ export async function templateWithConfigHash(store: DesiredStore, namespace: str
     Promise.all([...secrets].sort().map((name) => store.getObject({ kind: "Secret", namespace, name }))),
   ]);
   const content = (objects: (StoredObject | null)[]) => objects.map((object) => (object ? object.spec : null));
-  const hash = createHash("sha256").update(canonicalJson({ configMaps: content(maps), secrets: content(secretObjects) })).digest("hex").slice(0, 16);
+  // A Secret enters the hash by identity and generation (bumped on every data change), never by content: the
+  // annotation is shown on templates and pods, and a hash of the data would let anyone test guesses offline.
+  const version = (objects: (StoredObject | null)[]) => objects.map((object) => (object ? `${object.uid}/${object.generation}` : null));
+  const hash = createHash("sha256").update(canonicalJson({ configMaps: content(maps), secrets: version(secretObjects) })).digest("hex").slice(0, 16);
   return {
     ...template,
     metadata: { ...template.metadata, annotations: { ...template.metadata.annotations, [configHashAnnotation]: hash } },
