@@ -11,15 +11,17 @@ CREATE TABLE leader_lease (
   holder_url      text,
   -- The fencing token: bumped on every acquisition, never on a renewal. Every
   -- write transaction of the leader's components checks it (src/leader/fence.ts).
-  -- UNIQUE makes it a "key" column for row locks: an acquisition, which
+  -- The UNIQUE (name, token) below makes it a "key" column for row locks
+  -- (trivially unique, name being the key): an acquisition, which
   -- changes it, takes FOR UPDATE and so waits for every write transaction that
   -- holds FOR KEY SHARE on the row, while a renewal (FOR NO KEY UPDATE) never
   -- waits for them. See the fence for why that matters.
-  token           bigint NOT NULL UNIQUE,
+  token           bigint NOT NULL,
   acquired_at     timestamptz,
   renewed_at      timestamptz,
   -- How long after renewed_at the lease runs out; chosen by the holder.
-  lease_ms        int NOT NULL CHECK (lease_ms > 0)
+  lease_ms        int NOT NULL CHECK (lease_ms > 0),
+  UNIQUE (name, token)
 );
 
 -- A released or handed-over lease wakes the followers at once.
