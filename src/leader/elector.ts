@@ -77,7 +77,7 @@ export class LeaderElector {
   fenced(error: LostLeadershipError): void {
     this.#fencedWrites++;
     this.#options.log.warn(
-      { heldToken: error.heldToken, currentToken: error.currentToken, holder: error.currentHolder },
+      { term: error.heldToken, currentTerm: error.currentToken, holder: error.currentHolder },
       "write refused: another replica holds the lease; stepping down",
     );
     this.#apply(afterFenced(this.#state, error.heldToken));
@@ -115,7 +115,7 @@ export class LeaderElector {
     if (held === null) return;
     try {
       await releaseLease(this.#options.pool, this.#options.lease, this.#options.replica, held);
-      this.#options.log.info({ token: held }, "lease released");
+      this.#options.log.info({ term: held }, "lease released");
     } catch (error) {
       this.#options.log.warn({ err: messageOf(error) }, "could not release the lease; it runs out by itself");
     }
@@ -163,11 +163,12 @@ export class LeaderElector {
   #act(action: ElectionAction, before: ElectionState): void | Promise<void> {
     const { log } = this.#options;
     if (action.type === "startLeading") {
-      log.info({ token: action.token, previousLeader: before.leader?.holder ?? null }, "became leader");
+      // Logged as `term`: the logger redacts any field named token.
+      log.info({ term: action.token, previousLeader: before.leader?.holder ?? null }, "became leader");
       this.#options.onStartedLeading(action.token);
       return;
     }
-    log.warn({ token: action.token, reason: action.reason }, action.reason === "released" ? "stepping down" : "lost leadership");
+    log.warn({ term: action.token, reason: action.reason }, action.reason === "released" ? "stepping down" : "lost leadership");
     return this.#options.onStoppedLeading(action.token, action.reason);
   }
 }

@@ -35,9 +35,9 @@ export class TermRunner<Term extends LeaderTerm> {
       if (this.#wanted !== token || this.#current?.token === token) return;
       try {
         this.#current = { token, term: await this.startTerm(token) };
-        this.log.info({ token }, "leader components started");
+        this.log.info({ term: token }, "leader components started");
       } catch (error) {
-        this.log.error({ token, err: messageOf(error) }, "leader components failed to start");
+        this.log.error({ term: token, err: messageOf(error) }, "leader components failed to start");
         this.onStartFailed(token);
       }
     });
@@ -50,8 +50,8 @@ export class TermRunner<Term extends LeaderTerm> {
       const current = this.#current;
       if (!current || current.token !== token) return;
       this.#current = undefined;
-      await current.term.stop().catch((error: unknown) => this.log.error({ token, err: messageOf(error) }, "stopping leader components failed"));
-      this.log.info({ token }, "leader components stopped");
+      await current.term.stop().catch((error: unknown) => this.log.error({ term: token, err: messageOf(error) }, "stopping leader components failed"));
+      this.log.info({ term: token }, "leader components stopped");
     });
   }
 
