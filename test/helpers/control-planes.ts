@@ -21,6 +21,13 @@ export interface ReplicaSet {
    * leads and every one of them names it as the leader; resolves with it.
    */
   agreedLeader(timeoutMs?: number, among?: Replica[]): Promise<Replica>;
+  /**
+   * Waits until one of `among` (default: the live replicas) says it leads,
+   * polling every 20 ms; for timing a failover, before the others have heard.
+   */
+  firstLeader(timeoutMs?: number, among?: Replica[]): Promise<Replica>;
+  /** Starts one more replica with the same options. */
+  add(): Promise<Replica>;
   /** Stops every process (SIGKILL for stopped or hanging ones) and removes the data dirs. */
   stopAll(): Promise<void>;
 }
@@ -45,6 +52,12 @@ export async function startReplicas(count: number, options: ReplicaSetOptions): 
     replicas,
     alive: () => replicas.filter((replica) => replica.alive()),
     agreedLeader: (timeoutMs = 15_000, among) => agreedLeader(among ?? set.alive(), timeoutMs),
+    firstLeader: (timeoutMs = 15_000, among) => firstLeader(among ?? set.alive(), timeoutMs),
+    add: async () => {
+      const replica = await startReplica(`replica-${replicas.length}`, options, dirs);
+      replicas.push(replica);
+      return replica;
+    },
     stopAll: async () => {
       await Promise.all(
         replicas.map(async (replica) => {
@@ -57,7 +70,7 @@ export async function startReplicas(count: number, options: ReplicaSetOptions): 
     },
   };
   try {
-    for (let index = 0; index < count; index++) replicas.push(await startReplica(`replica-${index}`, options, dirs));
+    for (let index = 0; index < count; index++) await set.add();
   } catch (error) {
     await set.stopAll();
     throw error;
@@ -104,5 +117,17 @@ async function agreedLeader(among: Replica[], timeoutMs: number): Promise<Replic
     last = JSON.stringify(views);
     if (Date.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms; last views: ${last}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function firstLeader(among: Replica[], timeoutMs: number): Promise<Replica> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = among.filter((replica) => replica.alive());
+    const views = await Promise.all(alive.map((replica) => replica.leadership()));
+    const leader = alive.find((_, index) => views[index]?.role === "leader");
+    if (leader) return leader;
+    if (Date.now() > deadline) throw new Error(`no replica became leader within ${timeoutMs} ms; last views: ${JSON.stringify(views)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
