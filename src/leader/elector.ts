@@ -80,7 +80,7 @@ export class LeaderElector {
       { term: error.heldToken, currentTerm: error.currentToken, holder: error.currentHolder },
       "write refused: another replica holds the lease; stepping down",
     );
-    this.#apply(afterFenced(this.#state, error.heldToken));
+    void this.#apply(afterFenced(this.#state, error.heldToken));
   }
 
   /**

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createRepo, type TestRepo } from "../helpers/git-fixture.ts";
+import { runCli } from "../helpers/cli.ts";
 import { startReplicas, type Replica, type ReplicaSet } from "../helpers/control-planes.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
 const database = useTestDatabase();
+/** Three real processes, each failover a few seconds: far beyond the default 30 s per test on two shared cores. */
+const timeoutMs = 120_000;
 const configMap = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 let replicas: ReplicaSet | undefined;
@@ -42,8 +45,11 @@ describe("several control planes sharing one PostgreSQL", () => {
   it("elect one leader; each SIGKILLed leader is replaced within 5 s, and the new leader syncs", async () => {
     const set = await threeReplicas();
     let leader = await set.agreedLeader();
+    const leaderView = (await leader.leadership())!;
     for (const replica of set.replicas) {
       expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
+      const status = await runCli(["status", "--server", replica.url]);
+      expect(status.stdout).toContain(`leader: ${leaderView.replica} (${leader.url}), term ${leaderView.leader!.token}; asked: ${replica === leader ? "leader" : "follower"}`);
       await expect.poll(() => liveSha(replica), { timeout: 10_000 }).toMatch(/^[0-9a-f]{40}$/);
     }
 
@@ -64,7 +70,7 @@ describe("several control planes sharing one PostgreSQL", () => {
       for (const replica of set.alive()) await expect.poll(() => liveSha(replica), { timeout: 10_000 }).toBe(sha);
     }
     expect(set.alive()).toEqual([leader]);
-  });
+  }, timeoutMs);
 
   it("hands over at once when the leader is stopped with SIGTERM: it releases the lease", async () => {
     const set = await threeReplicas();
@@ -75,7 +81,7 @@ describe("several control planes sharing one PostgreSQL", () => {
     // Far sooner than the 4 s lease would take to run out.
     expect(Date.now() - stoppedAt).toBeLessThan(2_000);
     expect(leader.cli.output()).toMatch(/lease released/);
-  });
+  }, timeoutMs);
 
   it("refuses the writes of a leader paused past its lease once it resumes, and it steps down", async () => {
     const set = await threeReplicas();
@@ -103,5 +109,5 @@ describe("several control planes sharing one PostgreSQL", () => {
       process.stderr.write(`pause round ${round}: ${refused} write(s) of the resumed leader refused\n`);
     }
     expect(refused).toBeGreaterThan(0);
-  });
+  }, timeoutMs);
 });
