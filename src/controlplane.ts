@@ -92,6 +92,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
         (token) => elector?.abandon(token),
       );
       current = () => terms.current;
+      // Popped after the elector stopped: a term lost just before shutdown may still be stopping.
+      stack.push(() => terms.idle());
       leadership = () => {
         const view = elector?.view();
         const leader = view?.leader;

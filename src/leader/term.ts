@@ -55,6 +55,11 @@ export class TermRunner<Term extends LeaderTerm> {
     });
   }
 
+  /** Resolves once every start and stop asked for so far is done (shutdown waits for a term still stopping). */
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+
   #enqueue(step: () => Promise<void>): Promise<void> {
     this.#chain = this.#chain.then(step);
     return this.#chain;
