@@ -35,6 +35,13 @@ export interface ReplicaSet {
 export interface ReplicaSetOptions {
   databaseUrl: string;
   repo: string;
+  /**
+   * One data dir for every replica (kept after stopAll; the caller owns it).
+   * Replicas on one host that run the local node need it: the local node's
+   * agent lives under `<data-dir>/agent`, and a new leader must reach the
+   * agent (and the pods) the old one started. Default: one temp dir each.
+   */
+  dataDir?: string;
   /** Extra `capstan up` flags for every replica. */
   args?: string[];
   env?: Record<string, string>;
@@ -79,10 +86,14 @@ export async function startReplicas(count: number, options: ReplicaSetOptions): 
 }
 
 async function startReplica(name: string, options: ReplicaSetOptions, dirs: Array<{ cleanup(): Promise<void> }>): Promise<Replica> {
-  const dataDir = await tempDir(`capstan-${name}-`);
-  dirs.push(dataDir);
+  let dataDir = options.dataDir;
+  if (!dataDir) {
+    const own = await tempDir(`capstan-${name}-`);
+    dirs.push(own);
+    dataDir = own.path;
+  }
   const cli = startCli(
-    ["up", "--port", "0", "--replicas-share", options.databaseUrl, "--data-dir", dataDir.path, "--repo", options.repo, ...(options.args ?? [])],
+    ["up", "--port", "0", "--replicas-share", options.databaseUrl, "--data-dir", dataDir, "--repo", options.repo, ...(options.args ?? [])],
     { CAPSTAN_LOG_LEVEL: "info", ...options.env },
   );
   const [, url] = await cli.waitFor(/capstan is up: (http:\/\/\S+)/, 60_000);
