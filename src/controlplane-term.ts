@@ -90,8 +90,9 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
     const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
     const objectListener = await listenForNotifications(
       context.databaseUrl,
-      [channels.objects],
-      (_channel, payload) => {
+      [channels.objects, channels.syncTrigger],
+      (channel, payload) => {
+        if (channel === channels.syncTrigger) return sync.trigger();
         // Parsed once for all three listeners; a malformed payload (logged) still refreshes the node links, to be safe.
         const change = parseObjectChange(payload, log);
         if (change) controllers.notify(change);

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import { startLeaderComponents, type LeaderComponents, type LeaderTermContext } from "./controlplane-term.ts";
 import { NotLeaderError } from "./errors.ts";
 import type { Logger } from "./logging.ts";
-import { createPool, listen as listenForNotifications, migrate, startEmbeddedPostgres } from "./db/index.ts";
+import { channels, createPool, listen as listenForNotifications, migrate, notify, startEmbeddedPostgres } from "./db/index.ts";
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, redactUrl } from "./gitsync/index.ts";
 import { controlPlaneLease, leaderChannel, LeaderElector, LeaseFence, TermRunner } from "./leader/index.ts";
@@ -68,12 +68,14 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;
+    let onPush: () => void;
     let leadership: () => Leadership;
     let startLeading: (url: string) => Promise<void>;
     if (!config.replicasShare) {
       const components = await startLeaderComponents(termContext, store);
       stack.push(() => components.stop());
       current = () => components;
+      onPush = () => components.sync.trigger();
       let self: Leadership["leader"] = null;
       leadership = () => ({ mode: "single", replica, role: "leader", leader: self, fencedWrites: 0 });
       startLeading = async (url) => {
@@ -92,6 +94,9 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
         (token) => elector?.abandon(token),
       );
       current = () => terms.current;
+      // A load balancer hands the webhook to any replica: tell whichever leads.
+      onPush = () =>
+        void notify(pool, channels.syncTrigger, "").catch((error: Error) => log.warn({ err: error.message }, "could not pass the push on to the leader"));
       // Popped after the elector stopped: a term lost just before shutdown may still be stopping.
       stack.push(() => terms.idle());
       leadership = () => {
@@ -137,7 +142,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       leadership: () => leadership(),
       webhook: config.webhookSecret
-        ? { secret: config.webhookSecret, branch: config.branch, onPush: () => current()?.sync.trigger() }
+        ? { secret: config.webhookSecret, branch: config.branch, onPush: () => onPush() }
         : undefined,
     });
     const server = await listen(app, config.host, config.port);

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRepo, type TestRepo } from "../helpers/git-fixture.ts";
 import { runCli } from "../helpers/cli.ts";
@@ -18,13 +19,14 @@ afterEach(async () => {
   repo = undefined;
 });
 
-async function threeReplicas(): Promise<ReplicaSet> {
+async function threeReplicas(options: { pollSeconds?: string; env?: Record<string, string> } = {}): Promise<ReplicaSet> {
   await database().pool.query("TRUNCATE revisions, objects, events, sync_state, leader_lease RESTART IDENTITY CASCADE");
   repo = await createRepo();
   await repo.write("app.yaml", configMap("app", "1"));
   await repo.commit("first");
-  // A short poll: the leader writes (records a fetch) five times a second, so a resumed old leader has writes in flight.
-  replicas = await startReplicas(3, { databaseUrl: database().url, repo: repo.dir, args: ["--poll-interval", "0.2"] });
+  // A short poll by default: the leader writes (records a fetch) five times a second, so a resumed old leader has writes in flight.
+  const args = ["--poll-interval", options.pollSeconds ?? "0.2"];
+  replicas = await startReplicas(3, { databaseUrl: database().url, repo: repo.dir, args, env: options.env });
   return replicas;
 }
 
@@ -109,5 +111,25 @@ describe("several control planes sharing one PostgreSQL", () => {
       process.stderr.write(`pause round ${round}: ${refused} write(s) of the resumed leader refused\n`);
     }
     expect(refused).toBeGreaterThan(0);
+  }, timeoutMs);
+
+  it("passes a push webhook that reached a follower on to the leader, which fetches at once", async () => {
+    const secret = "webhook-secret-for-ha";
+    const set = await threeReplicas({ pollSeconds: "3600", env: { CAPSTAN_WEBHOOK_SECRET: secret } });
+    const leader = await set.agreedLeader();
+    const follower = set.replicas.find((replica) => replica !== leader)!;
+    await expect.poll(() => liveSha(follower), { timeout: 10_000 }).toMatch(/^[0-9a-f]{40}$/);
+    await repo!.write("app.yaml", configMap("app", "pushed"));
+    const sha = await repo!.commit("pushed");
+    const body = JSON.stringify({ ref: "refs/heads/main", after: sha });
+    const signature = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+    const response = await fetch(`${follower.url}/hooks/git`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": signature },
+    });
+    expect(response.status).toBe(202);
+    // Polling is hourly: only the webhook can have brought the commit in.
+    await expect.poll(() => liveSha(follower), { timeout: 10_000 }).toBe(sha);
   }, timeoutMs);
 });
