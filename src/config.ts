@@ -40,6 +40,8 @@ export const upConfigSchema = z.strictObject({
    * Unset → this process is the only control plane and always leads.
    */
   replicasShare: z.string().min(1).optional(),
+  /** The URL other replicas and users reach this one's page and API at; unset → the listening address. */
+  advertiseUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** How long a leader's lease lasts after each renewal, by the database's clock. */
   leaseDurationSeconds: z.coerce.number().positive().default(4),
   /** How often the leader renews its lease, and the longest a follower waits between attempts. */
@@ -81,6 +83,7 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   resyncIntervalSeconds: "CAPSTAN_RESYNC_INTERVAL",
   logLevel: "CAPSTAN_LOG_LEVEL",
   replicasShare: "CAPSTAN_REPLICAS_SHARE",
+  advertiseUrl: "CAPSTAN_ADVERTISE_URL",
   leaseDurationSeconds: "CAPSTAN_LEASE_DURATION",
   leaseRenewIntervalSeconds: "CAPSTAN_LEASE_RENEW_INTERVAL",
   leaseRenewDeadlineSeconds: "CAPSTAN_LEASE_RENEW_DEADLINE",

@@ -147,7 +147,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     });
     const server = await listen(app, config.host, config.port);
     stack.push(() => server.close());
-    await startLeading(server.url);
+    // With --host 0.0.0.0 the listening address means nothing to another host.
+    await startLeading(config.advertiseUrl ?? server.url);
     log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch, replica, replicasShare: Boolean(config.replicasShare) }, "capstan is up");
 
     function leaderComponents(): LeaderComponents {

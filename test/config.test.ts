@@ -35,4 +35,9 @@ describe("loadUpConfig: several control planes", () => {
   ])("refuses %s", (_name, env, message) => {
     expect(() => loadUpConfig({}, env)).toThrow(message);
   });
+
+  it("takes CAPSTAN_ADVERTISE_URL as where others reach this replica, and refuses anything but http(s)", () => {
+    expect(loadUpConfig({}, { CAPSTAN_ADVERTISE_URL: "http://cp-1.internal:8080" }).advertiseUrl).toBe("http://cp-1.internal:8080");
+    expect(() => loadUpConfig({}, { CAPSTAN_ADVERTISE_URL: "cp-1.internal:8080" })).toThrow(/--advertise-url \(CAPSTAN_ADVERTISE_URL\)/);
+  });
 });
