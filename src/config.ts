@@ -34,6 +34,30 @@ export const upConfigSchema = z.strictObject({
   /** Private key for SSH nodes whose manifest names no identityFile; unset → ~/.ssh/id_ed25519, then id_rsa. */
   sshKey: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * PostgreSQL shared by several control planes (`--replicas-share`): all serve
+   * the page and API, one elected leader runs sync, controllers and node links.
+   * Unset → this process is the only control plane and always leads.
+   */
+  replicasShare: z.string().min(1).optional(),
+  /** The URL other replicas and users reach this one's page and API at; unset → the listening address. */
+  advertiseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long a leader's lease lasts after each renewal, by the database's clock. */
+  leaseDurationSeconds: z.coerce.number().positive().default(4),
+  /** How often the leader renews its lease, and the longest a follower waits between attempts. */
+  leaseRenewIntervalSeconds: z.coerce.number().positive().default(1),
+  /** A leader that could not renew for this long steps down; shorter than the lease, longer than the interval. */
+  leaseRenewDeadlineSeconds: z.coerce.number().positive().default(3),
+}).superRefine((config, context) => {
+  if (config.leaseRenewIntervalSeconds >= config.leaseRenewDeadlineSeconds) {
+    context.addIssue({ code: "custom", path: ["leaseRenewIntervalSeconds"], message: "must be shorter than the renew deadline" });
+  }
+  if (config.leaseRenewDeadlineSeconds >= config.leaseDurationSeconds) {
+    context.addIssue({ code: "custom", path: ["leaseRenewDeadlineSeconds"], message: "must be shorter than the lease duration" });
+  }
+  if (config.replicasShare && config.databaseUrl && config.replicasShare !== config.databaseUrl) {
+    context.addIssue({ code: "custom", path: ["replicasShare"], message: "names another database than DATABASE_URL; give one of them" });
+  }
 });
 
 export type UpConfig = z.infer<typeof upConfigSchema>;
@@ -58,6 +82,11 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   evictionGraceSeconds: "CAPSTAN_EVICTION_GRACE",
   resyncIntervalSeconds: "CAPSTAN_RESYNC_INTERVAL",
   logLevel: "CAPSTAN_LOG_LEVEL",
+  replicasShare: "CAPSTAN_REPLICAS_SHARE",
+  advertiseUrl: "CAPSTAN_ADVERTISE_URL",
+  leaseDurationSeconds: "CAPSTAN_LEASE_DURATION",
+  leaseRenewIntervalSeconds: "CAPSTAN_LEASE_RENEW_INTERVAL",
+  leaseRenewDeadlineSeconds: "CAPSTAN_LEASE_RENEW_DEADLINE",
 };
 
 export function loadUpConfig(flags: Partial<Record<keyof UpConfigInput, unknown>>, env: NodeJS.ProcessEnv = process.env): UpConfig {
@@ -77,6 +106,8 @@ export function loadUpConfig(flags: Partial<Record<keyof UpConfigInput, unknown>
     throw new ConfigError(`invalid configuration:\n  ${issues.join("\n  ")}`);
   }
   const config = parsed.data;
+  // The shared database is the database: everything else reads databaseUrl.
+  if (config.replicasShare) config.databaseUrl = config.replicasShare;
   config.dataDir = resolve(config.dataDir);
   if (config.repo && !/^https?:\/\//.test(config.repo)) config.repo = resolve(config.repo);
   if (config.sshKey) config.sshKey = resolve(config.sshKey);

@@ -1,15 +1,21 @@
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { UpConfig } from "./config.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { startLeaderComponents, type LeaderComponents, type LeaderTermContext } from "./controlplane-term.ts";
+import { NotLeaderError } from "./errors.ts";
 import type { Logger } from "./logging.ts";
-import { channels, createPool, listen as listenForNotifications, migrate, startEmbeddedPostgres } from "./db/index.ts";
+import { channels, createPool, listen as listenForNotifications, migrate, notify, startEmbeddedPostgres } from "./db/index.ts";
 import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
-import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
-import { NodeManager, transportFactory } from "./nodes/index.ts";
-import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
-import { createStatusApp, listen } from "./status/index.ts";
+import { ensureExampleRepository, redactUrl } from "./gitsync/index.ts";
+import { controlPlaneLease, leaderChannel, LeaderElector, LeaseFence, TermRunner } from "./leader/index.ts";
+import type { GitSync } from "./gitsync/index.ts";
+import type { NodeManager } from "./nodes/index.ts";
+import type { ControllerManager } from "./reconcilers/index.ts";
+import { createStatusApp, listen, type Leadership } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -17,23 +23,29 @@ export interface ControlPlane {
   /** Where the page and API listen, e.g. http://127.0.0.1:8080. */
   url: string;
   databaseUrl: string;
-  sync: GitSync;
-  nodes: NodeManager;
-  controllers: ControllerManager;
-  /** Stops everything it started, in reverse order. Idempotent. */
+  /** The leader's components; reading one on a follower throws NotLeaderError. */
+  readonly sync: GitSync;
+  readonly nodes: NodeManager;
+  readonly controllers: ControllerManager;
+  leadership(): Leadership;
+  /** Stops everything it started, in reverse order; a leader releases its lease. Idempotent. */
   stop(): Promise<void>;
 }
 
 /**
  * `capstan up`: the store (embedded PostgreSQL unless DATABASE_URL is set),
- * migrations, the Git sync loop, the node links, the controllers (with the
- * scheduler and the garbage collector) and the HTTP server.
+ * migrations, the HTTP server, and the leader's components (Git sync, node
+ * links, controllers with the scheduler and the garbage collector). Alone,
+ * this process always leads; with `--replicas-share` it runs them only while
+ * it holds the lease (src/leader/), behind the lease's fence.
  */
 export async function startControlPlane(config: UpConfig, log: Logger, clock: Clock = systemClock): Promise<ControlPlane> {
   const stack: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    while (stack.length > 0) await stack.pop()!().catch((error: Error) => log.error({ err: error.message }, "shutdown step failed"));
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      while (stack.length > 0) await stack.pop()!().catch((error: Error) => log.error({ err: error.message }, "shutdown step failed"));
+    })());
   try {
     // First, so that its worker threads load while the store starts.
     const validationPool = new ValidationPool();
@@ -49,102 +61,118 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     const pool = createPool(databaseUrl);
     stack.push(() => pool.end());
     await migrate(pool);
+    // Unguarded: the page and API only read, and a lone control plane needs no fence.
     const store = new PgDesiredStore(pool);
-
     const repo = config.repo ?? (await ensureExampleRepository(join(config.dataDir, "examples-repo"), join(packageRoot, "examples-repo")));
-    const source = openGitSource({
-      url: repo,
-      branch: config.branch,
-      path: config.path,
-      cacheDir: join(config.dataDir, "git"),
-      auth: { username: config.gitUsername, password: config.gitPassword, token: config.gitToken },
-    });
-    const sync = new GitSync({
-      validationPool,
-      source,
-      store,
-      clock,
-      log: log.child({ component: "gitsync" }),
-      describe: { url: redactUrl(repo), branch: config.branch, path: config.path },
-      pollIntervalMs: config.pollIntervalSeconds * 1000,
-    });
-    sync.start();
-    stack.push(() => sync.stop());
+    const termContext: LeaderTermContext = { config, log, clock, databaseUrl, validationPool, repo, packageRoot };
+    const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
-    // One link per Node in the store; the local node's agent is this package's own capstan-agent.
-    const nodes: NodeManager = new NodeManager({
-      store,
-      clock,
-      log: log.child({ component: "nodes" }),
-      transportFor: transportFactory({
-        local: { stateDir: join(config.dataDir, "agent"), agentCommand: `${process.execPath} ${join(packageRoot, "bin", "capstan-agent.js")}` },
-        sshKeyPath: config.sshKey,
-        log: log.child({ component: "nodes" }),
-      }),
-      // A relative workingDir on the local node resolves against the repository when it is a local checkout.
-      workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
-    });
-    const controllers = new ControllerManager({
-      store,
-      clock,
-      log: log.child({ component: "controllers" }),
-      reconcilers: standardReconcilers({
-        schedulerStrategy: config.schedulerStrategy,
-        evictionGraceMs: config.evictionGraceSeconds * 1000,
-        podMetrics: podMetricsFrom(nodes),
-      }),
-      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
-    });
-    const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
-    const objectListener = await listenForNotifications(
-      databaseUrl,
-      [channels.objects],
-      (_channel, payload) => {
-        // Parsed once for all three listeners; a malformed payload (logged) still refreshes the node links, to be safe.
-        const change = parseObjectChange(payload, log);
-        if (change) controllers.notify(change);
-        if (!change || wakesNodeManager(change)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
-        if (change?.deleted) garbageCollector.kick();
-      },
-      {
-        log,
-        // Notifications sent while the connection was down are lost: relist everything.
-        onReconnect: async () => {
-          await Promise.all([nodes.refresh(), controllers.resync()]);
-          garbageCollector.kick();
+    let current: () => LeaderComponents | undefined;
+    let onPush: () => void;
+    let leadership: () => Leadership;
+    let startLeading: (url: string) => Promise<void>;
+    if (!config.replicasShare) {
+      const components = await startLeaderComponents(termContext, store);
+      stack.push(() => components.stop());
+      current = () => components;
+      onPush = () => components.sync.trigger();
+      let self: Leadership["leader"] = null;
+      leadership = () => ({ mode: "single", replica, role: "leader", leader: self, fencedWrites: 0 });
+      startLeading = async (url) => {
+        self = { replica, url, token: null };
+      };
+    } else {
+      const electionPool = createPool(databaseUrl, { max: 2, applicationName: "capstan-leader", statementTimeoutMs: config.leaseDurationSeconds * 1000 });
+      stack.push(() => electionPool.end());
+      let elector: LeaderElector | undefined;
+      const terms = new TermRunner<LeaderComponents>(
+        (token) => {
+          const fence = new LeaseFence(controlPlaneLease, token, (error) => elector?.fenced(error));
+          return startLeaderComponents({ ...termContext, log: log.child({ term: token }) }, new PgDesiredStore(pool, { writeGuard: fence }));
         },
-      },
-    );
-    stack.push(() => objectListener.close());
-    // After LISTEN is in place, so that no change between the first read and the listener is missed.
-    await nodes.start();
-    stack.push(() => nodes.stop());
-    await controllers.start();
-    stack.push(() => controllers.stop());
-    garbageCollector.start();
-    stack.push(() => garbageCollector.stop());
+        log.child({ component: "leader" }),
+        (token) => elector?.abandon(token),
+      );
+      current = () => terms.current;
+      // A load balancer hands the webhook to any replica: tell whichever leads.
+      onPush = () =>
+        void notify(pool, channels.syncTrigger, "").catch((error: Error) => log.warn({ err: error.message }, "could not pass the push on to the leader"));
+      // Popped after the elector stopped: a term lost just before shutdown may still be stopping.
+      stack.push(() => terms.idle());
+      leadership = () => {
+        const view = elector?.view();
+        const leader = view?.leader;
+        return {
+          mode: "replicas",
+          replica,
+          role: view?.role ?? "follower",
+          leader: leader ? { replica: leader.holder, url: leader.url, token: leader.token } : null,
+          fencedWrites: view?.fencedWrites ?? 0,
+        };
+      };
+      startLeading = async (url) => {
+        const started = new LeaderElector({
+          pool: electionPool,
+          lease: controlPlaneLease,
+          replica,
+          url,
+          timing: {
+            leaseMs: config.leaseDurationSeconds * 1000,
+            renewIntervalMs: config.leaseRenewIntervalSeconds * 1000,
+            renewDeadlineMs: config.leaseRenewDeadlineSeconds * 1000,
+          },
+          log: log.child({ component: "leader", replica }),
+          onStartedLeading: (token) => terms.begin(token),
+          onStoppedLeading: (token) => terms.end(token),
+        });
+        elector = started;
+        // A release or hand-over is announced: followers try at once instead of at their next attempt.
+        const listener = await listenForNotifications(databaseUrl, [leaderChannel], () => started.wake(), { log, onReconnect: () => started.wake() });
+        stack.push(() => listener.close());
+        started.start();
+        // Popped first on shutdown: the term's components stop, then the lease is released.
+        stack.push(() => started.stop());
+      };
+    }
 
     const app = createStatusApp({
-      nodes,
+      nodes: { logs: (params, onText, signal) => leaderComponents().nodes.logs(params, onText, signal) },
       store,
       log: log.child({ component: "status" }),
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
+      leadership: () => leadership(),
       webhook: config.webhookSecret
-        ? { secret: config.webhookSecret, branch: config.branch, onPush: () => sync.trigger() }
+        ? { secret: config.webhookSecret, branch: config.branch, onPush: () => onPush() }
         : undefined,
     });
     const server = await listen(app, config.host, config.port);
     stack.push(() => server.close());
-    log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch }, "capstan is up");
-    return { url: server.url, databaseUrl, sync, nodes, controllers, stop };
+    // With --host 0.0.0.0 the listening address means nothing to another host.
+    await startLeading(config.advertiseUrl ?? server.url);
+    log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch, replica, replicasShare: Boolean(config.replicasShare) }, "capstan is up");
+
+    function leaderComponents(): LeaderComponents {
+      const components = current();
+      if (!components) throw new NotLeaderError(leadership().leader?.url ?? null);
+      return components;
+    }
+    return {
+      url: server.url,
+      databaseUrl,
+      get sync() {
+        return leaderComponents().sync;
+      },
+      get nodes() {
+        return leaderComponents().nodes;
+      },
+      get controllers() {
+        return leaderComponents().controllers;
+      },
+      leadership: () => leadership(),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-/** Spec changes of the kinds a node's pod set and Service routes are made of; status-only writes (the agents' own reports) do not count. */
-function wakesNodeManager(change: ObjectChange): boolean {
-  // A deleted PersistentVolumeClaim may leave a directory for a node's agent to remove.
-  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice", "PersistentVolumeClaim"].includes(change.kind);
 }

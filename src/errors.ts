@@ -120,6 +120,38 @@ export class StoreUnavailableError extends CapstanError {
   override readonly transient = true;
 }
 
+/**
+ * A write of a leader's term was refused: another replica has acquired the
+ * lease since (its fencing token moved on), so this one no longer leads and
+ * the write changed nothing. Transient: the term's components are being
+ * stopped, and retrying is harmless until they are.
+ */
+export class LostLeadershipError extends CapstanError {
+  readonly code = "LostLeadership";
+  override readonly transient = true;
+  constructor(
+    readonly lease: string,
+    /** The token of the term that tried to write. */
+    readonly heldToken: number,
+    /** The lease's token now; null when the lease row is gone. */
+    readonly currentToken: number | null,
+    readonly currentHolder: string | null,
+  ) {
+    super(
+      `lease ${lease}: this replica's term ${heldToken} is over (now term ${currentToken ?? "none"}, held by ${currentHolder ?? "nobody"}); write refused`,
+    );
+  }
+}
+
+/** A request needs the leader's components (node links, say) and this replica only follows. */
+export class NotLeaderError extends CapstanError {
+  readonly code = "NotLeader";
+  override readonly transient = true;
+  constructor(readonly leaderUrl: string | null) {
+    super(`this replica is not the leader${leaderUrl ? `; ask ${leaderUrl}` : " and no leader is known right now"}`);
+  }
+}
+
 /** A node's SSH (or local) endpoint cannot be reached or refused us. Retried with back-off. */
 export class NodeUnreachableError extends CapstanError {
   readonly code = "NodeUnreachable";
@@ -189,7 +221,11 @@ export function toHttpStatus(error: unknown): number {
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
-  if (error instanceof StoreUnavailableError || error instanceof GitSourceError || error instanceof NodeNotConnectedError) return 503;
+  if (error instanceof StoreUnavailableError ||
+    error instanceof GitSourceError ||
+    error instanceof NodeNotConnectedError ||
+    error instanceof LostLeadershipError ||
+    error instanceof NotLeaderError) return 503;
   return 500;
 }
 

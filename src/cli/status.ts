@@ -22,6 +22,15 @@ export function registerStatus(program: Command): void {
       revision ? `revision ${revision.sha.slice(0, 10)} (${revision.state}) ${revision.subject} — ${revision.author}\n` : "revision: none applied yet\n",
     );
     if (status.sync?.lastError) process.stdout.write(`sync: ${status.sync.lastError}\n`);
+    const leadership = status.leadership;
+    if (leadership?.mode === "replicas") {
+      const leader = leadership.leader;
+      process.stdout.write(
+        leader
+          ? `leader: ${leader.replica}${leader.url ? ` (${leader.url})` : ""}, term ${leader.token}; asked: ${leadership.role}\n`
+          : `leader: none known (a failover is under way); asked: ${leadership.role}\n`,
+      );
+    }
     process.stdout.write("\n");
     process.stdout.write(
       formatTable(

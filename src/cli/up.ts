@@ -14,6 +14,10 @@ export function registerUp(program: Command): void {
     .option("--port <n>", "port for the page and API, 0 = any free port (env CAPSTAN_PORT, default 8080)")
     .option("--data-dir <dir>", "where capstan keeps its data (env CAPSTAN_DATA_DIR, default ~/.capstan)")
     .option("--poll-interval <seconds>", "how often to fetch the repository (env CAPSTAN_POLL_INTERVAL, default 5)")
+    .option(
+      "--replicas-share <database-url>",
+      "run as one of several control planes sharing this PostgreSQL; one elected leader acts (env CAPSTAN_REPLICAS_SHARE)",
+    )
     .option("--ssh-key <path>", "private key for SSH nodes that name no identityFile (env CAPSTAN_SSH_KEY, default ~/.ssh/id_ed25519)")
     .action(async (flags: Record<string, string | undefined>) => {
       const config = loadUpConfig({
@@ -25,6 +29,7 @@ export function registerUp(program: Command): void {
         dataDir: flags.dataDir,
         pollIntervalSeconds: flags.pollInterval,
         sshKey: flags.sshKey,
+        replicasShare: flags.replicasShare,
       });
       const log = createLogger({ level: config.logLevel });
       const stopRequested = waitForStopSignal(log);

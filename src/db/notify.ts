@@ -7,6 +7,8 @@ export const channels = {
   objects: "capstan_objects",
   revisions: "capstan_revisions",
   events: "capstan_events",
+  /** A push webhook reached some replica: whichever leads fetches now (no payload). */
+  syncTrigger: "capstan_sync_trigger",
 } as const;
 
 export interface ListenOptions {

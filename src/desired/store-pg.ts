@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { withTransaction } from "../db/index.ts";
+import { withTransaction, type WriteGuard } from "../db/index.ts";
 import { ConflictError, ObjectNotFoundError, type ManifestProblem } from "../errors.ts";
 import { pruneAnnotation } from "./annotations.ts";
 import { gitHash, specHash } from "./canonical.ts";
@@ -30,11 +30,37 @@ const SYNC_LOCK_KEY = 0x63617073; // "caps"
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
 
+export interface PgDesiredStoreOptions {
+  /**
+   * Checked first in every write transaction (the leader's fencing token, with
+   * several control planes); a refused check leaves everything unchanged.
+   * Without one, single-statement writes run as one autocommitted statement.
+   */
+  writeGuard?: WriteGuard;
+}
+
 export class PgDesiredStore implements DesiredStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PgDesiredStoreOptions = {},
+  ) {}
+
+  /** A write transaction, the guard's check first on the same connection. */
+  #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const guard = this.options.writeGuard;
+    return withTransaction(this.pool, async (client) => {
+      if (guard) await guard.check(client);
+      return work(client);
+    });
+  }
+
+  /** A single-statement write: one round trip unguarded, a guarded transaction otherwise. */
+  #write<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.options.writeGuard ? this.#transaction(work) : work(this.pool);
+  }
 
   async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
-    return withTransaction(this.pool, async (client) => {
+    return this.#transaction(async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
       const plan = await planObjectWrites(client, objects);
       if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
@@ -66,7 +92,7 @@ export class PgDesiredStore implements DesiredStore {
   }
 
   async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {
-    await withTransaction(this.pool, async (client) => {
+    await this.#transaction(async (client) => {
       const errors = problems.filter((problem) => problem.severity === "error");
       const warnings = problems.filter((problem) => problem.severity === "warning");
       await upsertRevision(client, commit, "rejected", errors, warnings, null);
@@ -80,7 +106,7 @@ export class PgDesiredStore implements DesiredStore {
 
   async supersedeRevisions(commits: CommitInfo[]): Promise<void> {
     if (commits.length === 0) return;
-    await withTransaction(this.pool, async (client) => {
+    await this.#transaction(async (client) => {
       for (const commit of commits) await upsertRevision(client, commit, "superseded", [], [], null);
     });
   }
@@ -129,23 +155,25 @@ export class PgDesiredStore implements DesiredStore {
 
   async createObject(object: NewObject): Promise<StoredObject> {
     try {
-      const result = await this.pool.query(
-        `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, status, spec_hash,
-                              owner_uid, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'controller')
-         RETURNING *`,
-        [
-          object.kind,
-          object.namespace,
-          object.name,
-          object.apiVersion,
-          JSON.stringify(object.labels ?? {}),
-          JSON.stringify(object.annotations ?? {}),
-          JSON.stringify(object.spec),
-          JSON.stringify(object.status ?? {}),
-          specHash(object.spec),
-          object.ownerUid ?? null,
-        ],
+      const result = await this.#write((db) =>
+        db.query(
+          `INSERT INTO objects (kind, namespace, name, api_version, labels, annotations, spec, status, spec_hash,
+                                owner_uid, source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'controller')
+           RETURNING *`,
+          [
+            object.kind,
+            object.namespace,
+            object.name,
+            object.apiVersion,
+            JSON.stringify(object.labels ?? {}),
+            JSON.stringify(object.annotations ?? {}),
+            JSON.stringify(object.spec),
+            JSON.stringify(object.status ?? {}),
+            specHash(object.spec),
+            object.ownerUid ?? null,
+          ],
+        ),
       );
       return objectFromRow(result.rows[0]);
     } catch (error) {
@@ -163,30 +191,32 @@ export class PgDesiredStore implements DesiredStore {
     // (READ COMMITTED re-evaluates the WHERE clause) and matches nothing.
     // git_hash is cleared when something changes, so that the next commit
     // declaring the object writes Git's version back instead of skipping it.
-    const result = await this.pool.query(
-      `UPDATE objects SET
-         labels = COALESCE($5::jsonb, labels), annotations = COALESCE($6::jsonb, annotations),
-         spec = COALESCE($7::jsonb, spec), spec_hash = COALESCE($8::text, spec_hash),
-         generation = generation + CASE WHEN spec_hash <> COALESCE($8::text, spec_hash) THEN 1 ELSE 0 END,
-         owner_uid = CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END,
-         git_hash = NULL
-       WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND resource_version = $4
-         AND (labels, annotations, spec, owner_uid) IS DISTINCT FROM
-             (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec),
-              CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END)
-       RETURNING *`,
-      [
-        key.kind,
-        key.namespace,
-        key.name,
-        expectedResourceVersion,
-        patch.labels === undefined ? null : JSON.stringify(patch.labels),
-        patch.annotations === undefined ? null : JSON.stringify(patch.annotations),
-        patch.spec === undefined ? null : JSON.stringify(patch.spec),
-        patch.spec === undefined ? null : specHash(patch.spec),
-        patch.ownerUid !== undefined,
-        patch.ownerUid ?? null,
-      ],
+    const result = await this.#write((db) =>
+      db.query(
+        `UPDATE objects SET
+           labels = COALESCE($5::jsonb, labels), annotations = COALESCE($6::jsonb, annotations),
+           spec = COALESCE($7::jsonb, spec), spec_hash = COALESCE($8::text, spec_hash),
+           generation = generation + CASE WHEN spec_hash <> COALESCE($8::text, spec_hash) THEN 1 ELSE 0 END,
+           owner_uid = CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END,
+           git_hash = NULL
+         WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND resource_version = $4
+           AND (labels, annotations, spec, owner_uid) IS DISTINCT FROM
+               (COALESCE($5::jsonb, labels), COALESCE($6::jsonb, annotations), COALESCE($7::jsonb, spec),
+                CASE WHEN $9::boolean THEN $10::uuid ELSE owner_uid END)
+         RETURNING *`,
+        [
+          key.kind,
+          key.namespace,
+          key.name,
+          expectedResourceVersion,
+          patch.labels === undefined ? null : JSON.stringify(patch.labels),
+          patch.annotations === undefined ? null : JSON.stringify(patch.annotations),
+          patch.spec === undefined ? null : JSON.stringify(patch.spec),
+          patch.spec === undefined ? null : specHash(patch.spec),
+          patch.ownerUid !== undefined,
+          patch.ownerUid ?? null,
+        ],
+      ),
     );
     if (result.rows[0]) return objectFromRow(result.rows[0]);
     // Nothing written: a stale version, a missing object, or an update that changes nothing.
@@ -198,59 +228,65 @@ export class PgDesiredStore implements DesiredStore {
 
   async deleteObject(key: ObjectKey, options: { uid?: string } = {}): Promise<boolean> {
     if (options.uid !== undefined && !isUuid(options.uid)) return false;
-    const result = await this.pool.query(
-      `UPDATE objects SET deleted_at = now()
-       WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND ($4::uuid IS NULL OR uid = $4)`,
-      [key.kind, key.namespace, key.name, options.uid ?? null],
+    const result = await this.#write((db) =>
+      db.query(
+        `UPDATE objects SET deleted_at = now()
+         WHERE kind = $1 AND namespace = $2 AND name = $3 AND deleted_at IS NULL AND ($4::uuid IS NULL OR uid = $4)`,
+        [key.kind, key.namespace, key.name, options.uid ?? null],
+      ),
     );
     return (result.rowCount ?? 0) > 0;
   }
 
   async purgeEvents(before: Date): Promise<number> {
-    const result = await this.pool.query("DELETE FROM events WHERE last_time < $1", [before]);
+    const result = await this.#write((db) => db.query("DELETE FROM events WHERE last_time < $1", [before]));
     return result.rowCount ?? 0;
   }
 
   async purgeDeleted(before: Date): Promise<number> {
-    const result = await this.pool.query(
-      `DELETE FROM objects WHERE deleted_at < $1
-         AND CASE WHEN jsonb_typeof(status->'${finalizersField}') = 'array' THEN jsonb_array_length(status->'${finalizersField}') = 0 ELSE true END`,
-      [before],
+    const result = await this.#write((db) =>
+      db.query(
+        `DELETE FROM objects WHERE deleted_at < $1
+           AND CASE WHEN jsonb_typeof(status->'${finalizersField}') = 'array' THEN jsonb_array_length(status->'${finalizersField}') = 0 ELSE true END`,
+        [before],
+      ),
     );
     return result.rowCount ?? 0;
   }
 
   async purgeObject(uid: string): Promise<boolean> {
     if (!isUuid(uid)) return false;
-    const result = await this.pool.query("DELETE FROM objects WHERE uid = $1 AND deleted_at IS NOT NULL", [uid]);
+    const result = await this.#write((db) => db.query("DELETE FROM objects WHERE uid = $1 AND deleted_at IS NOT NULL", [uid]));
     return (result.rowCount ?? 0) > 0;
   }
 
   async updateStatuses(updates: StatusUpdate[]): Promise<number> {
     if (updates.length === 0) return 0;
-    const result = await this.pool.query(
-      `UPDATE objects o SET status = o.status || u.patch,
-         observed_generation = COALESCE(u.observed_generation, o.observed_generation), updated_at = now()
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::bigint[])
-            AS u(kind, namespace, name, uid, patch, observed_generation)
-       WHERE o.kind = u.kind AND o.namespace = u.namespace AND o.name = u.name AND o.deleted_at IS NULL
-         AND (u.uid IS NULL OR o.uid = u.uid)
-         AND (o.status IS DISTINCT FROM o.status || u.patch
-              OR o.observed_generation IS DISTINCT FROM COALESCE(u.observed_generation, o.observed_generation))`,
-      [
-        updates.map((update) => update.key.kind),
-        updates.map((update) => update.key.namespace),
-        updates.map((update) => update.key.name),
-        updates.map((update) => update.uid ?? null),
-        updates.map((update) => JSON.stringify(update.status)),
-        updates.map((update) => update.observedGeneration ?? null),
-      ],
+    const result = await this.#write((db) =>
+      db.query(
+        `UPDATE objects o SET status = o.status || u.patch,
+           observed_generation = COALESCE(u.observed_generation, o.observed_generation), updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::bigint[])
+              AS u(kind, namespace, name, uid, patch, observed_generation)
+         WHERE o.kind = u.kind AND o.namespace = u.namespace AND o.name = u.name AND o.deleted_at IS NULL
+           AND (u.uid IS NULL OR o.uid = u.uid)
+           AND (o.status IS DISTINCT FROM o.status || u.patch
+                OR o.observed_generation IS DISTINCT FROM COALESCE(u.observed_generation, o.observed_generation))`,
+        [
+          updates.map((update) => update.key.kind),
+          updates.map((update) => update.key.namespace),
+          updates.map((update) => update.key.name),
+          updates.map((update) => update.uid ?? null),
+          updates.map((update) => JSON.stringify(update.status)),
+          updates.map((update) => update.observedGeneration ?? null),
+        ],
+      ),
     );
     return result.rowCount ?? 0;
   }
 
   async recordEvent(event: NewEvent): Promise<void> {
-    await insertEvent(this.pool, event);
+    await this.#write((db) => insertEvent(db, event));
   }
 
   async listEvents(options: EventQuery = {}): Promise<StoredEvent[]> {
@@ -276,18 +312,20 @@ export class PgDesiredStore implements DesiredStore {
 
   async recordFetch(result: { url: string; branch: string; path: string; at: Date; error: string | null }): Promise<void> {
     // unreachable_since keeps the time of the first failure in a run of failures.
-    await this.pool.query(
-      `INSERT INTO sync_state (id, url, branch, path, last_fetch_at, last_success_at, last_error, unreachable_since)
-       VALUES ('default', $1, $2, $3, $4::timestamptz, CASE WHEN $5::text IS NULL THEN $4::timestamptz END, $5::text,
-               CASE WHEN $5::text IS NOT NULL THEN $4::timestamptz END)
-       ON CONFLICT (id) DO UPDATE SET
-         url = excluded.url, branch = excluded.branch, path = excluded.path,
-         last_fetch_at = excluded.last_fetch_at,
-         last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at),
-         last_error = excluded.last_error,
-         unreachable_since = CASE WHEN excluded.last_error IS NULL THEN NULL
-                                  ELSE COALESCE(sync_state.unreachable_since, excluded.unreachable_since) END`,
-      [result.url, result.branch, result.path, result.at, result.error],
+    await this.#write((db) =>
+      db.query(
+        `INSERT INTO sync_state (id, url, branch, path, last_fetch_at, last_success_at, last_error, unreachable_since)
+         VALUES ('default', $1, $2, $3, $4::timestamptz, CASE WHEN $5::text IS NULL THEN $4::timestamptz END, $5::text,
+                 CASE WHEN $5::text IS NOT NULL THEN $4::timestamptz END)
+         ON CONFLICT (id) DO UPDATE SET
+           url = excluded.url, branch = excluded.branch, path = excluded.path,
+           last_fetch_at = excluded.last_fetch_at,
+           last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at),
+           last_error = excluded.last_error,
+           unreachable_since = CASE WHEN excluded.last_error IS NULL THEN NULL
+                                    ELSE COALESCE(sync_state.unreachable_since, excluded.unreachable_since) END`,
+        [result.url, result.branch, result.path, result.at, result.error],
+      ),
     );
   }
 }

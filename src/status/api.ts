@@ -13,6 +13,20 @@ export const revisionListSchema = z.object({
   next: z.number().int().nullable(),
 });
 
+/** Which replica leads, as this replica sees it. */
+export const leadershipSchema = z.object({
+  /** `single`: the only control plane, always the leader; `replicas`: one of several sharing the database. */
+  mode: z.enum(["single", "replicas"]),
+  /** This replica's id. */
+  replica: z.string(),
+  role: z.enum(["leader", "follower"]),
+  /** The replica holding a live lease, or null while none is known. `token` is the fencing token (null alone). */
+  leader: z.object({ replica: z.string(), url: z.string().nullable(), token: z.number().int().nullable() }).nullable(),
+  /** Writes of this replica's past terms that the lease's fence refused. */
+  fencedWrites: z.number().int(),
+});
+export type Leadership = z.infer<typeof leadershipSchema>;
+
 export const statusSchema = z.object({
   revision: z
     .object({ sha: z.string(), subject: z.string(), author: z.string(), state: z.string(), committedAt: z.coerce.date() })
@@ -23,6 +37,7 @@ export const statusSchema = z.object({
   /** Defaulted so that a CLI still reads a control plane from before Jobs. */
   jobs: jobListSchema.shape.jobs.default([]),
   cronJobs: jobListSchema.shape.cronJobs.default([]),
+  leadership: leadershipSchema.optional(),
 });
 
 const revisionQuerySchema = z.strictObject({
@@ -30,7 +45,7 @@ const revisionQuerySchema = z.strictObject({
   before: z.coerce.number().int().min(1).optional(),
 });
 
-export function apiRoutes(store: DesiredStore): Hono {
+export function apiRoutes(store: DesiredStore, leadership?: () => Leadership): Hono {
   const api = new Hono();
 
   api.get("/revisions", async (c) => {
@@ -68,6 +83,7 @@ export function apiRoutes(store: DesiredStore): Hono {
         workloads,
         nodes,
         ...jobs,
+        leadership: leadership?.(),
       }),
     );
   });

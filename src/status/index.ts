@@ -1,5 +1,5 @@
 export { createStatusApp, listen, type RunningServer, type StatusServerOptions } from "./server.ts";
-export { apiRoutes, revisionListSchema, statusSchema } from "./api.ts";
+export { apiRoutes, leadershipSchema, revisionListSchema, statusSchema, type Leadership } from "./api.ts";
 export { nodeListSchema, nodeRoutes, type NodeList, type LogSource } from "./nodes-api.ts";
 export { podListSchema, workloadSummarySchema, nodeSummarySchema, type WorkloadSummary } from "./workloads.ts";
 export { serviceListSchema, serviceSummarySchema, type ServiceSummary } from "./services.ts";

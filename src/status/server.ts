@@ -4,7 +4,7 @@ import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore } from "../desired/index.ts";
 import { webhookRoute } from "../gitsync/index.ts";
-import { apiRoutes } from "./api.ts";
+import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
 
 export interface StatusServerOptions {
@@ -13,6 +13,8 @@ export interface StatusServerOptions {
   /** Checks that the store answers, for /readyz. */
   storeReachable: () => Promise<boolean>;
   webhook?: { secret: string; branch: string; onPush: () => void };
+  /** Which replica leads; /readyz wants one known. Without it this process counts as the leader. */
+  leadership?: () => Leadership;
   /** The node links, for container logs; without them the logs endpoint says so. */
   nodes?: LogSource;
 }
@@ -31,7 +33,10 @@ export function createStatusApp(options: StatusServerOptions): Hono {
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", async (c) => {
     const ready = await options.storeReachable().catch(() => false);
-    return ready ? c.text("ok") : c.text("store unreachable", 503);
+    if (!ready) return c.text("store unreachable", 503);
+    // Between a leader's death and a follower taking over nobody acts on changes: not ready.
+    const leader = options.leadership ? options.leadership().leader : { replica: "self" };
+    return leader ? c.text("ok") : c.text("no leader known", 503);
   });
 
   if (options.webhook) {
@@ -39,7 +44,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
     app.post("/hooks/git", webhookRoute({ secret, branch, onPush }));
   }
 
-  app.route("/api", apiRoutes(options.store));
+  app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
   return app;
 }

@@ -4,7 +4,7 @@ import { systemClock } from "../../src/clock.ts";
 import { MemoryDesiredStore } from "../../src/desired/index.ts";
 import { GitSync, openGitSource, type GitSource } from "../../src/gitsync/index.ts";
 import { silentLogger } from "../../src/logging.ts";
-import { createStatusApp } from "../../src/status/index.ts";
+import { createStatusApp, type Leadership } from "../../src/status/index.ts";
 import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
 
 const secret = "hook-secret";
@@ -106,5 +106,26 @@ describe("status server", () => {
     const down = createStatusApp({ store, log: silentLogger, storeReachable: async () => Promise.reject(new Error("refused")) });
     expect((await down.request("/readyz")).status).toBe(503);
     expect((await down.request("/hooks/git", { method: "POST", body: "{}" })).status).toBe(404);
+  });
+});
+
+describe("status server with several control planes", () => {
+  const follower = (leader: Leadership["leader"]): Leadership => ({ mode: "replicas", replica: "b", role: "follower", leader, fencedWrites: 0 });
+  const appWith = (leadership: Leadership) =>
+    createStatusApp({ store: new MemoryDesiredStore(), log: silentLogger, storeReachable: async () => true, leadership: () => leadership });
+
+  it("is ready while a leader is known, and says when none is (a failover under way)", async () => {
+    const known = await appWith(follower({ replica: "a", url: "http://a:8080", token: 3 })).request("/readyz");
+    expect(known.status).toBe(200);
+    const none = await appWith(follower(null)).request("/readyz");
+    expect(none.status).toBe(503);
+    expect(await none.text()).toBe("no leader known");
+  });
+
+  it("says in /api/status which replica leads and what this one is", async () => {
+    const leadership = follower({ replica: "a", url: "http://a:8080", token: 3 });
+    const response = await appWith(leadership).request("/api/status");
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { leadership: unknown }).leadership).toEqual(leadership);
   });
 });

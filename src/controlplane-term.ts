@@ -1,0 +1,130 @@
+import { join } from "node:path";
+import type { UpConfig } from "./config.ts";
+import type { Clock } from "./clock.ts";
+import type { Logger } from "./logging.ts";
+import { channels, listen as listenForNotifications } from "./db/index.ts";
+import type { DesiredStore, ValidationPool } from "./desired/index.ts";
+import { GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
+import { NodeManager, transportFactory } from "./nodes/index.ts";
+import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
+
+export interface LeaderTermContext {
+  config: UpConfig;
+  log: Logger;
+  clock: Clock;
+  databaseUrl: string;
+  validationPool: ValidationPool;
+  /** The manifests repository (a path or URL). */
+  repo: string;
+  packageRoot: string;
+}
+
+/** What only the leader runs. A follower has none of it; each term gets fresh ones. */
+export interface LeaderComponents {
+  sync: GitSync;
+  nodes: NodeManager;
+  controllers: ControllerManager;
+  /** Stops everything it started, in reverse order: node links first, so SSH connections close. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Git sync loop, the node links, the controllers (with the
+ * scheduler and the garbage collector) and their store listener, all writing
+ * through `store` (which carries the term's fence when several replicas share
+ * the database).
+ */
+export async function startLeaderComponents(context: LeaderTermContext, store: DesiredStore): Promise<LeaderComponents> {
+  const { config, log, clock, repo } = context;
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    while (stack.length > 0) await stack.pop()!().catch((error: Error) => log.error({ err: error.message }, "shutdown step failed"));
+  };
+  try {
+    const source = openGitSource({
+      url: repo,
+      branch: config.branch,
+      path: config.path,
+      cacheDir: join(config.dataDir, "git"),
+      auth: { username: config.gitUsername, password: config.gitPassword, token: config.gitToken },
+    });
+    const sync = new GitSync({
+      validationPool: context.validationPool,
+      source,
+      store,
+      clock,
+      log: log.child({ component: "gitsync" }),
+      describe: { url: redactUrl(repo), branch: config.branch, path: config.path },
+      pollIntervalMs: config.pollIntervalSeconds * 1000,
+    });
+    sync.start();
+    stack.push(() => sync.stop());
+
+    // One link per Node in the store; the local node's agent is this package's own capstan-agent.
+    const nodes: NodeManager = new NodeManager({
+      store,
+      clock,
+      log: log.child({ component: "nodes" }),
+      transportFor: transportFactory({
+        local: {
+          stateDir: join(config.dataDir, "agent"),
+          agentCommand: `${process.execPath} ${join(context.packageRoot, "bin", "capstan-agent.js")}`,
+        },
+        sshKeyPath: config.sshKey,
+        log: log.child({ component: "nodes" }),
+      }),
+      // A relative workingDir on the local node resolves against the repository when it is a local checkout.
+      workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
+    });
+    const controllers = new ControllerManager({
+      store,
+      clock,
+      log: log.child({ component: "controllers" }),
+      reconcilers: standardReconcilers({
+        schedulerStrategy: config.schedulerStrategy,
+        evictionGraceMs: config.evictionGraceSeconds * 1000,
+        podMetrics: podMetricsFrom(nodes),
+      }),
+      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
+    });
+    const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
+    const objectListener = await listenForNotifications(
+      context.databaseUrl,
+      [channels.objects, channels.syncTrigger],
+      (channel, payload) => {
+        if (channel === channels.syncTrigger) return sync.trigger();
+        // Parsed once for all three listeners; a malformed payload (logged) still refreshes the node links, to be safe.
+        const change = parseObjectChange(payload, log);
+        if (change) controllers.notify(change);
+        if (!change || wakesNodeManager(change)) void nodes.refresh().catch((error: Error) => log.warn({ err: error.message }, "node refresh failed"));
+        if (change?.deleted) garbageCollector.kick();
+      },
+      {
+        log,
+        // Notifications sent while the connection was down are lost: relist everything.
+        onReconnect: async () => {
+          await Promise.all([nodes.refresh(), controllers.resync()]);
+          garbageCollector.kick();
+        },
+      },
+    );
+    stack.push(() => objectListener.close());
+    // After LISTEN is in place, so that no change between the first read and the listener is missed.
+    await nodes.start();
+    stack.push(() => nodes.stop());
+    await controllers.start();
+    stack.push(() => controllers.stop());
+    garbageCollector.start();
+    stack.push(() => garbageCollector.stop());
+    return { sync, nodes, controllers, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Spec changes of the kinds a node's pod set is made of; status-only writes (the agents' own reports) do not count. */
+function wakesNodeManager(change: ObjectChange): boolean {
+  // A deleted PersistentVolumeClaim may leave a directory for a node's agent to remove.
+  return !change.statusOnly && ["Node", "Pod", "ConfigMap", "Secret", "Service", "EndpointSlice", "PersistentVolumeClaim"].includes(change.kind);
+}
