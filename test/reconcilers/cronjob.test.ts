@@ -93,8 +93,12 @@ describe("CronJob reconciler on PostgreSQL", () => {
     const racer = (): DesiredStore => {
       const own = new PgDesiredStore(database().pool);
       return new Proxy(own, {
-        get(target, property, receiver) {
-          if (property !== "listObjects") return Reflect.get(target, property, receiver);
+        get(target, property) {
+          if (property !== "listObjects") {
+            // Bound to the store itself: its methods use private members, which a Proxy receiver does not have.
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === "function" ? value.bind(target) : value;
+          }
           return async (...args: Parameters<DesiredStore["listObjects"]>) => {
             const listed = await target.listObjects(...args);
             if (args[0]?.kind === "Job" && (arrived += 1) === racers) release();
