@@ -16,3 +16,6 @@ export type { DesiredStore, ApplySummary, ObjectKey, StatusUpdate, ObjectFilter,
 export { pruneAnnotation } from "./annotations.ts";
 export { PgDesiredStore } from "./store-pg.ts";
 export { MemoryDesiredStore } from "./store-memory.ts";
+export * from "./rollouts.ts";
+export { PgRolloutLog } from "./rollouts-pg.ts";
+export { diffObjects, formatChanges, objectChangeRecordSchema, type ObjectChangeRecord, type ComparableObject } from "./object-diff.ts";

@@ -4,6 +4,8 @@ import { ConflictError, ObjectNotFoundError, type ManifestProblem } from "../err
 import { pruneAnnotation } from "./annotations.ts";
 import { gitHash, specHash } from "./canonical.ts";
 import { insertEvent, selectEvents } from "./events-pg.ts";
+import type { ComparableObject } from "./object-diff.ts";
+import { recordRevisionRollouts } from "./rollouts-pg.ts";
 import type {
   CommitInfo,
   NewEvent,
@@ -37,20 +39,27 @@ export class PgDesiredStore implements DesiredStore {
     return withTransaction(this.pool, async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
       const plan = await planObjectWrites(client, objects);
+      // What the commit changes is recorded against what was live, read before it is overwritten.
+      const before = await comparableRows(client, [...plan.updates.map((write) => write.uid!), ...plan.deletes]);
       if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
       if (plan.updates.length > 0) await updateObjects(client, plan.updates, commit.sha);
       let deleted = 0;
+      const kept = new Set<string>();
       if (plan.deletes.length > 0) {
         // The prune opt-out is read here, for the candidates only, rather than
         // with every live row's annotations in planObjectWrites.
-        const result = await client.query(
+        const result = await client.query<{ uid: string }>(
           `UPDATE objects SET deleted_at = now()
-           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false'`,
+           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false' RETURNING uid`,
           [plan.deletes, pruneAnnotation],
         );
         deleted = result.rowCount ?? 0;
+        const gone = new Set(result.rows.map((row) => row.uid));
+        for (const uid of plan.deletes) if (!gone.has(uid)) kept.add(uid);
       }
       await upsertRevision(client, commit, "applied", [], warnings, objects.length);
+      const stillLive = before.filter((row) => !kept.has(row.uid));
+      await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates]);
       await client.query(
         `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, $1)
          ON CONFLICT (id) DO UPDATE SET live_sha = $1, last_seen_sha = $1`,
@@ -408,7 +417,17 @@ async function upsertRevision(
   );
 }
 
-function revisionFromRow(row: Record<string, any>): Revision {
+/** The compared parts of live objects by uid (only those a commit touches, so a one-file sync stays narrow). */
+async function comparableRows(client: Queryable, uids: string[]): Promise<Array<ComparableObject & { uid: string }>> {
+  if (uids.length === 0) return [];
+  const result = await client.query(
+    "SELECT uid, kind, namespace, name, labels, annotations, spec FROM objects WHERE uid = ANY($1::uuid[])",
+    [uids],
+  );
+  return result.rows as Array<ComparableObject & { uid: string }>;
+}
+
+export function revisionFromRow(row: Record<string, any>): Revision {
   return {
     id: Number(row.id),
     sha: row.sha,
