@@ -33,6 +33,11 @@ export const upConfigSchema = z.strictObject({
   resyncIntervalSeconds: z.coerce.number().positive().default(30),
   /** Private key for SSH nodes whose manifest names no identityFile; unset → ~/.ssh/id_ed25519, then id_rsa. */
   sshKey: z.string().min(1).optional(),
+  /** Push a revert commit when any workload's rollout fails, not only those annotated capstan.dev/auto-revert: "true". */
+  autoRevert: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -57,6 +62,7 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   schedulerStrategy: "CAPSTAN_SCHEDULER_STRATEGY",
   evictionGraceSeconds: "CAPSTAN_EVICTION_GRACE",
   resyncIntervalSeconds: "CAPSTAN_RESYNC_INTERVAL",
+  autoRevert: "CAPSTAN_AUTO_REVERT",
   logLevel: "CAPSTAN_LOG_LEVEL",
 };
 

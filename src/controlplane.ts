@@ -5,8 +5,8 @@ import type { UpConfig } from "./config.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Logger } from "./logging.ts";
 import { channels, createPool, listen as listenForNotifications, migrate, startEmbeddedPostgres } from "./db/index.ts";
-import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
-import { ensureExampleRepository, GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
+import { PgDesiredStore, PgRolloutLog, ValidationPool } from "./desired/index.ts";
+import { ensureExampleRepository, GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import { createStatusApp, listen } from "./status/index.ts";
@@ -70,6 +70,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     });
     sync.start();
     stack.push(() => sync.stop());
+    const rollouts = new PgRolloutLog(pool);
+    const rollback = new RollbackService({ source, store, rollouts, clock, log: log.child({ component: "rollback" }), onPublished: () => sync.trigger() });
 
     // One link per Node in the store; the local node's agent is this package's own capstan-agent.
     const nodes: NodeManager = new NodeManager({
@@ -92,6 +94,11 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
         schedulerStrategy: config.schedulerStrategy,
         evictionGraceMs: config.evictionGraceSeconds * 1000,
         podMetrics: podMetricsFrom(nodes),
+        rollouts: {
+          rollouts,
+          autoRevertAll: config.autoRevert,
+          autoRevert: ({ rollout, workload, reason }) => rollback.autoRevert({ rolloutId: rollout.id, revisionSha: rollout.revisionSha, workload, reason }),
+        },
       }),
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
     });
@@ -128,6 +135,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       nodes,
       store,
       log: log.child({ component: "status" }),
+      rollouts,
+      rollback,
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       webhook: config.webhookSecret
         ? { secret: config.webhookSecret, branch: config.branch, onPush: () => sync.trigger() }

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
+import { registerRollback } from "./rollback.ts";
 import { registerPods, registerStatus } from "./status.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
@@ -18,5 +19,6 @@ registerStatus(program);
 registerPods(program);
 registerNodes(program);
 registerLogs(program);
+registerRollback(program);
 
 await runProgram(program, process.argv);

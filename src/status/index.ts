@@ -2,3 +2,4 @@ export { createStatusApp, listen, type RunningServer, type StatusServerOptions }
 export { apiRoutes, revisionListSchema, statusSchema } from "./api.ts";
 export { nodeListSchema, nodeRoutes, type NodeList, type LogSource } from "./nodes-api.ts";
 export { podListSchema, workloadSummarySchema, nodeSummarySchema, type WorkloadSummary } from "./workloads.ts";
+export { historyListSchema, historyRoutes } from "./history-api.ts";

@@ -2,8 +2,9 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { DesiredStore } from "../desired/index.ts";
-import { webhookRoute } from "../gitsync/index.ts";
+import type { DesiredStore, RolloutLog } from "../desired/index.ts";
+import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
+import { historyRoutes } from "./history-api.ts";
 import { apiRoutes } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
 
@@ -15,6 +16,9 @@ export interface StatusServerOptions {
   webhook?: { secret: string; branch: string; onPush: () => void };
   /** The node links, for container logs; without them the logs endpoint says so. */
   nodes?: LogSource;
+  /** Rollout history and rollbacks; without them those endpoints answer 404. */
+  rollouts?: RolloutLog;
+  rollback?: RollbackService;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -41,6 +45,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store));
   app.route("/api", nodeRoutes(options.store, options.nodes));
+  app.route("/api", historyRoutes(options.rollouts, options.rollback));
   return app;
 }
 
