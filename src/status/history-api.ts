@@ -3,6 +3,8 @@ import { z } from "zod";
 import { BadRequestError, NotFoundError } from "../errors.ts";
 import { historyEntrySchema, type RolloutLog } from "../desired/index.ts";
 import { rollbackRequestSchema, workloadRefSchema, type RollbackService } from "../gitsync/index.ts";
+import type { DesiredStore } from "../desired/index.ts";
+import { commitPlacementListSchema, commitPlacements } from "./commits.ts";
 
 /** Response shape of GET /api/history: the CLI parses with it. */
 export const historyListSchema = z.object({ items: z.array(historyEntrySchema) });
@@ -18,7 +20,7 @@ const diffQuerySchema = z.strictObject({ from: shaSchema, to: shaSchema.optional
  * Rollout history, manifest diffs and rollbacks. A rollback is the API's only
  * write, and it ends as a Git commit (DESIGN.md, status).
  */
-export function historyRoutes(rollouts: RolloutLog | undefined, rollback: RollbackService | undefined): Hono {
+export function historyRoutes(store: DesiredStore, rollouts: RolloutLog | undefined, rollback: RollbackService | undefined): Hono {
   const api = new Hono();
   const needs = <T>(service: T | undefined, what: string): T => {
     if (!service) throw new NotFoundError(`${what} is not available on this control plane`);
@@ -30,6 +32,8 @@ export function historyRoutes(rollouts: RolloutLog | undefined, rollback: Rollba
     const items = await needs(rollouts, "rollout history").history({ limit: query.limit, workload: query.workload });
     return c.json(historyListSchema.parse({ items }));
   });
+
+  api.get("/commits", async (c) => c.json(commitPlacementListSchema.parse({ items: await commitPlacements(store) })));
 
   api.get("/diff", async (c) => {
     const query = parse(diffQuerySchema, c.req.query(), "query");

@@ -45,7 +45,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store));
   app.route("/api", nodeRoutes(options.store, options.nodes));
-  app.route("/api", historyRoutes(options.rollouts, options.rollback));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback));
   return app;
 }
 

@@ -147,6 +147,17 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
         rollout: { outcome: "failed", reason: expect.stringMatching(/^ProgressDeadlineExceeded: not ready \(pod web-\S+ never became ready\)$/) },
       });
     }, 40_000);
+    // Half rolled out: v2's surge pod beside v1's three, each commit with the nodes that run it.
+    const byCommit = await runCli(["status", "--by-commit", "--json", "--server", controlPlane.url]);
+    const placements = JSON.parse(byCommit.stdout).items as { commit: string; subject: string; pods: { ready: boolean }[]; nodes: string[] }[];
+    expect(placements.map((item) => [item.commit, item.subject, item.pods.length, item.pods.filter((pod) => pod.ready).length])).toEqual([
+      [v2, "web v2", 1, 0],
+      [v1, "web v1", 3, 3],
+    ]);
+    expect(placements[1]!.nodes).toEqual(["node-0", "node-1", "node-2"]);
+    const table = (await runCli(["status", "--by-commit", "--server", controlPlane.url])).stdout.split("\n");
+    expect(table[0]).toMatch(/^COMMIT\s+SUBJECT\s+PODS\s+READY\s+NODES$/);
+    expect(table[1]).toMatch(new RegExp(`^${v2.slice(0, 10)}\\s+web v2\\s+1\\s+0\\s+node-\\d$`));
     const history = await runCli(["history", "--workload", "deployment/web", "--server", controlPlane.url]);
     expect(history.code).toBe(0);
     const rows = history.stdout.trim().split("\n");
