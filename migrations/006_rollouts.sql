@@ -33,3 +33,21 @@ CREATE TABLE rollouts (
 CREATE UNIQUE INDEX rollouts_one_progressing ON rollouts (kind, namespace, name) WHERE outcome = 'progressing';
 CREATE INDEX rollouts_workload ON rollouts (kind, namespace, name, id DESC);
 CREATE INDEX rollouts_revision ON rollouts (revision_sha);
+
+-- Drift in the database: a git-sourced object whose spec, labels or
+-- annotations are changed by anything but the sync (psql, a stray script)
+-- loses its git_hash, so the sync's next pass sees it differs from Git and
+-- writes Git's version back (with a DriftRepaired event). The sync's own
+-- writes always set a new git_hash and are left alone.
+CREATE FUNCTION objects_git_edit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.source = 'git' AND NEW.git_hash IS NOT DISTINCT FROM OLD.git_hash
+     AND (NEW.spec, NEW.labels, NEW.annotations) IS DISTINCT FROM (OLD.spec, OLD.labels, OLD.annotations) THEN
+    NEW.git_hash := NULL;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER objects_git_edit BEFORE UPDATE ON objects
+  FOR EACH ROW EXECUTE FUNCTION objects_git_edit();

@@ -17,7 +17,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import type { ApplySummary, DesiredStore, DriftRepair, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** SQLSTATE 23505 unique_violation. */
@@ -72,6 +72,38 @@ export class PgDesiredStore implements DesiredStore {
         deleted,
       };
     });
+  }
+
+  async repairDrift(sha: string, objects: DesiredObject[]): Promise<DriftRepair[]> {
+    return withTransaction(this.pool, async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
+      const plan = await planObjectWrites(client, objects);
+      const repairs: DriftRepair[] = [];
+      const keyOfWrite = (write: ObjectWrite) => ({ kind: write.kind, namespace: write.namespace, name: write.name });
+      if (plan.creates.length > 0) await insertObjects(client, plan.creates, sha);
+      if (plan.updates.length > 0) await updateObjects(client, plan.updates, sha);
+      for (const write of plan.creates) repairs.push({ ...keyOfWrite(write), action: "recreated" });
+      for (const write of plan.updates) repairs.push({ ...keyOfWrite(write), action: "reset" });
+      if (plan.deletes.length > 0) {
+        const result = await client.query<DriftRepair>(
+          `UPDATE objects SET deleted_at = now()
+           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false'
+           RETURNING kind, namespace, name, 'deleted' AS action`,
+          [plan.deletes, pruneAnnotation],
+        );
+        repairs.push(...result.rows);
+      }
+      return repairs;
+    });
+  }
+
+  async driftSuspected(expectedCount: number): Promise<boolean> {
+    // The trigger of migration 006 clears git_hash on any edit that is not the sync's own.
+    const probe = await this.pool.query<{ live: string; edited: string }>(
+      `SELECT count(*) AS live, count(*) FILTER (WHERE git_hash IS NULL) AS edited
+       FROM objects WHERE source = 'git' AND deleted_at IS NULL`,
+    );
+    return Number(probe.rows[0]!.edited) > 0 || Number(probe.rows[0]!.live) !== expectedCount;
   }
 
   async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {

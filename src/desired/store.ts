@@ -9,6 +9,14 @@ export interface ApplySummary {
   deleted: number;
 }
 
+/** One git-sourced object the sync put back to Git's version. */
+export interface DriftRepair {
+  kind: string;
+  namespace: string;
+  name: string;
+  action: "reset" | "recreated" | "deleted";
+}
+
 export interface ObjectKey {
   kind: string;
   namespace: string;
@@ -61,6 +69,19 @@ export interface DesiredStore {
    * it) and is not counted in `deleted`.
    */
   applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary>;
+  /**
+   * Puts the live git-sourced objects back to `objects` (the live revision's,
+   * commit `sha`) where something other than the sync changed them: edited,
+   * deleted or added behind capstan's back. Records no revision and starts no
+   * rollout. Returns what it repaired; cheap when nothing drifted.
+   */
+  repairDrift(sha: string, objects: DesiredObject[]): Promise<DriftRepair[]>;
+  /**
+   * Whether repairDrift may have something to do, without reading Git: some
+   * git-sourced object was edited outside the sync, or their number is not
+   * `expectedCount`. False positives are allowed, false negatives not.
+   */
+  driftSuspected(expectedCount: number): Promise<boolean>;
   /** Records a commit that failed validation, with every problem; the live objects are untouched. */
   rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void>;
   /** Records commits that were seen but never applied because a newer one arrived in the same fetch. */

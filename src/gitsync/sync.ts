@@ -86,8 +86,12 @@ export class GitSync {
     }
     await store.recordFetch({ ...describe, at: clock.now(), error: null });
 
-    const lastSeen = (await store.getSyncState())?.lastSeenSha ?? null;
-    if (tip === lastSeen) return { result: "unchanged", sha: tip };
+    const state = await store.getSyncState();
+    const lastSeen = state?.lastSeenSha ?? null;
+    if (tip === lastSeen) {
+      if (state?.liveSha === tip) await this.repairDrift(tip);
+      return { result: "unchanged", sha: tip };
+    }
 
     const commits = await source.commitsBetween(lastSeen, tip, this.options.maxCommitsPerFetch ?? 50);
     const tipCommit = commits.at(-1) ?? (await source.commitInfo(tip));
@@ -113,6 +117,31 @@ export class GitSync {
     const summary = await store.applyRevision(tipCommit, objects, problems);
     this.options.log.info({ sha: tip, ...summary }, "revision applied");
     return { result: "applied", sha: tip, ...summary };
+  }
+
+  /**
+   * Git is the truth between commits too: a git-sourced object edited,
+   * deleted or added in the database behind capstan's back is put back to the
+   * live commit's version, with a DriftRepaired event. Cheap when nothing
+   * drifted: one count, no tree read.
+   */
+  private async repairDrift(sha: string): Promise<void> {
+    const { store, clock, log } = this.options;
+    const revision = await store.getRevision(sha);
+    if (!(await store.driftSuspected(revision?.objectCount ?? -1))) return;
+    const { objects, problems } = await this.validateTreeAt(sha);
+    if (problems.some((problem) => problem.severity === "error")) return;
+    for (const repair of await store.repairDrift(sha, objects)) {
+      const commit = sha.slice(0, 7);
+      const message = {
+        reset: `edited in the database; reset to Git's version of commit ${commit}`,
+        recreated: `deleted in the database; re-created from commit ${commit}`,
+        deleted: `not declared in commit ${commit}; deleted`,
+      }[repair.action];
+      const about = { kind: repair.kind, namespace: repair.namespace, name: repair.name };
+      await store.recordEvent({ ...about, type: "Warning", reason: "DriftRepaired", message, source: "gitsync", at: clock.now() });
+      log.warn({ ...repair, sha }, "drift repaired");
+    }
   }
 
   private async loop(): Promise<void> {
