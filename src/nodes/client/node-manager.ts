@@ -6,6 +6,7 @@ import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+import { newRestarts } from "./restart-drift.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -54,6 +55,8 @@ export class NodeManager {
   readonly #pendingPods = new Map<string, StatusUpdate>();
   /** Per pod uid: its readiness and since when (the agent reports the state, not the moment it changed). */
   readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
+  /** Restart counts per pod and container, to tell each agent-side restart as a DriftRepaired event. */
+  readonly #restarts = new Map<string, Map<string, number>>();
   #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -197,7 +200,10 @@ export class NodeManager {
     entry.unsubscribe.push(
       client.onState((state) => void this.#writeNode(entry, state)),
       client.onStatus((changed, removed) => {
-        for (const uid of removed) this.#readiness.delete(uid);
+        for (const uid of removed) {
+          this.#readiness.delete(uid);
+          this.#restarts.delete(uid);
+        }
         this.#queuePods(entry, changed);
       }),
     );
@@ -247,6 +253,10 @@ export class NodeManager {
   }
 
   #queuePods(entry: NodeEntry, changed: PodStatus[]): void {
+    for (const repair of newRestarts(this.#restarts, changed, entry.node.name)) {
+      const event = { objectUid: repair.uid, kind: "Pod", namespace: repair.namespace, name: repair.name, type: "Warning" as const, reason: "DriftRepaired", message: repair.message, source: "node-manager", at: this.#options.clock.now() };
+      this.#options.store.recordEvent(event).catch((error: unknown) => this.#options.log.warn({ err: messageOf(error) }, "could not record an event"));
+    }
     for (const pod of changed) {
       const previous = this.#readiness.get(pod.uid);
       const readiness = previous?.ready === pod.ready ? previous : { ready: pod.ready, since: this.#options.clock.now() };
