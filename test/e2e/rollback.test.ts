@@ -227,4 +227,23 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
     expect(after).toMatchObject({ uid: v1ReplicaSet.uid, spec: { replicas: 3 } });
     expect((await pods()).every((pod) => pod.labels["pod-template-hash"] === v1ReplicaSet.labels["pod-template-hash"])).toBe(true);
   }, 120_000);
+
+  it("records each repair of drift on the nodes as DriftRepaired: a process killed by hand, a pod deleted behind capstan's back", async () => {
+    const [victim, deleted] = (await pods()).filter(isReady);
+    const node = (victim!.spec as { nodeName: string }).nodeName;
+    const pid = controlPlane.nodes.client(node)!.statuses().find((status) => status.uid === victim!.uid)!.containerStatuses[0]!.pid!;
+    process.kill(pid, "SIGKILL");
+    await eventually(async () => {
+      const events = await store.listEvents({ kind: "Pod", name: victim!.name });
+      expect(events.find((event) => event.reason === "DriftRepaired")?.message).toMatch(new RegExp(`^container web was killed by SIGKILL and was restarted on node ${node} \\(restart 1\\)$`));
+    }, 20_000);
+
+    await store.deleteObject({ kind: "Pod", namespace: "default", name: deleted!.name });
+    const owner = (await store.getObjectByUid(deleted!.ownerUid!))!;
+    await eventually(async () => {
+      const events = await store.listEvents({ kind: "ReplicaSet", name: owner.name });
+      expect(events.find((event) => event.reason === "DriftRepaired")?.message).toBe("Replaced 1 pod(s) that went away without a change in Git (deleted, evicted or failed)");
+    }, 20_000);
+    await expectRunning("v1");
+  }, 60_000);
 });
