@@ -12,17 +12,25 @@ interface Condition {
   type: string;
   status: string;
   reason?: string;
+  lastTransitionTime?: string;
 }
 
 /** Restarts from which a pod of the new template counts as crash-looping rather than slow. */
 export const crashLoopRestarts = 2;
 
-export function judgeRollout(workload: StoredObject, generation: number, pods: readonly StoredObject[]): RolloutVerdict {
+/**
+ * `startedAt`: when the rollout began. A Progressing=False condition that
+ * turned False before it is the previous rollout's failure, still shown until
+ * this one makes progress (a rollback to a ReplicaSet whose pods are not yet
+ * ready), not this rollout's.
+ */
+export function judgeRollout(workload: StoredObject, generation: number, startedAt: Date, pods: readonly StoredObject[]): RolloutVerdict {
   if (workload.observedGeneration < generation) return { outcome: "progressing" };
   const status = workload.status as { health?: string; conditions?: Condition[] };
   const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
   if (workload.kind === "Deployment") {
-    if (progressing?.status === "False") return { outcome: "failed", reason: failureReason(progressing.reason ?? "Failed", pods) };
+    const stale = progressing?.lastTransitionTime !== undefined && Date.parse(progressing.lastTransitionTime) < startedAt.getTime();
+    if (progressing?.status === "False" && !stale) return { outcome: "failed", reason: failureReason(progressing.reason ?? "Failed", pods) };
     if (progressing?.reason === "NewReplicaSetAvailable" && status.health === "Healthy") return { outcome: "complete" };
     return { outcome: "progressing" };
   }

@@ -35,7 +35,7 @@ export function rolloutTracker(kind: "Deployment" | "DaemonSet", options: Rollou
       if (!rollout) return {};
       const workload = await ctx.store.getObject(key);
       if (!workload) return {};
-      const verdict = judgeRollout(workload, rollout.generation, await newTemplatePods(ctx, workload));
+      const verdict = judgeRollout(workload, rollout.generation, rollout.startedAt, await newTemplatePods(ctx, workload));
       if (verdict.outcome === "progressing") return {};
       const reason = verdict.outcome === "failed" ? verdict.reason : null;
       if (!(await options.rollouts.finish(rollout.id, verdict.outcome, reason, ctx.clock.now()))) return {};

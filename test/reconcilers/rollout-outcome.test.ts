@@ -4,7 +4,10 @@ import { storedObject } from "../helpers/stored-object.ts";
 
 const deployment = (observedGeneration: number, status: Record<string, unknown>) =>
   storedObject({ kind: "Deployment", name: "web", generation: 3, observedGeneration, status });
-const progressing = (status: string, reason: string) => ({ conditions: [{ type: "Progressing", status, reason }] });
+const started = new Date("2026-11-23T12:00:00Z");
+const progressing = (status: string, reason: string, lastTransitionTime?: string) => ({
+  conditions: [{ type: "Progressing", status, reason, ...(lastTransitionTime ? { lastTransitionTime } : {}) }],
+});
 const pod = (name: string, overrides: { nodeName?: string; ready?: boolean; restarts?: number }) =>
   storedObject({
     kind: "Pod",
@@ -20,15 +23,25 @@ describe("judgeRollout: a Deployment's rollout outcome from its status", () => {
     { case: "reason kept from before but pods not all there (health Progressing)", workload: deployment(3, { ...progressing("True", "NewReplicaSetAvailable"), health: "Progressing" }), expected: { outcome: "progressing" } },
     { case: "still updating", workload: deployment(3, { ...progressing("True", "ReplicaSetUpdated"), health: "Progressing" }), expected: { outcome: "progressing" } },
     { case: "no status at all", workload: deployment(3, {}), expected: { outcome: "progressing" } },
+    {
+      case: "the previous rollout's deadline, still shown until this one progresses (a rollback)",
+      workload: deployment(3, { ...progressing("False", "ProgressDeadlineExceeded", "2026-11-23T11:59:59Z"), health: "Degraded" }),
+      expected: { outcome: "progressing" },
+    },
+    {
+      case: "this rollout's own deadline",
+      workload: deployment(3, { ...progressing("False", "ProgressDeadlineExceeded", "2026-11-23T12:00:04Z"), health: "Degraded" }),
+      expected: { outcome: "failed", reason: "ProgressDeadlineExceeded" },
+    },
     { case: "progress deadline exceeded", workload: deployment(3, { ...progressing("False", "ProgressDeadlineExceeded"), health: "Degraded" }), expected: { outcome: "failed", reason: "ProgressDeadlineExceeded" } },
   ])("$case", ({ workload, expected }) => {
-    expect(judgeRollout(workload, 3, [])).toEqual(expected);
+    expect(judgeRollout(workload, 3, started, [])).toEqual(expected);
   });
 
   it("a DaemonSet completes with NewPodsAvailable and never fails on its own", () => {
     const daemonSet = (reason: string) => storedObject({ kind: "DaemonSet", name: "logs", generation: 2, observedGeneration: 2, status: progressing("True", reason) });
-    expect(judgeRollout(daemonSet("NewPodsAvailable"), 2, [])).toEqual({ outcome: "complete" });
-    expect(judgeRollout(daemonSet("RollingUpdate"), 2, [])).toEqual({ outcome: "progressing" });
+    expect(judgeRollout(daemonSet("NewPodsAvailable"), 2, started, [])).toEqual({ outcome: "complete" });
+    expect(judgeRollout(daemonSet("RollingUpdate"), 2, started, [])).toEqual({ outcome: "progressing" });
   });
 });
 
