@@ -59,7 +59,9 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       cacheDir: join(config.dataDir, "git"),
       auth: { username: config.gitUsername, password: config.gitPassword, token: config.gitToken },
     });
+    const rollouts = new PgRolloutLog(pool);
     const sync = new GitSync({
+      rollouts,
       validationPool,
       source,
       store,
@@ -70,7 +72,6 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     });
     sync.start();
     stack.push(() => sync.stop());
-    const rollouts = new PgRolloutLog(pool);
     const rollback = new RollbackService({ source, store, rollouts, clock, log: log.child({ component: "rollback" }), onPublished: () => sync.trigger() });
 
     // One link per Node in the store; the local node's agent is this package's own capstan-agent.

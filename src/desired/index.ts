@@ -12,7 +12,7 @@ export { ValidationPool } from "./validation-pool.ts";
 export { loadDirectory } from "./load-directory.ts";
 export { canonicalJson, specHash } from "./canonical.ts";
 export * from "./records.ts";
-export type { DesiredStore, DriftRepair, ApplySummary, ObjectKey, StatusUpdate, ObjectFilter, EventQuery } from "./store.ts";
+export type { DesiredStore, ApplyOptions, DriftRepair, ApplySummary, ObjectKey, StatusUpdate, ObjectFilter, EventQuery } from "./store.ts";
 export { pruneAnnotation } from "./annotations.ts";
 export { PgDesiredStore } from "./store-pg.ts";
 export { MemoryDesiredStore } from "./store-memory.ts";

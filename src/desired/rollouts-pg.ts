@@ -16,6 +16,7 @@ export async function recordRevisionRollouts(
   sha: string,
   before: readonly ComparableObject[],
   after: readonly ComparableObject[],
+  appendChanges = false,
 ): Promise<ObjectChangeRecord[]> {
   const changes = diffObjects(before, after);
   const workloads = changes.filter((change) => (rolloutKinds as readonly string[]).includes(change.kind));
@@ -39,7 +40,11 @@ export async function recordRevisionRollouts(
       [sha, started.map((w) => w.kind), started.map((w) => w.namespace), started.map((w) => w.name)],
     );
   }
-  await client.query("UPDATE revisions SET changes = $2 WHERE sha = $1", [sha, JSON.stringify(changes)]);
+  await client.query(`UPDATE revisions SET changes = CASE WHEN $3 THEN changes || $2::jsonb ELSE $2::jsonb END WHERE sha = $1`, [
+    sha,
+    JSON.stringify(changes),
+    appendChanges,
+  ]);
   await updateHealth(client, [sha, ...superseded.rows.map((row) => row.revision_sha)]);
   return changes;
 }

@@ -17,7 +17,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, DriftRepair, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import type { ApplyOptions, ApplySummary, DesiredStore, DriftRepair, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** SQLSTATE 23505 unique_violation. */
@@ -35,7 +35,7 @@ type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
 export class PgDesiredStore implements DesiredStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options: ApplyOptions = {}): Promise<ApplySummary> {
     return withTransaction(this.pool, async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
       const plan = await planObjectWrites(client, objects);
@@ -59,7 +59,7 @@ export class PgDesiredStore implements DesiredStore {
       }
       await upsertRevision(client, commit, "applied", [], warnings, objects.length);
       const stillLive = before.filter((row) => !kept.has(row.uid));
-      await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates]);
+      await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates], options.appendChanges ?? false);
       await client.query(
         `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, $1)
          ON CONFLICT (id) DO UPDATE SET live_sha = $1, last_seen_sha = $1`,

@@ -17,6 +17,14 @@ export interface DriftRepair {
   action: "reset" | "recreated" | "deleted";
 }
 
+export interface ApplyOptions {
+  /**
+   * A later stage of the same commit (sync waves): its changes are added to
+   * those the commit's earlier stages recorded instead of replacing them.
+   */
+  appendChanges?: boolean;
+}
+
 export interface ObjectKey {
   kind: string;
   namespace: string;
@@ -68,7 +76,7 @@ export interface DesiredStore {
    * (still git-sourced, its revisionSha that of the last commit that declared
    * it) and is not counted in `deleted`.
    */
-  applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary>;
+  applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options?: ApplyOptions): Promise<ApplySummary>;
   /**
    * Puts the live git-sourced objects back to `objects` (the live revision's,
    * commit `sha`) where something other than the sync changed them: edited,

@@ -2,9 +2,10 @@ import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import { ManifestError, messageOf, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { DesiredStore, ValidationPool, ValidationResult } from "../desired/index.ts";
+import type { ApplySummary, CommitInfo, DesiredObject, DesiredStore, RolloutLog, ValidationPool, ValidationResult } from "../desired/index.ts";
 import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
 import type { GitSource } from "./source.ts";
+import { declaredFromStored, planStages, waitForWave, waveOf } from "./waves.ts";
 
 export interface GitSyncOptions {
   source: GitSource;
@@ -22,6 +23,8 @@ export interface GitSyncOptions {
   validationPool?: ValidationPool;
   /** How many new commits one fetch records; older ones beyond it are not recorded at all. */
   maxCommitsPerFetch?: number;
+  /** Enables sync waves: a wave is applied once the previous wave's rollouts are done. */
+  rollouts?: RolloutLog;
 }
 
 export type SyncOutcome =
@@ -114,9 +117,35 @@ export class GitSync {
       );
       return { result: "rejected", sha: tip, problems };
     }
-    const summary = await store.applyRevision(tipCommit, objects, problems);
+    const summary = await this.apply(tipCommit, objects, problems);
     this.options.log.info({ sha: tip, ...summary }, "revision applied");
     return { result: "applied", sha: tip, ...summary };
+  }
+
+  /**
+   * Applies the commit, wave by wave when its objects name several sync
+   * waves: each stage is one transaction, and the next waits for the
+   * previous wave's rollouts. A failed wave stops there (the later waves
+   * keep what was live); the revision's health says failed.
+   */
+  private async apply(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+    const { store, rollouts, clock, log } = this.options;
+    // Reading the live objects costs a full listing: only for a commit that uses waves at all.
+    if (!rollouts || new Set(objects.map(waveOf)).size <= 1) return store.applyRevision(commit, objects, warnings);
+    const stages = planStages(objects, (await store.listObjects({ source: "git" })).map(declaredFromStored));
+    if (stages.length <= 1) return store.applyRevision(commit, objects, warnings);
+    let summary: ApplySummary = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+    for (const [index, stage] of stages.entries()) {
+      summary = await store.applyRevision(commit, stage.objects, warnings, { appendChanges: index > 0 });
+      log.info({ sha: commit.sha, wave: stage.wave }, "sync wave applied");
+      if (index === stages.length - 1) break;
+      const outcome = await waitForWave(rollouts, commit.sha, stage.members, clock, this.stopController.signal);
+      if (outcome !== "ready") {
+        log.warn({ sha: commit.sha, wave: stage.wave, outcome }, "sync wave did not become ready: later waves not applied");
+        break;
+      }
+    }
+    return summary;
   }
 
   /**

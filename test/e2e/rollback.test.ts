@@ -246,4 +246,33 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
     }, 20_000);
     await expectRunning("v1");
   }, 60_000);
+
+  it("applies sync waves in order: the later wave's pods are created only after the earlier wave's pods are ready", async () => {
+    const db = deployment("db-1", { good: true })
+      .replace("  name: web\n", '  name: db\n  annotations: { capstan.dev/sync-wave: "0" }\n')
+      .replaceAll("app: web", "app: db")
+      .replace("  replicas: 3", "  replicas: 2")
+      .replace("periodSeconds: 1 }", "periodSeconds: 1, initialDelaySeconds: 2 }");
+    const web = deployment("v5", { good: true }).replace("  name: web\n", '  name: web\n  annotations: { capstan.dev/sync-wave: "1" }\n');
+    await repo.writeAll({ "db.yaml": db, "web.yaml": web });
+    const sha = await repo.commit("db in wave 0, web v5 in wave 1");
+    controlPlane.sync.trigger();
+    await eventually(async () => {
+      const current = await pods();
+      expect(current.filter((pod) => pod.name.startsWith("web-")).map(versionOf)).toEqual(["v5", "v5", "v5"]);
+      expect(current.filter((pod) => pod.name.startsWith("db-")).every(isReady)).toBe(true);
+      expect(current.every(isReady)).toBe(true);
+    }, 90_000);
+    const readyAt = (pod: StoredObject) =>
+      Date.parse((pod.status as { conditions: { type: string; lastTransitionTime: string }[] }).conditions.find((condition) => condition.type === "Ready")!.lastTransitionTime);
+    const current = await pods();
+    const dbReady = Math.max(...current.filter((pod) => pod.name.startsWith("db-")).map(readyAt));
+    const webCreated = Math.min(...current.filter((pod) => pod.name.startsWith("web-")).map((pod) => pod.createdAt.getTime()));
+    expect(webCreated).toBeGreaterThanOrEqual(dbReady);
+    const [entry] = await rollouts.history({ limit: 1 });
+    expect(entry!.revision.sha).toBe(sha);
+    expect(entry!.changes.map((change) => `${change.change} ${change.name}`)).toEqual(["added db", "changed web"]);
+    expect(entry!.rollouts.map((rollout) => [rollout.name, rollout.outcome])).toEqual([["db", "complete"], ["web", "complete"]]);
+    expect(entry!.health).toBe("healthy");
+  }, 120_000);
 });
