@@ -27,10 +27,10 @@ export function registerHistory(program: Command): void {
 
 /** One row per commit: what capstan did with it and how its rollouts ended. */
 export function formatHistory(items: HistoryEntry[]): string {
-  const rows = items.map(({ revision, health, rollouts }) => [
+  const rows = items.map((revision) => [
     revision.sha.slice(0, 10),
     revision.state,
-    revisionOutcome(revision.state, health, revision.errors.length, rollouts),
+    revisionOutcome(revision.state, revision.health, revision.errors.length, revision.rollouts),
     revision.committedAt.toISOString().replace(/\.\d+Z$/, "Z"),
     revision.authorName,
     (revision.message.split("\n", 1)[0] ?? "").slice(0, 60),

@@ -83,7 +83,7 @@ export class PgRolloutLog implements RolloutLog {
       bySha.set(rollout.revisionSha, [...(bySha.get(rollout.revisionSha) ?? []), rollout]);
     }
     return revisions.rows.map((row) => ({
-      revision: revisionFromRow(row),
+      ...revisionFromRow(row),
       health: row.health ?? null,
       changes: row.changes ?? [],
       rollouts: bySha.get(row.sha) ?? [],

@@ -34,9 +34,8 @@ export type Rollout = z.infer<typeof rolloutSchema>;
 export const revisionHealthSchema = z.enum(["progressing", "healthy", "failed", "superseded"]);
 export type RevisionHealth = z.infer<typeof revisionHealthSchema>;
 
-/** One line of `capstan history`: the commit, what it changed, its rollouts and its health. */
-export const historyEntrySchema = z.object({
-  revision: revisionSchema,
+/** One line of `capstan history`: the revision (flat, as GET /api/revisions gives it), what it changed, its rollouts and its health. */
+export const historyEntrySchema = revisionSchema.extend({
   health: revisionHealthSchema.nullable(),
   changes: z.array(objectChangeRecordSchema),
   rollouts: z.array(rolloutSchema),

@@ -60,7 +60,7 @@ export class RollbackService {
     const sync = await store.getSyncState();
     // Built on what capstan last synced: a newer commit nobody has seen applied must not be reverted blindly.
     if (sync?.lastSeenSha && tip !== sync.lastSeenSha) throw new BranchMovedError(source.branch, sync.lastSeenSha, tip);
-    const history = (await rollouts.history({ limit: 500 })).map((entry) => ({ sha: entry.revision.sha, state: entry.revision.state, health: entry.health }));
+    const history = (await rollouts.history({ limit: 500 })).map((entry) => ({ sha: entry.sha, state: entry.state, health: entry.health }));
     const targetSha = chooseTarget(history, sync?.liveSha ?? null, request.to);
     const target = await source.commitInfo(targetSha).catch((error: unknown) => {
       throw new RollbackRefusedError(`commit ${targetSha.slice(0, 10)} cannot be read: ${messageOf(error)}`);
@@ -110,7 +110,7 @@ export class RollbackService {
   private async resolve(sha: string): Promise<string> {
     if (sha.length === 40) return sha;
     const history = await this.options.rollouts.history({ limit: 500 });
-    return chooseTarget(history.map((entry) => ({ sha: entry.revision.sha, state: entry.revision.state, health: entry.health })), null, sha);
+    return chooseTarget(history.map((entry) => ({ sha: entry.sha, state: entry.state, health: entry.health })), null, sha);
   }
 
   /** The files that declare the workload at the target and now: restoring both moves it back even if it changed file. */

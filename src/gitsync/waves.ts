@@ -76,7 +76,7 @@ export async function waitForWave(
     let waiting = false;
     for (const workload of workloads) {
       const [entry] = await rollouts.history({ limit: 1, workload });
-      const rollout = entry?.revision.sha === sha ? entry.rollouts[0] : undefined;
+      const rollout = entry?.sha === sha ? entry.rollouts[0] : undefined;
       if (rollout?.outcome === "failed") return "failed";
       if (rollout?.outcome === "progressing") waiting = true;
     }

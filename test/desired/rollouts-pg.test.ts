@@ -163,6 +163,6 @@ describe("the rollout tracker", () => {
     await store.applyRevision(commit("b2"), [deployment("v1"), settings("y")], []);
     await store.applyRevision(commit("c3"), [deployment("v2"), settings("y")], []);
     const entries = await rollouts.history({ workload: web });
-    expect(entries.map((entry) => entry.revision.sha.slice(0, 2))).toEqual(["c3", "a1"]);
+    expect(entries.map((entry) => entry.sha.slice(0, 2))).toEqual(["c3", "a1"]);
   });
 });

@@ -89,7 +89,7 @@ async function expectRunning(version: string): Promise<void> {
 }
 
 async function rolloutOf(sha: string) {
-  const entry = (await rollouts.history({ limit: 50 })).find((candidate) => candidate.revision.sha === sha);
+  const entry = (await rollouts.history({ limit: 50 })).find((candidate) => candidate.sha === sha);
   return { health: entry?.health, rollout: entry?.rollouts[0] };
 }
 
@@ -270,7 +270,7 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
     const webCreated = Math.min(...current.filter((pod) => pod.name.startsWith("web-")).map((pod) => pod.createdAt.getTime()));
     expect(webCreated).toBeGreaterThanOrEqual(dbReady);
     const [entry] = await rollouts.history({ limit: 1 });
-    expect(entry!.revision.sha).toBe(sha);
+    expect(entry!.sha).toBe(sha);
     expect(entry!.changes.map((change) => `${change.change} ${change.name}`)).toEqual(["added db", "changed web"]);
     expect(entry!.rollouts.map((rollout) => [rollout.name, rollout.outcome])).toEqual([["db", "complete"], ["web", "complete"]]);
     expect(entry!.health).toBe("healthy");
