@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
@@ -170,5 +171,32 @@ describe.each([
       ],
     });
     expect((await service.diff(v2, v1)).changes.map((change) => change.change)).toEqual(["changed", "removed"]);
+  });
+});
+
+describe("rollback commits on a local work tree the user is editing", () => {
+  it("moves the branch but leaves a file the user modified alone", async () => {
+    await database().pool.query("TRUNCATE revisions, objects, events, sync_state, rollouts RESTART IDENTITY CASCADE");
+    const repo = await createRepo();
+    const cache = await tempDir("capstan-rollback-cache-");
+    try {
+      const source = openGitSource({ url: repo.dir, branch: "main", cacheDir: cache.path });
+      const store = new PgDesiredStore(database().pool);
+      const sync = new GitSync({ source, store, clock: systemClock, log: silentLogger, describe: { url: repo.dir, branch: "main", path: "" }, pollIntervalMs: 3_600_000 });
+      const service = new RollbackService({ source, store, rollouts: new PgRolloutLog(database().pool), clock: systemClock, log: silentLogger });
+      for (const value of ["1", "2"]) {
+        await repo.write("a.yaml", configMap("a", value));
+        await repo.commit(`v${value}`);
+        await sync.syncOnce();
+      }
+      await writeFile(join(repo.dir, "a.yaml"), configMap("a", "being edited"));
+      const result = await service.rollback({ dryRun: false, requestedBy: "t" });
+      expect(await repo.revParse("main")).toBe(result.sha);
+      expect(await repo.git("show", "main:a.yaml")).toContain('value: "1"');
+      expect(await readFile(join(repo.dir, "a.yaml"), "utf8")).toBe(configMap("a", "being edited"));
+    } finally {
+      await repo.cleanup();
+      await cache.cleanup();
+    }
   });
 });
