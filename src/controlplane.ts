@@ -138,6 +138,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       log: log.child({ component: "status" }),
       rollouts,
       rollback,
+      apiToken: config.apiToken,
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       webhook: config.webhookSecret
         ? { secret: config.webhookSecret, branch: config.branch, onPush: () => sync.trigger() }

@@ -19,6 +19,8 @@ export interface StatusServerOptions {
   /** Rollout history and rollbacks; without them those endpoints answer 404. */
   rollouts?: RolloutLog;
   rollback?: RollbackService;
+  /** When set, the API's writes (rollback) require `Authorization: Bearer <token>`. */
+  apiToken?: string;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -45,7 +47,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store));
   app.route("/api", nodeRoutes(options.store, options.nodes));
-  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.apiToken));
   return app;
 }
 

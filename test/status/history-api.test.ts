@@ -79,6 +79,23 @@ describe("history, diff and rollback routes", () => {
     expect(((await response.json()) as { error: string }).error).toContain(`capstan built on ${synced.slice(0, 10)} but the branch is now at ${moved.slice(0, 10)}`);
   });
 
+  it("requires the API token for a rollback when one is configured", async () => {
+    await commit("1");
+    await commit("2");
+    const store = new PgDesiredStore(database().pool);
+    const rollouts = new PgRolloutLog(database().pool);
+    const source = openGitSource({ url: repo.dir, branch: "main", cacheDir: cache.path });
+    const rollback = new RollbackService({ source, store, rollouts, clock: systemClock, log: silentLogger });
+    const guarded = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback, apiToken: "a-long-enough-token" });
+    const request = (authorization?: string) =>
+      guarded.request("/api/rollback", { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ dryRun: true }) });
+    expect((await request()).status).toBe(401);
+    expect((await request("Bearer a-long-enough-tokeX")).status).toBe(401);
+    const allowed = await request("Bearer a-long-enough-token");
+    expect(allowed.status).toBe(200);
+    expect(((await allowed.json()) as { pushed: boolean }).pushed).toBe(false);
+  });
+
   it("refuses a malformed diff query", async () => {
     expect((await app.request("/api/diff?from=HEAD")).status).toBe(400);
   });
