@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import { BranchMovedError, messageOf, RollbackRefusedError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import { diffObjects, objectChangeRecordSchema, type DesiredObject, type DesiredStore, type ObjectChangeRecord, type RolloutLog, type StoredObject } from "../desired/index.ts";
+import { diffObjects, objectChangeRecordSchema, type DesiredObject, type DesiredStore, type RolloutLog, type StoredObject } from "../desired/index.ts";
 import { validateTree, type TreeFile } from "./commit-files.ts";
 import { chooseTarget, isRollbackCommit, rollbackMessage, type RollbackRequest } from "./rollback-plan.ts";
 import type { GitSource } from "./source.ts";
@@ -134,5 +134,3 @@ export class RollbackService {
     return (await validateTree(files, (oid) => source.readBlob(oid), { results: new Map() })).objects;
   }
 }
-
-export type { ObjectChangeRecord };
