@@ -14,7 +14,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import type { ApplySummary, DesiredStore, DriftRepair, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
+import type { ApplyOptions, ApplySummary, DesiredStore, DriftRepair, EventQuery, ObjectFilter, ObjectKey, StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /**
@@ -29,10 +29,11 @@ export class MemoryDesiredStore implements DesiredStore {
   private nextRevisionId = 1;
   private resourceVersion = 0;
 
-  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options: ApplyOptions = {}): Promise<ApplySummary> {
     const { summary } = this.writeGitObjects(commit, objects);
     this.upsertRevision(commit, "applied", [], warnings, objects.length);
-    this.syncState = { ...this.syncStateOrEmpty(), liveSha: commit.sha, lastSeenSha: commit.sha };
+    const state = this.syncStateOrEmpty();
+    this.syncState = { ...state, liveSha: commit.sha, lastSeenSha: options.partial ? state.lastSeenSha : commit.sha };
     return summary;
   }
 

@@ -61,9 +61,10 @@ export class PgDesiredStore implements DesiredStore {
       const stillLive = before.filter((row) => !kept.has(row.uid));
       await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates], options.appendChanges ?? false);
       await client.query(
-        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, $1)
-         ON CONFLICT (id) DO UPDATE SET live_sha = $1, last_seen_sha = $1`,
-        [commit.sha],
+        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, CASE WHEN $2 THEN NULL ELSE $1 END)
+         ON CONFLICT (id) DO UPDATE SET live_sha = $1,
+           last_seen_sha = CASE WHEN $2 THEN sync_state.last_seen_sha ELSE $1 END`,
+        [commit.sha, options.partial ?? false],
       );
       return {
         created: plan.creates.length,

@@ -23,6 +23,12 @@ export interface ApplyOptions {
    * those the commit's earlier stages recorded instead of replacing them.
    */
   appendChanges?: boolean;
+  /**
+   * Not the commit's last stage: the commit becomes live but is not recorded
+   * as seen (lastSeenSha), so a sync restarted before the last stage applies
+   * the commit again rather than leaving the later waves out.
+   */
+  partial?: boolean;
 }
 
 export interface ObjectKey {

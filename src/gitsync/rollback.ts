@@ -58,8 +58,9 @@ export class RollbackService {
     const { source, store, rollouts, clock, log } = this.options;
     const tip = await source.fetch();
     const sync = await store.getSyncState();
-    // Built on what capstan last synced: a newer commit nobody has seen applied must not be reverted blindly.
-    if (sync?.lastSeenSha && tip !== sync.lastSeenSha) throw new BranchMovedError(source.branch, sync.lastSeenSha, tip);
+    // Built on what capstan last synced (or runs: a commit whose later sync waves wait): a newer commit nobody has seen applied must not be reverted blindly.
+    const known = sync?.lastSeenSha ?? null;
+    if (known && tip !== known && tip !== sync?.liveSha) throw new BranchMovedError(source.branch, known, tip);
     const history = (await rollouts.history({ limit: 500 })).map((entry) => ({ sha: entry.sha, state: entry.state, health: entry.health }));
     const targetSha = chooseTarget(history, sync?.liveSha ?? null, request.to);
     const target = await source.commitInfo(targetSha).catch((error: unknown) => {

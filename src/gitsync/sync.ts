@@ -126,7 +126,9 @@ export class GitSync {
    * Applies the commit, wave by wave when its objects name several sync
    * waves: each stage is one transaction, and the next waits for the
    * previous wave's rollouts. A failed wave stops there (the later waves
-   * keep what was live); the revision's health says failed.
+   * keep what was live; the revision's health says failed) and, the commit
+   * not being recorded as seen, the next pass tries its waves again, as does
+   * a sync restarted mid-way.
    */
   private async apply(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
     const { store, rollouts, clock, log } = this.options;
@@ -134,11 +136,14 @@ export class GitSync {
     if (!rollouts || new Set(objects.map(waveOf)).size <= 1) return store.applyRevision(commit, objects, warnings);
     const stages = planStages(objects, (await store.listObjects({ source: "git" })).map(declaredFromStored));
     if (stages.length <= 1) return store.applyRevision(commit, objects, warnings);
+    // A commit whose waves are tried again keeps the changes its earlier passes recorded.
+    const again = (await store.getRevision(commit.sha))?.state === "applied";
     let summary: ApplySummary = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
     for (const [index, stage] of stages.entries()) {
-      summary = await store.applyRevision(commit, stage.objects, warnings, { appendChanges: index > 0 });
+      const last = index === stages.length - 1;
+      summary = await store.applyRevision(commit, stage.objects, warnings, { appendChanges: again || index > 0, partial: !last });
       log.info({ sha: commit.sha, wave: stage.wave }, "sync wave applied");
-      if (index === stages.length - 1) break;
+      if (last) break;
       const outcome = await waitForWave(rollouts, commit.sha, stage.members, clock, this.stopController.signal);
       if (outcome !== "ready") {
         log.warn({ sha: commit.sha, wave: stage.wave, outcome }, "sync wave did not become ready: later waves not applied");
