@@ -147,6 +147,22 @@ describe("the rollout tracker", () => {
     expect((await store.listEvents({ name: "web" })).map((event) => event.reason).sort()).toEqual(["AutoReverted", "RolloutFailed", "RolloutFailed"]);
   });
 
+  it("with the global flag, asks for a revert of any workload's failed rollout, annotated or not", async () => {
+    const reverts: string[] = [];
+    const tracker = rolloutTracker("Deployment", {
+      rollouts,
+      autoRevertAll: true,
+      autoRevert: async (failure) => {
+        reverts.push(failure.workload.name);
+        return { type: "Normal", reason: "AutoReverted", message: "pushed" };
+      },
+    });
+    await store.applyRevision(commit("a1"), [deployment("v1")], []);
+    await reportStatus(1, "ProgressDeadlineExceeded", "False", "Degraded");
+    await tracker.reconcile(context(), web);
+    expect(reverts).toEqual(["web"]);
+  });
+
   it("lets one of two trackers finish a rollout, and one revert claim win", async () => {
     await store.applyRevision(commit("a1"), [deployment("v1")], []);
     const rollout = (await rollouts.progressing(web))!;
