@@ -3,8 +3,8 @@ import type { UpConfig } from "./config.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./logging.ts";
 import { channels, listen as listenForNotifications } from "./db/index.ts";
-import type { DesiredStore, ValidationPool } from "./desired/index.ts";
-import { GitSync, openGitSource, redactUrl } from "./gitsync/index.ts";
+import type { DesiredStore, RolloutLog, ValidationPool } from "./desired/index.ts";
+import { GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 
@@ -17,6 +17,9 @@ export interface LeaderTermContext {
   /** The manifests repository (a path or URL). */
   repo: string;
   packageRoot: string;
+  /** Rollout records: started by the sync, ended by the rollout trackers, read by the page. */
+  rollouts: RolloutLog;
+  autoRevert: boolean;
 }
 
 /** What only the leader runs. A follower has none of it; each term gets fresh ones. */
@@ -24,6 +27,8 @@ export interface LeaderComponents {
   sync: GitSync;
   nodes: NodeManager;
   controllers: ControllerManager;
+  /** Rollbacks and auto-reverts: commits pushed to the watched branch, then synced like any other. */
+  rollback: RollbackService;
   /** Stops everything it started, in reverse order: node links first, so SSH connections close. */
   stop(): Promise<void>;
 }
@@ -48,7 +53,9 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
       cacheDir: join(config.dataDir, "git"),
       auth: { username: config.gitUsername, password: config.gitPassword, token: config.gitToken },
     });
+    const { rollouts } = context;
     const sync = new GitSync({
+      rollouts,
       validationPool: context.validationPool,
       source,
       store,
@@ -59,6 +66,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
     });
     sync.start();
     stack.push(() => sync.stop());
+    const rollback = new RollbackService({ source, store, rollouts, clock, log: log.child({ component: "rollback" }), onPublished: () => sync.trigger() });
 
     // One link per Node in the store; the local node's agent is this package's own capstan-agent.
     const nodes: NodeManager = new NodeManager({
@@ -84,6 +92,11 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
         schedulerStrategy: config.schedulerStrategy,
         evictionGraceMs: config.evictionGraceSeconds * 1000,
         podMetrics: podMetricsFrom(nodes),
+        rollouts: {
+          rollouts,
+          autoRevertAll: context.autoRevert,
+          autoRevert: ({ rollout, workload, reason }) => rollback.autoRevert({ rolloutId: rollout.id, revisionSha: rollout.revisionSha, workload, reason }),
+        },
       }),
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
     });
@@ -116,7 +129,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
     stack.push(() => controllers.stop());
     garbageCollector.start();
     stack.push(() => garbageCollector.stop());
-    return { sync, nodes, controllers, stop };
+    return { sync, nodes, controllers, rollback, stop };
   } catch (error) {
     await stop();
     throw error;

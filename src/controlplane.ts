@@ -9,7 +9,7 @@ import { startLeaderComponents, type LeaderComponents, type LeaderTermContext } 
 import { NotLeaderError } from "./errors.ts";
 import type { Logger } from "./logging.ts";
 import { channels, createPool, listen as listenForNotifications, migrate, notify, startEmbeddedPostgres } from "./db/index.ts";
-import { PgDesiredStore, ValidationPool } from "./desired/index.ts";
+import { PgDesiredStore, PgRolloutLog, ValidationPool } from "./desired/index.ts";
 import { ensureExampleRepository, redactUrl } from "./gitsync/index.ts";
 import { controlPlaneLease, leaderChannel, LeaderElector, LeaseFence, TermRunner } from "./leader/index.ts";
 import type { GitSync } from "./gitsync/index.ts";
@@ -64,7 +64,8 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     // Unguarded: the page and API only read, and a lone control plane needs no fence.
     const store = new PgDesiredStore(pool);
     const repo = config.repo ?? (await ensureExampleRepository(join(config.dataDir, "examples-repo"), join(packageRoot, "examples-repo")));
-    const termContext: LeaderTermContext = { config, log, clock, databaseUrl, validationPool, repo, packageRoot };
+    const rollouts = new PgRolloutLog(pool);
+    const termContext: LeaderTermContext = { config, log, clock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert };
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;
@@ -139,6 +140,13 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
       nodes: { logs: (params, onText, signal) => leaderComponents().nodes.logs(params, onText, signal) },
       store,
       log: log.child({ component: "status" }),
+      rollouts,
+      // Rollbacks push from the leader (a follower answers 503 naming it), like log streams.
+      rollback: {
+        diff: (from, to) => leaderComponents().rollback.diff(from, to),
+        rollback: (request) => leaderComponents().rollback.rollback(request),
+      },
+      apiToken: config.apiToken,
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       leadership: () => leadership(),
       webhook: config.webhookSecret

@@ -216,11 +216,36 @@ export class TransportClosedError extends CapstanError {
   }
 }
 
+/**
+ * The watched branch is no longer where capstan built a rollback on: someone
+ * pushed since. Nothing was pushed; capstan never force-pushes.
+ */
+export class BranchMovedError extends CapstanError {
+  readonly code = "BranchMoved";
+  constructor(
+    readonly branch: string,
+    readonly expectedSha: string,
+    readonly actualSha: string | null,
+    detail?: string,
+  ) {
+    super(
+      `branch ${branch} moved: capstan built on ${expectedSha.slice(0, 10)}` +
+        (actualSha ? ` but the branch is now at ${actualSha.slice(0, 10)}` : "") +
+        `${detail ? ` (${detail})` : ""}; nothing was pushed. Let capstan sync the new commit, then run the rollback again`,
+    );
+  }
+}
+
+/** A rollback that cannot be made as asked: no healthy revision to go back to, an unknown commit or workload. */
+export class RollbackRefusedError extends CapstanError {
+  readonly code = "RollbackRefused";
+}
+
 export function toHttpStatus(error: unknown): number {
   if (error instanceof BadRequestError || error instanceof ManifestError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof NotFoundError) return 404;
-  if (error instanceof ConflictError) return 409;
+  if (error instanceof ConflictError || error instanceof BranchMovedError || error instanceof RollbackRefusedError) return 409;
   if (error instanceof StoreUnavailableError ||
     error instanceof GitSourceError ||
     error instanceof NodeNotConnectedError ||

@@ -3,6 +3,7 @@ import { runProgram } from "./program.ts";
 import { registerHistory } from "./history.ts";
 import { registerJobs } from "./jobs.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
+import { registerRollback } from "./rollback.ts";
 import { registerPods, registerStatus } from "./status.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
@@ -20,5 +21,6 @@ registerPods(program);
 registerJobs(program);
 registerNodes(program);
 registerLogs(program);
+registerRollback(program);
 
 await runProgram(program, process.argv);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { podListSchema, statusSchema } from "../status/index.ts";
+import { commitPlacementListSchema, podListSchema, statusSchema } from "../status/index.ts";
 import { getJson } from "./api-client.ts";
 import { cronJobTable, jobTable } from "./jobs.ts";
 import { serverOption } from "./program.ts";
@@ -10,8 +10,10 @@ export function registerStatus(program: Command): void {
     program
       .command("status")
       .description("the live revision, each workload's ready/desired and rollout, and the nodes")
-      .option("--json", "print one JSON object: {revision, sync, workloads, nodes}"),
-  ).action(async (flags: { server: string; json?: boolean }) => {
+      .option("--json", "print one JSON object: {revision, sync, workloads, nodes}")
+      .option("--by-commit", "which commit runs where: the pods and nodes still running each commit's template"),
+  ).action(async (flags: { server: string; json?: boolean; byCommit?: boolean }) => {
+    if (flags.byCommit) return printByCommit(flags.server, flags.json === true);
     const status = await getJson(flags.server, "/api/status", statusSchema);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
@@ -81,4 +83,24 @@ export function registerPods(program: Command): void {
       ),
     );
   });
+}
+
+async function printByCommit(server: string, json: boolean): Promise<void> {
+  const list = await getJson(server, "/api/commits", commitPlacementListSchema);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    formatTable(
+      ["COMMIT", "SUBJECT", "PODS", "READY", "NODES"],
+      list.items.map((item) => [
+        item.commit?.slice(0, 10) ?? "-",
+        (item.subject ?? "").slice(0, 50),
+        String(item.pods.length),
+        String(item.pods.filter((pod) => pod.ready).length),
+        item.nodes.join(","),
+      ]),
+    ),
+  );
 }

@@ -14,7 +14,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import { finalizersField, type ApplySummary, type DesiredStore, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
+import { finalizersField, type ApplyOptions, type ApplySummary, type DesiredStore, type DriftRepair, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /**
@@ -29,8 +29,28 @@ export class MemoryDesiredStore implements DesiredStore {
   private nextRevisionId = 1;
   private resourceVersion = 0;
 
-  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options: ApplyOptions = {}): Promise<ApplySummary> {
+    const { summary } = this.writeGitObjects(commit, objects);
+    this.upsertRevision(commit, "applied", [], warnings, objects.length);
+    const state = this.syncStateOrEmpty();
+    this.syncState = { ...state, liveSha: commit.sha, lastSeenSha: options.partial ? state.lastSeenSha : commit.sha };
+    return summary;
+  }
+
+  async repairDrift(sha: string, objects: DesiredObject[]): Promise<DriftRepair[]> {
+    return this.writeGitObjects({ sha }, objects).repairs;
+  }
+
+  /** In memory, comparing everything is as cheap as any probe: always worth a look. */
+  async driftSuspected(_expectedCount: number): Promise<boolean> {
+    return true;
+  }
+
+  /** Makes the live git-sourced objects equal `objects`; what applyRevision and repairDrift share. */
+  private writeGitObjects(commit: { sha: string }, objects: DesiredObject[]): { summary: ApplySummary; repairs: DriftRepair[] } {
     const summary: ApplySummary = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+    const repairs: DriftRepair[] = [];
+    const about = (row: { kind: string; namespace: string; name: string }) => ({ kind: row.kind, namespace: row.namespace, name: row.name });
     const now = new Date();
     const wanted = new Set<string>();
     for (const object of objects) {
@@ -62,6 +82,7 @@ export class MemoryDesiredStore implements DesiredStore {
           deletedAt: null,
         });
         summary.created++;
+        repairs.push({ ...about(object), action: "recreated" });
         continue;
       }
       const same =
@@ -91,17 +112,17 @@ export class MemoryDesiredStore implements DesiredStore {
         updatedAt: now,
       });
       summary.updated++;
+      repairs.push({ ...about(object), action: "reset" });
     }
     for (const row of this.live()) {
       if (row.source === "git" && !wanted.has(keyString(row)) && row.annotations[pruneAnnotation] !== "false") {
         row.deletedAt = now;
         row.resourceVersion = ++this.resourceVersion;
         summary.deleted++;
+        repairs.push({ ...about(row), action: "deleted" });
       }
     }
-    this.upsertRevision(commit, "applied", [], warnings, objects.length);
-    this.syncState = { ...this.syncStateOrEmpty(), liveSha: commit.sha, lastSeenSha: commit.sha };
-    return summary;
+    return { summary, repairs };
   }
 
   async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {

@@ -4,6 +4,8 @@ import { ConflictError, ObjectNotFoundError, type ManifestProblem } from "../err
 import { pruneAnnotation } from "./annotations.ts";
 import { gitHash, specHash } from "./canonical.ts";
 import { insertEvent, selectEvents } from "./events-pg.ts";
+import type { ComparableObject } from "./object-diff.ts";
+import { recordRevisionRollouts } from "./rollouts-pg.ts";
 import type {
   CommitInfo,
   NewEvent,
@@ -15,7 +17,7 @@ import type {
   StoredObject,
   SyncState,
 } from "./records.ts";
-import { finalizersField, type ApplySummary, type DesiredStore, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
+import { finalizersField, type ApplyOptions, type ApplySummary, type DesiredStore, type DriftRepair, type EventQuery, type ObjectFilter, type ObjectKey, type StatusUpdate } from "./store.ts";
 import type { DesiredObject } from "./types.ts";
 
 /** SQLSTATE 23505 unique_violation. */
@@ -59,28 +61,36 @@ export class PgDesiredStore implements DesiredStore {
     return this.options.writeGuard ? this.#transaction(work) : work(this.pool);
   }
 
-  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+  async applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options: ApplyOptions = {}): Promise<ApplySummary> {
     return this.#transaction(async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
       const plan = await planObjectWrites(client, objects);
+      // What the commit changes is recorded against what was live, read before it is overwritten.
+      const before = await comparableRows(client, [...plan.updates.map((write) => write.uid!), ...plan.deletes]);
       if (plan.creates.length > 0) await insertObjects(client, plan.creates, commit.sha);
       if (plan.updates.length > 0) await updateObjects(client, plan.updates, commit.sha);
       let deleted = 0;
+      const kept = new Set<string>();
       if (plan.deletes.length > 0) {
         // The prune opt-out is read here, for the candidates only, rather than
         // with every live row's annotations in planObjectWrites.
-        const result = await client.query(
+        const result = await client.query<{ uid: string }>(
           `UPDATE objects SET deleted_at = now()
-           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false'`,
+           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false' RETURNING uid`,
           [plan.deletes, pruneAnnotation],
         );
         deleted = result.rowCount ?? 0;
+        const gone = new Set(result.rows.map((row) => row.uid));
+        for (const uid of plan.deletes) if (!gone.has(uid)) kept.add(uid);
       }
       await upsertRevision(client, commit, "applied", [], warnings, objects.length);
+      const stillLive = before.filter((row) => !kept.has(row.uid));
+      await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates], options.appendChanges ?? false);
       await client.query(
-        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, $1)
-         ON CONFLICT (id) DO UPDATE SET live_sha = $1, last_seen_sha = $1`,
-        [commit.sha],
+        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, CASE WHEN $2 THEN NULL ELSE $1 END)
+         ON CONFLICT (id) DO UPDATE SET live_sha = $1,
+           last_seen_sha = CASE WHEN $2 THEN sync_state.last_seen_sha ELSE $1 END`,
+        [commit.sha, options.partial ?? false],
       );
       return {
         created: plan.creates.length,
@@ -89,6 +99,38 @@ export class PgDesiredStore implements DesiredStore {
         deleted,
       };
     });
+  }
+
+  async repairDrift(sha: string, objects: DesiredObject[]): Promise<DriftRepair[]> {
+    return this.#transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [SYNC_LOCK_KEY]);
+      const plan = await planObjectWrites(client, objects);
+      const repairs: DriftRepair[] = [];
+      const keyOfWrite = (write: ObjectWrite) => ({ kind: write.kind, namespace: write.namespace, name: write.name });
+      if (plan.creates.length > 0) await insertObjects(client, plan.creates, sha);
+      if (plan.updates.length > 0) await updateObjects(client, plan.updates, sha);
+      for (const write of plan.creates) repairs.push({ ...keyOfWrite(write), action: "recreated" });
+      for (const write of plan.updates) repairs.push({ ...keyOfWrite(write), action: "reset" });
+      if (plan.deletes.length > 0) {
+        const result = await client.query<DriftRepair>(
+          `UPDATE objects SET deleted_at = now()
+           WHERE uid = ANY($1::uuid[]) AND (annotations ->> $2) IS DISTINCT FROM 'false'
+           RETURNING kind, namespace, name, 'deleted' AS action`,
+          [plan.deletes, pruneAnnotation],
+        );
+        repairs.push(...result.rows);
+      }
+      return repairs;
+    });
+  }
+
+  async driftSuspected(expectedCount: number): Promise<boolean> {
+    // The trigger of migration 006 clears git_hash on any edit that is not the sync's own.
+    const probe = await this.pool.query<{ live: string; edited: string }>(
+      `SELECT count(*) AS live, count(*) FILTER (WHERE git_hash IS NULL) AS edited
+       FROM objects WHERE source = 'git' AND deleted_at IS NULL`,
+    );
+    return Number(probe.rows[0]!.edited) > 0 || Number(probe.rows[0]!.live) !== expectedCount;
   }
 
   async rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void> {
@@ -460,7 +502,17 @@ async function upsertRevision(
   );
 }
 
-function revisionFromRow(row: Record<string, any>): Revision {
+/** The compared parts of live objects by uid (only those a commit touches, so a one-file sync stays narrow). */
+async function comparableRows(client: Queryable, uids: string[]): Promise<Array<ComparableObject & { uid: string }>> {
+  if (uids.length === 0) return [];
+  const result = await client.query(
+    "SELECT uid, kind, namespace, name, labels, annotations, spec FROM objects WHERE uid = ANY($1::uuid[])",
+    [uids],
+  );
+  return result.rows as Array<ComparableObject & { uid: string }>;
+}
+
+export function revisionFromRow(row: Record<string, any>): Revision {
   return {
     id: Number(row.id),
     sha: row.sha,

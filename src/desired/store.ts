@@ -9,6 +9,28 @@ export interface ApplySummary {
   deleted: number;
 }
 
+/** One git-sourced object the sync put back to Git's version. */
+export interface DriftRepair {
+  kind: string;
+  namespace: string;
+  name: string;
+  action: "reset" | "recreated" | "deleted";
+}
+
+export interface ApplyOptions {
+  /**
+   * A later stage of the same commit (sync waves): its changes are added to
+   * those the commit's earlier stages recorded instead of replacing them.
+   */
+  appendChanges?: boolean;
+  /**
+   * Not the commit's last stage: the commit becomes live but is not recorded
+   * as seen (lastSeenSha), so a sync restarted before the last stage applies
+   * the commit again rather than leaving the later waves out.
+   */
+  partial?: boolean;
+}
+
 export interface ObjectKey {
   kind: string;
   namespace: string;
@@ -72,7 +94,20 @@ export interface DesiredStore {
    * (still git-sourced, its revisionSha that of the last commit that declared
    * it) and is not counted in `deleted`.
    */
-  applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary>;
+  applyRevision(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[], options?: ApplyOptions): Promise<ApplySummary>;
+  /**
+   * Puts the live git-sourced objects back to `objects` (the live revision's,
+   * commit `sha`) where something other than the sync changed them: edited,
+   * deleted or added behind capstan's back. Records no revision and starts no
+   * rollout. Returns what it repaired; cheap when nothing drifted.
+   */
+  repairDrift(sha: string, objects: DesiredObject[]): Promise<DriftRepair[]>;
+  /**
+   * Whether repairDrift may have something to do, without reading Git: some
+   * git-sourced object was edited outside the sync, or their number is not
+   * `expectedCount`. False positives are allowed, false negatives not.
+   */
+  driftSuspected(expectedCount: number): Promise<boolean>;
   /** Records a commit that failed validation, with every problem; the live objects are untouched. */
   rejectRevision(commit: CommitInfo, problems: ManifestProblem[]): Promise<void>;
   /** Records commits that were seen but never applied because a newer one arrived in the same fetch. */

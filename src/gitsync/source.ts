@@ -10,6 +10,8 @@ import { CapstanError, GitSourceError, ManifestError } from "../errors.ts";
 import { type GitAuth, redactText } from "./credentials.ts";
 import { findGitdir, mirrorDir, normaliseSubPath, parseLocation, type SourceLocation } from "./location.ts";
 import { fetchIntoMirror, MirrorError } from "./mirror.ts";
+import { publishLocal, publishToRemote } from "./publish.ts";
+import { type RestoreCommitInput, writeRestoreCommit } from "./restore-commit.ts";
 import { MissingObjectError, ObjectStore } from "./object-store.ts";
 import { type BlobChange, diffTrees, listTreeBlobs, resolveSubtree, type TreeBlob } from "./tree-diff.ts";
 
@@ -49,6 +51,10 @@ export interface GitSource {
   readBlob(oid: string): Promise<Uint8Array>;
   /** A file under the sub-path at `sha`, or null when there is no such file. */
   readFileAt(sha: string, path: string): Promise<Uint8Array | null>;
+  /** Writes a commit restoring the sub-path (or some files under it) from an older commit; moves no branch. */
+  writeRestoreCommit(input: Omit<RestoreCommitInput, "gitdir" | "subPath">): Promise<{ sha: string; changed: boolean }>;
+  /** Moves the branch from `expected` to `sha` (a push for a remote), or throws BranchMovedError: never a force-push. */
+  publish(sha: string, expected: string): Promise<void>;
 }
 
 export interface GitSourceOptions {
@@ -157,6 +163,23 @@ class RepositorySource implements GitSource {
       if (!entry || (entry.kind !== "file" && entry.kind !== "symlink")) return null;
       return this.store().readAs(entry.oid, "blob");
     });
+  }
+
+  writeRestoreCommit(input: Omit<RestoreCommitInput, "gitdir" | "subPath">): Promise<{ sha: string; changed: boolean }> {
+    return this.guard(() => writeRestoreCommit({ ...input, gitdir: this.gitdir(), subPath: this.path }));
+  }
+
+  publish(sha: string, expected: string): Promise<void> {
+    // In the fetch queue: a push must not race a fetch on the mirror's refs.
+    const run = this.fetchQueue.then(() =>
+      this.guard(() =>
+        this.location.kind === "http"
+          ? publishToRemote({ url: this.location.url, branch: this.branch, gitdir: this.gitdir(), auth: this.auth }, sha, expected)
+          : publishLocal(this.gitdir(), this.branch, sha, expected),
+      ),
+    );
+    this.fetchQueue = run.catch(() => undefined);
+    return run;
   }
 
   private async fetchNow(): Promise<string> {

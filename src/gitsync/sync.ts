@@ -2,9 +2,10 @@ import { backoffDelay } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import { ManifestError, messageOf, type ManifestProblem } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import { checkImmutableConfig, type DesiredStore, type ValidationPool, type ValidationResult } from "../desired/index.ts";
+import { checkImmutableConfig, type ApplySummary, type CommitInfo, type DesiredObject, type DesiredStore, type RolloutLog, type ValidationPool, type ValidationResult } from "../desired/index.ts";
 import { validateTree, type TreeCache, type TreeFile } from "./commit-files.ts";
 import type { GitSource } from "./source.ts";
+import { declaredFromStored, planStages, waitForWave, waveOf } from "./waves.ts";
 
 export interface GitSyncOptions {
   source: GitSource;
@@ -22,6 +23,8 @@ export interface GitSyncOptions {
   validationPool?: ValidationPool;
   /** How many new commits one fetch records; older ones beyond it are not recorded at all. */
   maxCommitsPerFetch?: number;
+  /** Enables sync waves: a wave is applied once the previous wave's rollouts are done. */
+  rollouts?: RolloutLog;
 }
 
 export type SyncOutcome =
@@ -86,8 +89,12 @@ export class GitSync {
     }
     await store.recordFetch({ ...describe, at: clock.now(), error: null });
 
-    const lastSeen = (await store.getSyncState())?.lastSeenSha ?? null;
-    if (tip === lastSeen) return { result: "unchanged", sha: tip };
+    const state = await store.getSyncState();
+    const lastSeen = state?.lastSeenSha ?? null;
+    if (tip === lastSeen) {
+      if (state?.liveSha === tip) await this.repairDrift(tip);
+      return { result: "unchanged", sha: tip };
+    }
 
     const commits = await source.commitsBetween(lastSeen, tip, this.options.maxCommitsPerFetch ?? 50);
     const tipCommit = commits.at(-1) ?? (await source.commitInfo(tip));
@@ -111,7 +118,7 @@ export class GitSync {
       );
       return { result: "rejected", sha: tip, problems };
     }
-    const summary = await store.applyRevision(tipCommit, objects, problems);
+    const summary = await this.apply(tipCommit, objects, problems);
     this.options.log.info({ sha: tip, ...summary }, "revision applied");
     return { result: "applied", sha: tip, ...summary };
   }
@@ -122,6 +129,62 @@ export class GitSync {
     const { store } = this.options;
     const live = (await Promise.all([store.listObjects({ kind: "ConfigMap" }), store.listObjects({ kind: "Secret" })])).flat();
     return checkImmutableConfig(objects, live);
+  }
+
+  /**
+   * Applies the commit, wave by wave when its objects name several sync
+   * waves: each stage is one transaction, and the next waits for the
+   * previous wave's rollouts. A failed wave stops there (the later waves
+   * keep what was live; the revision's health says failed) and, the commit
+   * not being recorded as seen, the next pass tries its waves again, as does
+   * a sync restarted mid-way.
+   */
+  private async apply(commit: CommitInfo, objects: DesiredObject[], warnings: ManifestProblem[]): Promise<ApplySummary> {
+    const { store, rollouts, clock, log } = this.options;
+    // Reading the live objects costs a full listing: only for a commit that uses waves at all.
+    if (!rollouts || new Set(objects.map(waveOf)).size <= 1) return store.applyRevision(commit, objects, warnings);
+    const stages = planStages(objects, (await store.listObjects({ source: "git" })).map(declaredFromStored));
+    if (stages.length <= 1) return store.applyRevision(commit, objects, warnings);
+    // A commit whose waves are tried again keeps the changes its earlier passes recorded.
+    const again = (await store.getRevision(commit.sha))?.state === "applied";
+    let summary: ApplySummary = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+    for (const [index, stage] of stages.entries()) {
+      const last = index === stages.length - 1;
+      summary = await store.applyRevision(commit, stage.objects, warnings, { appendChanges: again || index > 0, partial: !last });
+      log.info({ sha: commit.sha, wave: stage.wave }, "sync wave applied");
+      if (last) break;
+      const outcome = await waitForWave(rollouts, commit.sha, stage.members, clock, this.stopController.signal);
+      if (outcome !== "ready") {
+        log.warn({ sha: commit.sha, wave: stage.wave, outcome }, "sync wave did not become ready: later waves not applied");
+        break;
+      }
+    }
+    return summary;
+  }
+
+  /**
+   * Git is the truth between commits too: a git-sourced object edited,
+   * deleted or added in the database behind capstan's back is put back to the
+   * live commit's version, with a DriftRepaired event. Cheap when nothing
+   * drifted: one count, no tree read.
+   */
+  private async repairDrift(sha: string): Promise<void> {
+    const { store, clock, log } = this.options;
+    const revision = await store.getRevision(sha);
+    if (!(await store.driftSuspected(revision?.objectCount ?? -1))) return;
+    const { objects, problems } = await this.validateTreeAt(sha);
+    if (problems.some((problem) => problem.severity === "error")) return;
+    for (const repair of await store.repairDrift(sha, objects)) {
+      const commit = sha.slice(0, 7);
+      const message = {
+        reset: `edited in the database; reset to Git's version of commit ${commit}`,
+        recreated: `deleted in the database; re-created from commit ${commit}`,
+        deleted: `not declared in commit ${commit}; deleted`,
+      }[repair.action];
+      const about = { kind: repair.kind, namespace: repair.namespace, name: repair.name };
+      await store.recordEvent({ ...about, type: "Warning", reason: "DriftRepaired", message, source: "gitsync", at: clock.now() });
+      log.warn({ ...repair, sha }, "drift repaired");
+    }
   }
 
   private async loop(): Promise<void> {

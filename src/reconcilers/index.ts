@@ -9,6 +9,7 @@ import { nodeLifecycleReconciler } from "./node-lifecycle.ts";
 import { podReconciler } from "./pod.ts";
 import { replicaSetReconciler } from "./replicaset.ts";
 import { statefulSetReconciler } from "./statefulset.ts";
+import { rolloutTracker, type RolloutTrackerOptions } from "./rollout-tracker.ts";
 import type { Reconciler } from "./types.ts";
 import type { SchedulingStrategy } from "../scheduler/index.ts";
 
@@ -23,13 +24,16 @@ export { endpointsReconciler };
 export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsAction } from "./endpoints-plan.ts";
 export { statefulSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
+export { rolloutTracker, autoRevertAnnotation, type FailedRollout, type RolloutTrackerOptions } from "./rollout-tracker.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
 /** Every reconciler `capstan up` runs, in one list. */
 export function standardReconcilers(
-  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource } = {},
+  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource; rollouts?: RolloutTrackerOptions } = {},
 ): Reconciler[] {
+  const trackers = options.rollouts ? [rolloutTracker("Deployment", options.rollouts), rolloutTracker("DaemonSet", options.rollouts)] : [];
   return [
+    ...trackers,
     deploymentReconciler,
     replicaSetReconciler,
     daemonSetReconciler(),

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ObjectKey } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
+import { replacedPods } from "./drift.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { planReplicaSet } from "./replicaset-plan.ts";
 import { inBatches, statusChanged } from "./writes.ts";
@@ -39,6 +40,10 @@ export const replicaSetReconciler: Reconciler = {
         await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name}` });
       }
     });
+    const replaced = replacedPods(replicaSet, plan.actions.filter((action) => action.type === "createPod").length);
+    if (replaced > 0) {
+      await ctx.event(about, { type: "Warning", reason: "DriftRepaired", message: `Replaced ${replaced} pod(s) that went away without a change in Git (deleted, evicted or failed)` });
+    }
     if (statusChanged(replicaSet, plan.status)) await store.updateStatuses([{ key, uid: replicaSet.uid, status: plan.status, observedGeneration: replicaSet.generation }]);
     return plan.requeueAfterMs === undefined ? {} : { requeueAfterMs: plan.requeueAfterMs };
   },

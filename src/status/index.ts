@@ -4,3 +4,5 @@ export { nodeListSchema, nodeRoutes, type NodeList, type LogSource } from "./nod
 export { podListSchema, workloadSummarySchema, nodeSummarySchema, type WorkloadSummary } from "./workloads.ts";
 export { serviceListSchema, serviceSummarySchema, type ServiceSummary } from "./services.ts";
 export { jobListSchema, jobSummaries, type JobSummary, type CronJobSummary } from "./jobs.ts";
+export { historyListSchema, historyRoutes } from "./history-api.ts";
+export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";

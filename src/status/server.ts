@@ -2,8 +2,9 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { DesiredStore } from "../desired/index.ts";
-import { webhookRoute } from "../gitsync/index.ts";
+import type { DesiredStore, RolloutLog } from "../desired/index.ts";
+import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
+import { historyRoutes } from "./history-api.ts";
 import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
 
@@ -17,6 +18,12 @@ export interface StatusServerOptions {
   leadership?: () => Leadership;
   /** The node links, for container logs; without them the logs endpoint says so. */
   nodes?: LogSource;
+  /** Rollout history and rollbacks; without them those endpoints answer 404. */
+  rollouts?: RolloutLog;
+  /** What the API asks of rollbacks: a diff, and a rollback commit pushed. */
+  rollback?: Pick<RollbackService, "diff" | "rollback">;
+  /** When set, the API's writes (rollback) require `Authorization: Bearer <token>`. */
+  apiToken?: string;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -46,6 +53,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.apiToken));
   return app;
 }
 

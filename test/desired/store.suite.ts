@@ -151,6 +151,24 @@ export function describeDesiredStore(name: string, makeStore: () => Promise<Desi
       expect(await store.getObject({ ...appKey, name: "kept" })).toBeNull();
     });
 
+    it("repairs git-sourced objects changed outside the sync back to the live commit's version, and only those", async () => {
+      const objects = [configMap("edited", { v: "1" }), configMap("removed", { v: "1" }), configMap("untouched", { v: "1" })];
+      await store.applyRevision(commit("a1"), objects, []);
+      expect(await store.repairDrift("a1", objects)).toEqual([]);
+      const edited = (await store.getObject({ ...appKey, name: "edited" }))!;
+      await store.updateObject({ ...appKey, name: "edited" }, edited.resourceVersion, { spec: { data: { v: "by hand" } } });
+      await store.deleteObject({ ...appKey, name: "removed" });
+      expect(await store.driftSuspected(3)).toBe(true);
+
+      const repairs = await store.repairDrift("a1", objects);
+      expect(repairs.map((repair) => `${repair.action} ${repair.name}`).sort()).toEqual(["recreated removed", "reset edited"]);
+      expect((await store.getObject({ ...appKey, name: "edited" }))!.spec).toEqual({ data: { v: "1" } });
+      expect((await store.getObject({ ...appKey, name: "removed" }))!.source).toBe("git");
+      expect(await store.repairDrift("a1", objects)).toEqual([]);
+      // No revision is recorded for a repair: a1 is still the one live revision.
+      expect((await store.listRevisions()).map((revision) => revision.sha)).toEqual(["a1"]);
+    });
+
     describe("controller writes", () => {
       it("creates a controller object at generation 1 and refuses a second live one with the same key", async () => {
         const created = await store.createObject(replicaSet("web-5d8f", { replicas: 2 }));

@@ -10,6 +10,7 @@ import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } 
 import { ServiceRoutePusher } from "./service-route-pusher.ts";
 import { planServiceRoutes } from "./service-routes.ts";
 import { podWarnings, warningKey } from "./pod-warnings.ts";
+import { newRestarts } from "./restart-drift.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -67,6 +68,8 @@ export class NodeManager {
   readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
   /** Per pod uid: the warnings its status calls for that were already recorded as events. */
   readonly #warned = new Map<string, Set<string>>();
+  /** Restart counts per pod and container, to tell each agent-side restart as a DriftRepaired event. */
+  readonly #restarts = new Map<string, Map<string, number>>();
   #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -261,6 +264,7 @@ export class NodeManager {
         for (const uid of removed) {
           this.#readiness.delete(uid);
           this.#warned.delete(uid);
+          this.#restarts.delete(uid);
         }
         // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
         if (removed.length > 0 && !this.#stopped) void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
@@ -315,6 +319,10 @@ export class NodeManager {
   }
 
   #queuePods(entry: NodeEntry, changed: PodStatus[]): void {
+    for (const repair of newRestarts(this.#restarts, changed, entry.node.name)) {
+      const event = { objectUid: repair.uid, kind: "Pod", namespace: repair.namespace, name: repair.name, type: "Warning" as const, reason: "DriftRepaired", message: repair.message, source: "node-manager", at: this.#options.clock.now() };
+      this.#options.store.recordEvent(event).catch((error: unknown) => this.#options.log.warn({ err: messageOf(error) }, "could not record an event"));
+    }
     for (const pod of changed) {
       const previous = this.#readiness.get(pod.uid);
       const readiness = previous?.ready === pod.ready ? previous : { ready: pod.ready, since: this.#options.clock.now() };
