@@ -26,10 +26,13 @@ export interface LeaseCandidate {
  * acquisition. Either returns what it found when it changed nothing.
  */
 export async function tryAcquireOrRenew(db: Queryable, candidate: LeaseCandidate): Promise<LeaseOutcome> {
-  const result = candidate.heldToken === null ? await acquire(db, candidate) : await renew(db, candidate, candidate.heldToken);
+  let result = candidate.heldToken === null ? await acquire(db, candidate) : await renew(db, candidate, candidate.heldToken);
+  // Two first acquisitions at once: the loser's INSERT waits for the winner's and then updates nothing, and the
+  // winner's row, committed after this statement's snapshot was taken, is invisible to its SELECT. A second
+  // statement sees it.
+  if (!result.rows[0] && candidate.heldToken === null) result = await acquire(db, candidate);
   const row = result.rows[0];
-  // No row cannot happen after an acquisition (it inserts or the row exists);
-  // after a renewal it means the row was deleted by hand.
+  // No row after that means the row was deleted by hand (or, after a renewal, is gone).
   if (!row) return { type: "failed", error: `lease ${candidate.lease} has no row` };
   if (row.mine) return { type: "mine", token: Number(row.token), url: row.holder_url };
   // A released lease (no holder) is free now, whatever its old renewal time says.
@@ -45,9 +48,12 @@ interface AttemptRow {
   expires_in_ms: number;
 }
 
-/** The current holder, for an attempt that changed nothing; `expires_in_ms` by the database's clock. */
+/**
+ * The current holder, for an attempt that changed nothing; `expires_in_ms` by the database's clock, at most one
+ * lease: now() is the statement's start, which may precede a renewal it waited for.
+ */
 const currentHolder = `SELECT false, holder, holder_url, token,
-         GREATEST(0, extract(epoch FROM renewed_at + lease_ms * interval '1 millisecond' - now()) * 1000)::float8
+         LEAST(lease_ms, GREATEST(0, extract(epoch FROM renewed_at + lease_ms * interval '1 millisecond' - now()) * 1000))::float8
        FROM leader_lease WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM attempt)`;
 
 /**
