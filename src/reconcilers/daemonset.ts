@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DaemonSetSpec, ObjectKey, StoredObject } from "../desired/index.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
 import { planDaemonSet, type DaemonSetAction } from "./daemonset-plan.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { inBatches, statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
@@ -62,26 +63,14 @@ export function daemonSetReconciler(): Reconciler {
 async function apply(ctx: ReconcileContext, daemonSet: StoredObject, action: DaemonSetAction): Promise<void> {
   const about = { kind: "DaemonSet", namespace: daemonSet.namespace, name: daemonSet.name, uid: daemonSet.uid };
   if (action.type === "createPod") {
-    await ctx.store.createObject({
-      apiVersion: "v1",
-      kind: "Pod",
-      namespace: daemonSet.namespace,
-      name: action.name,
-      labels: action.labels,
-      annotations: action.annotations,
-      spec: action.spec as unknown as Record<string, unknown>,
-      status: { phase: "Pending" },
-      ownerUid: daemonSet.uid,
-    });
-    await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `Created pod: ${action.name}` });
+    await createOwnedPod(ctx, daemonSet, { name: action.name, labels: action.labels, annotations: action.annotations, spec: action.spec });
     return;
   }
   if (action.reason === "Failed") {
     const message = `Found failed daemon pod ${daemonSet.namespace}/${action.name} on node ${action.node}, will try to kill it`;
     await ctx.event(about, { type: "Warning", reason: "FailedDaemonPod", message });
   }
-  await ctx.store.deleteObject({ kind: "Pod", namespace: daemonSet.namespace, name: action.name }, { uid: action.uid });
-  await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name}` });
+  await deleteOwnedPod(ctx, daemonSet, action);
 }
 
 async function allDaemonSets(ctx: ReconcileContext): Promise<ObjectKey[]> {

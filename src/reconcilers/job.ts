@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ObjectKey } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
 import { planJob } from "./job-plan.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { inBatches, statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
@@ -28,21 +29,10 @@ export const jobReconciler: Reconciler = {
     }
     await inBatches(plan.actions, 16, async (action) => {
       if (action.type === "createPod") {
-        await store.createObject({
-          apiVersion: "v1",
-          kind: "Pod",
-          namespace: key.namespace,
-          name: action.name,
-          labels: action.template.metadata.labels,
-          annotations: { ...action.template.metadata.annotations, ...(commit ? { [commitAnnotation]: commit } : {}) },
-          spec: action.template.spec as unknown as Record<string, unknown>,
-          status: { phase: "Pending" },
-          ownerUid: job.uid,
-        });
-        await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `Created pod: ${action.name}` });
+        const { labels, annotations } = action.template.metadata;
+        await createOwnedPod(ctx, job, { name: action.name, labels, annotations: { ...annotations, ...(commit ? { [commitAnnotation]: commit } : {}) }, spec: action.template.spec });
       } else if (action.type === "deletePod") {
-        await store.deleteObject({ kind: "Pod", namespace: key.namespace, name: action.name }, { uid: action.uid });
-        await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name} (${action.reason})` });
+        await deleteOwnedPod(ctx, job, action, { message: `Deleted pod: ${action.name} (${action.reason})` });
       }
     });
     for (const event of plan.events) await ctx.event(about, event);

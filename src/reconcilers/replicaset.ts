@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ObjectKey } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
 import { replacedPods } from "./drift.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { planReplicaSet } from "./replicaset-plan.ts";
 import { inBatches, statusChanged } from "./writes.ts";
@@ -23,21 +24,10 @@ export const replicaSetReconciler: Reconciler = {
     // Pods are created (and deleted) concurrently, a few at a time: one by one, a 10-replica rollout spent ~0.5 s here.
     await inBatches(plan.actions, 16, async (action) => {
       if (action.type === "createPod") {
-        await store.createObject({
-          apiVersion: "v1",
-          kind: "Pod",
-          namespace: key.namespace,
-          name: action.name,
-          labels: action.template.metadata.labels,
-          annotations: { ...action.template.metadata.annotations, ...(commit ? { [commitAnnotation]: commit } : {}) },
-          spec: action.template.spec as unknown as Record<string, unknown>,
-          status: { phase: "Pending" },
-          ownerUid: replicaSet.uid,
-        });
-        await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `Created pod: ${action.name}` });
+        const { labels, annotations } = action.template.metadata;
+        await createOwnedPod(ctx, replicaSet, { name: action.name, labels, annotations: { ...annotations, ...(commit ? { [commitAnnotation]: commit } : {}) }, spec: action.template.spec });
       } else {
-        await store.deleteObject({ kind: "Pod", namespace: key.namespace, name: action.name }, { uid: action.uid });
-        await ctx.event(about, { type: "Normal", reason: "SuccessfulDelete", message: `Deleted pod: ${action.name}` });
+        await deleteOwnedPod(ctx, replicaSet, action);
       }
     });
     const replaced = replacedPods(replicaSet, plan.actions.filter((action) => action.type === "createPod").length);

@@ -2,6 +2,7 @@ import { finalizersField, type ObjectKey, type StatefulSetSpec, type StoredObjec
 import { commitAnnotation, holdsFinalizer, podTerminationFinalizer } from "../nodes/index.ts";
 import { autoscaledReplicas, autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
 import { refersTo, templateWithConfigHash } from "./config-hash.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { controllerRevisionKind } from "./statefulset-identity.ts";
 import { planStatefulSet, type StatefulSetAction } from "./statefulset-plan.ts";
@@ -100,23 +101,16 @@ async function apply(ctx: ReconcileContext, set: StoredObject, action: StatefulS
       await store.updateObject({ kind: "PersistentVolumeClaim", namespace: set.namespace, name: action.name }, action.resourceVersion, { ownerUid: action.ownerUid });
       return;
     case "createPod":
-      await store.createObject({
-        apiVersion: "v1",
-        kind: "Pod",
-        namespace: set.namespace,
-        name: action.pod.name,
-        labels: action.pod.labels,
-        annotations: action.pod.annotations,
-        spec: action.pod.spec as unknown as Record<string, unknown>,
+      await createOwnedPod(
+        ctx,
+        set,
         // Kept, once deleted, until its node has stopped it: its successor must not run beside it.
-        status: { phase: "Pending", [finalizersField]: [podTerminationFinalizer] },
-        ownerUid: set.uid,
-      });
-      await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `create Pod ${action.pod.name} in StatefulSet ${set.name} successful` });
+        { ...action.pod, status: { [finalizersField]: [podTerminationFinalizer] } },
+        `create Pod ${action.pod.name} in StatefulSet ${set.name} successful`,
+      );
       return;
     case "deletePod":
-      await store.deleteObject({ kind: "Pod", namespace: set.namespace, name: action.name }, { uid: action.uid });
-      await ctx.event(about, {
+      await deleteOwnedPod(ctx, set, action, {
         type: action.reason === "Failed" ? "Warning" : "Normal",
         reason: action.reason === "Failed" ? "RecreatingFailedPod" : "SuccessfulDelete",
         message:
