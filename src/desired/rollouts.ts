@@ -8,7 +8,7 @@ import { revisionSchema } from "./records.ts";
  */
 
 /** Kinds whose change starts a rollout that the tracker follows to an outcome. */
-export const rolloutKinds = ["Deployment", "DaemonSet"] as const;
+export const rolloutKinds = ["Deployment", "DaemonSet", "StatefulSet"] as const;
 
 export const rolloutOutcomeSchema = z.enum(["progressing", "complete", "failed", "superseded"]);
 export type RolloutOutcome = z.infer<typeof rolloutOutcomeSchema>;

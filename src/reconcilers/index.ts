@@ -31,7 +31,7 @@ export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from
 export function standardReconcilers(
   options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource; rollouts?: RolloutTrackerOptions } = {},
 ): Reconciler[] {
-  const trackers = options.rollouts ? [rolloutTracker("Deployment", options.rollouts), rolloutTracker("DaemonSet", options.rollouts)] : [];
+  const trackers = options.rollouts ? [rolloutTracker("Deployment", options.rollouts), rolloutTracker("DaemonSet", options.rollouts), rolloutTracker("StatefulSet", options.rollouts)] : [];
   return [
     ...trackers,
     deploymentReconciler,

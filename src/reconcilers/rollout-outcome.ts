@@ -39,7 +39,26 @@ export function judgeRollout(workload: StoredObject, generation: number, started
     if (progressing?.reason === "NewPodsAvailable") return { outcome: "complete" };
     return { outcome: "progressing" };
   }
+  if (workload.kind === "StatefulSet") return judgeStatefulSet(workload);
   return { outcome: "progressing" };
+}
+
+/**
+ * A StatefulSet has no progress deadline either; its rollout is complete as
+ * `kubectl rollout status` says: every replica ready, and every ordinal at or
+ * above the partition running the new revision (all of them, and the
+ * revision made current, without a partition). An OnDelete set completes
+ * only once its pods were deleted by hand and came back new.
+ */
+function judgeStatefulSet(workload: StoredObject): RolloutVerdict {
+  const spec = workload.spec as { replicas?: number; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
+  const status = workload.status as { readyReplicas?: number; updatedReplicas?: number; currentRevision?: string; updateRevision?: string };
+  const desired = spec.replicas ?? 1;
+  const partition = spec.updateStrategy?.type === "RollingUpdate" ? Math.min(spec.updateStrategy.rollingUpdate?.partition ?? 0, desired) : 0;
+  if (!status.updateRevision || (status.readyReplicas ?? 0) < desired) return { outcome: "progressing" };
+  if ((status.updatedReplicas ?? 0) < desired - partition) return { outcome: "progressing" };
+  if (partition === 0 && status.currentRevision !== status.updateRevision) return { outcome: "progressing" };
+  return { outcome: "complete" };
 }
 
 /**

@@ -26,7 +26,7 @@ export interface RolloutTrackerOptions {
  * by the workload's own status writes. It changes no object: a failed rollout
  * is undone only by a commit (auto-revert), never behind Git's back.
  */
-export function rolloutTracker(kind: "Deployment" | "DaemonSet", options: RolloutTrackerOptions): Reconciler {
+export function rolloutTracker(kind: "Deployment" | "DaemonSet" | "StatefulSet", options: RolloutTrackerOptions): Reconciler {
   return {
     kind,
     name: `rollout-tracker-${kind.toLowerCase()}`,
@@ -55,7 +55,7 @@ export function rolloutTracker(kind: "Deployment" | "DaemonSet", options: Rollou
 
 /** The pods of the workload's newest template: they say why a rollout failed. */
 async function newTemplatePods(ctx: ReconcileContext, workload: StoredObject): Promise<StoredObject[]> {
-  if (workload.kind === "DaemonSet") return ctx.store.listObjects({ kind: "Pod", namespace: workload.namespace, ownerUid: workload.uid });
+  if (workload.kind !== "Deployment") return ctx.store.listObjects({ kind: "Pod", namespace: workload.namespace, ownerUid: workload.uid });
   const replicaSets = await ctx.store.listObjects({ kind: "ReplicaSet", namespace: workload.namespace, ownerUid: workload.uid });
   const newest = replicaSets.reduce<StoredObject | undefined>(
     (best, rs) => (!best || Number(rs.annotations[revisionAnnotation] ?? 0) > Number(best.annotations[revisionAnnotation] ?? 0) ? rs : best),

@@ -55,3 +55,21 @@ describe("failureReason: what the new template's pods say", () => {
     expect(failureReason("ProgressDeadlineExceeded", pods)).toBe(expected);
   });
 });
+
+describe("judgeRollout: a StatefulSet's rollout outcome from its status", () => {
+  const statefulSet = (spec: Record<string, unknown>, status: Record<string, unknown>, observedGeneration = 3) =>
+    storedObject({ kind: "StatefulSet", name: "kv", generation: 3, observedGeneration, spec: { replicas: 3, ...spec }, status });
+  const rolling = (partition: number) => ({ updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition } } });
+  it.each([
+    { case: "not observed yet", workload: statefulSet({}, { readyReplicas: 3, updatedReplicas: 3, currentRevision: "b", updateRevision: "b" }, 2), expected: "progressing" },
+    { case: "every pod new and ready, revision made current", workload: statefulSet(rolling(0), { readyReplicas: 3, updatedReplicas: 3, currentRevision: "b", updateRevision: "b" }), expected: "complete" },
+    { case: "all new but one not ready", workload: statefulSet(rolling(0), { readyReplicas: 2, updatedReplicas: 3, currentRevision: "b", updateRevision: "b" }), expected: "progressing" },
+    { case: "all ready, one still old", workload: statefulSet(rolling(0), { readyReplicas: 3, updatedReplicas: 2, currentRevision: "a", updateRevision: "b" }), expected: "progressing" },
+    { case: "partition 2: only ordinal 2 new, all ready", workload: statefulSet(rolling(2), { readyReplicas: 3, updatedReplicas: 1, currentRevision: "a", updateRevision: "b" }), expected: "complete" },
+    { case: "partition 2: ordinal 2 not yet new", workload: statefulSet(rolling(2), { readyReplicas: 3, updatedReplicas: 0, currentRevision: "a", updateRevision: "b" }), expected: "progressing" },
+    { case: "OnDelete: old pods not yet deleted by hand", workload: statefulSet({ updateStrategy: { type: "OnDelete" } }, { readyReplicas: 3, updatedReplicas: 1, currentRevision: "a", updateRevision: "b" }), expected: "progressing" },
+    { case: "no status yet", workload: statefulSet({}, {}), expected: "progressing" },
+  ])("$case", ({ workload, expected }) => {
+    expect(judgeRollout(workload, 3, started, [])).toEqual({ outcome: expected });
+  });
+});
