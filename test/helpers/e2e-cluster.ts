@@ -38,7 +38,7 @@ export interface ClusterOptions {
   logger?: Logger;
   clock?: Clock;
   /** Runs once the repo (with the declared nodes) and the data dir exist, before the control plane starts. */
-  beforeStart?(cluster: Cluster): Promise<void> | void;
+  beforeStart?(cluster: Cluster): Promise<unknown> | void;
 }
 
 export interface Cluster {
