@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { StoredObject } from "../../src/desired/index.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { sample } from "../helpers/sample.ts";
 
 /**
  * A DaemonSet pushed to Git runs one pod on every node (sshd on 127.0.0.2-4,
@@ -57,22 +58,14 @@ describe("a DaemonSet on real SSH nodes", () => {
   }, 90_000);
 
   it("rolls a new template out one node at a time (maxUnavailable 1)", async () => {
-    const readyCounts: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        readyCounts.push((await daemonPods()).filter(isReady).length);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const sampler = sample(async () => (await daemonPods()).filter(isReady).length);
     await cluster.commit({ "shipper.yaml": daemonSet("v2") }, "log shipper v2");
     await eventually(async () => {
       const pods = await daemonPods();
       expect(pods.map(nodeOf).sort()).toEqual(["node-0", "node-1", "node-2"]);
       expect(pods.every((pod) => isReady(pod) && JSON.stringify(pod.spec).includes('"v2"'))).toBe(true);
     }, 60_000);
-    sampling = false;
-    await sampler;
+    const readyCounts = await sampler.stop();
     expect(Math.min(...readyCounts)).toBeGreaterThanOrEqual(2);
     for (const index of [0, 1, 2]) await eventually(async () => expect(await cluster.processesOn(index)).toHaveLength(1), 20_000);
   }, 90_000);

@@ -3,6 +3,7 @@ import type { StoredObject } from "../../src/desired/index.ts";
 import { agentId, alive, killAgent, processesOfAgent } from "../helpers/agent.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { sample } from "../helpers/sample.ts";
 
 /**
  * A pushed commit becomes running pods across three real nodes (sshd on
@@ -63,22 +64,14 @@ describe("a Deployment on three SSH nodes", () => {
   }, 90_000);
 
   it("rolls a new version out without dropping below replicas - maxUnavailable ready", async () => {
-    const readyCounts: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        readyCounts.push((await pods()).filter(isReady).length);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const sampler = sample(async () => (await pods()).filter(isReady).length);
     await cluster.commit({ "web.yaml": deployment(6, "v2") }, "web v2");
     await eventually(async () => {
       const current = await pods();
       expect(current).toHaveLength(6);
       expect(current.every((pod) => isReady(pod) && JSON.stringify(pod.spec).includes('"v2"'))).toBe(true);
     }, 90_000);
-    sampling = false;
-    await sampler;
+    const readyCounts = await sampler.stop();
     // 25% of 6 rounded down: at most one pod unavailable at any time.
     expect(Math.min(...readyCounts)).toBeGreaterThanOrEqual(5);
     await eventually(async () => expect(await webProcesses()).toHaveLength(6), 20_000);

@@ -5,6 +5,7 @@ import type { StoredObject } from "../../src/desired/index.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { OffsetClock } from "../helpers/offset-clock.ts";
+import { sample } from "../helpers/sample.ts";
 
 /**
  * Jobs and a CronJob pushed to Git run to completion on real SSH nodes (sshd
@@ -53,23 +54,17 @@ const processesOnNodes = async () => (await cluster.podProcesses()).length;
 
 describe("Jobs on real SSH nodes", () => {
   it("completions 5, parallelism 2: never more than 2 running at once, 5 succeeded, Complete", async () => {
-    const running: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const current = await job("five");
-        if (current) running.push((await podsOf(current)).filter((pod) => !finished(pod)).length);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const sampler = sample(async () => {
+      const current = await job("five");
+      return current ? (await podsOf(current)).filter((pod) => !finished(pod)).length : undefined;
+    });
     await cluster.commit({ "five.yaml": jobManifest("five", "  completions: 5\n  parallelism: 2", node("setTimeout(() => {}, 1500)")) }, "five in twos");
     await eventually(async () => {
       const current = (await job("five"))!;
       expect(current.status).toMatchObject({ succeeded: 5, active: 0, failed: 0, health: "Healthy" });
       expect(conditionsOf(current)).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
     }, 90_000);
-    sampling = false;
-    await sampler;
+    const running = await sampler.stop();
     expect(Math.max(...running)).toBe(2);
     const pods = await podsOf((await job("five"))!);
     expect(pods.map(phase)).toEqual(Array(5).fill("Succeeded")); // finished pods are kept
