@@ -7,9 +7,10 @@
  * `useCluster` gives a test file one cluster for all its tests (started
  * before the first, stopped after the last); `startCluster` starts one for
  * the caller to stop. Either way `stop()` removes everything the cluster
- * started (control plane, pool, agents and their pods, sshd servers, repo,
- * data dir), also when starting failed half-way or is still under way.
+ * started (control plane, pool, agents and their pods, sshd servers, repo
+ * and its HTTP server, data dir), also when starting failed half-way or is still under way.
  */
+import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import type { Clock } from "../../src/clock.ts";
 import { loadUpConfig } from "../../src/config.ts";
@@ -20,6 +21,7 @@ import { silentLogger, type Logger } from "../../src/logging.ts";
 import { agentCommand, agentId, agentStateDir, processesOfAgent } from "./agent.ts";
 import { eventually } from "./eventually.ts";
 import { createRepo, tempDir, type TestRepo } from "./git-fixture.ts";
+import { startGitHttpServer, type GitHttpServer } from "./git-http-server.ts";
 import { requireSshd, sshNodeManifest, startSshd, type SshdServer } from "./sshd.ts";
 import { useTestDatabase } from "./test-database.ts";
 
@@ -32,6 +34,12 @@ export interface ClusterOptions {
   firstAddress?: string;
   /** Environment for the control plane besides DATABASE_URL; CAPSTAN_RESYNC_INTERVAL is 5 unless given. */
   env?: Record<string, string>;
+  /**
+   * Serve the repo over smart HTTP (git http-backend) behind these basic-auth
+   * credentials, and have the control plane read it there as users do: with
+   * CAPSTAN_GIT_USERNAME and CAPSTAN_GIT_PASSWORD. Default: read in place.
+   */
+  overHttp?: { username: string; password: string };
   /** Names the data dir: capstan-e2e-<name>-… */
   name?: string;
   /** Default: silent. */
@@ -43,6 +51,8 @@ export interface ClusterOptions {
 
 export interface Cluster {
   readonly repo: TestRepo;
+  /** With `overHttp`: the server the control plane reads the repo from. */
+  readonly gitServer: GitHttpServer;
   /** The control plane's data dir. */
   readonly dataDir: string;
   readonly controlPlane: ControlPlane;
@@ -78,6 +88,8 @@ function addressAfter(first: string, index: number): string {
 
 class E2eCluster implements Cluster {
   #repo?: TestRepo;
+  #served?: { path: string; cleanup(): Promise<void> };
+  #gitServer?: GitHttpServer;
   #dataDir?: { path: string; cleanup(): Promise<void> };
   #controlPlane?: ControlPlane;
   #pool?: ReturnType<typeof createPool>;
@@ -97,6 +109,9 @@ class E2eCluster implements Cluster {
 
   get repo(): TestRepo {
     return this.#started(this.#repo, "repo");
+  }
+  get gitServer(): GitHttpServer {
+    return this.#started(this.#gitServer, "gitServer (overHttp)");
   }
   get dataDir(): string {
     return this.#started(this.#dataDir, "dataDir").path;
@@ -138,7 +153,14 @@ class E2eCluster implements Cluster {
         this.#agents.push(await agentStateDir());
         this.#stillWanted();
       }
-      this.#repo = await createRepo();
+      const http = this.options.overHttp;
+      if (http) {
+        this.#served = await tempDir("capstan-e2e-served-");
+        this.#stillWanted();
+        this.#gitServer = await startGitHttpServer({ root: this.#served.path, auth: http });
+        this.#stillWanted();
+      }
+      this.#repo = await createRepo(this.#served ? join(this.#served.path, "manifests") : undefined);
       this.#stillWanted();
       this.#dataDir = await tempDir(`capstan-e2e-${this.options.name ?? "cluster"}-`);
       this.#stillWanted();
@@ -147,9 +169,10 @@ class E2eCluster implements Cluster {
       await this.#repo.commit(`${this.#declared} nodes`);
       await this.options.beforeStart?.(this);
       this.#stillWanted();
+      const credentials: Record<string, string> = http ? { CAPSTAN_GIT_USERNAME: http.username, CAPSTAN_GIT_PASSWORD: http.password } : {};
       const config = loadUpConfig(
-        { repo: this.#repo.dir, dataDir: this.#dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-        { DATABASE_URL: databaseUrl, CAPSTAN_RESYNC_INTERVAL: "5", ...this.options.env },
+        { repo: this.#gitServer ? this.#gitServer.urlFor(this.#repo.dir) : this.#repo.dir, dataDir: this.#dataDir.path, port: "0", pollIntervalSeconds: "3600" },
+        { DATABASE_URL: databaseUrl, ...credentials, CAPSTAN_RESYNC_INTERVAL: "5", ...this.options.env },
       );
       this.#controlPlane = await startControlPlane(config, this.options.logger ?? silentLogger, this.options.clock);
       this.#stillWanted();
@@ -229,15 +252,19 @@ class E2eCluster implements Cluster {
     const agents = this.#agents;
     const servers = this.#servers;
     const repo = this.#repo;
+    const gitServer = this.#gitServer;
+    const served = this.#served;
     const dataDir = this.#dataDir;
-    this.#controlPlane = this.#pool = this.#store = this.#repo = this.#dataDir = undefined;
+    this.#controlPlane = this.#pool = this.#store = this.#repo = this.#gitServer = this.#served = this.#dataDir = undefined;
     this.#agents = [];
     this.#servers = [];
     await attempt(() => controlPlane?.stop());
     await attempt(() => pool?.end());
     for (const agent of agents) await attempt(() => agent.cleanup());
     await attempt(() => Promise.all(servers.map((server) => attempt(() => server.stop()))));
+    await attempt(() => gitServer?.close());
     await attempt(() => repo?.cleanup());
+    await attempt(() => served?.cleanup());
     await attempt(() => dataDir?.cleanup());
     if (errors.length > 0) throw errors[0];
   }
