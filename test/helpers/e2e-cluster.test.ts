@@ -2,7 +2,7 @@ import { access } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./e2e-cluster.ts";
+import { startCluster, type Cluster, type ClusterOptions } from "./e2e-cluster.ts";
 import { useTestDatabase } from "./test-database.ts";
 
 /** The e2e cluster helper leaves nothing behind when its start fails half-way or is stopped while under way. */
@@ -43,43 +43,36 @@ async function expectGone(made: Made, overHttp = false): Promise<void> {
   for (const port of made.ports) expect(await listening(port), `${port.address}:${port.port}`).toBe(false);
 }
 
+/**
+ * Starts two hosts on 127.0.0.8-9 with `options`; `then` runs in beforeStart,
+ * once every host, the repo and the data dir exist. Expects the start to fail
+ * with `failure`, and everything it made to be gone.
+ */
+async function expectFailedStartToLeaveNothing(options: Partial<ClusterOptions>, failure: string | RegExp, then?: (cluster: Cluster) => Promise<void>): Promise<void> {
+  let made: Made | undefined;
+  const starting = startCluster(database().url, {
+    nodes: 2,
+    firstAddress: "127.0.0.8",
+    ...options,
+    beforeStart: async (cluster) => {
+      made = remember(cluster, options.overHttp !== undefined);
+      await then?.(cluster);
+    },
+  });
+  await expect(starting).rejects.toThrow(failure);
+  await expectGone(made!, options.overHttp !== undefined);
+}
+
 describe("startCluster", () => {
   it("removes the servers, agents, repo and data dir it made when the control plane cannot start", async () => {
-    let made: Made | undefined;
-    const starting = startCluster(database().url, {
-      nodes: 2,
-      firstAddress: "127.0.0.8",
-      env: { CAPSTAN_RESYNC_INTERVAL: "-1" },
-      beforeStart: (cluster) => void (made = remember(cluster)),
-    });
-    await expect(starting).rejects.toThrow();
-    await expectGone(made!);
+    await expectFailedStartToLeaveNothing({ env: { CAPSTAN_RESYNC_INTERVAL: "-1" } }, /resync/i);
   }, 60_000);
 
   it("removes what it made when stopped while starting (a hook timed out), and start fails", async () => {
-    let made: Made | undefined;
-    const starting = startCluster(database().url, {
-      nodes: 2,
-      firstAddress: "127.0.0.8",
-      beforeStart: async (cluster) => {
-        made = remember(cluster);
-        await cluster.stop();
-      },
-    });
-    await expect(starting).rejects.toThrow("stopped while it was starting");
-    await expectGone(made!);
+    await expectFailedStartToLeaveNothing({}, "stopped while it was starting", (cluster) => cluster.stop());
   }, 60_000);
 
   it("also closes the HTTP server of its repo and removes the served dir", async () => {
-    let made: Made | undefined;
-    const starting = startCluster(database().url, {
-      nodes: 2,
-      firstAddress: "127.0.0.8",
-      overHttp: { username: "deployer", password: "secret" },
-      env: { CAPSTAN_RESYNC_INTERVAL: "-1" },
-      beforeStart: (cluster) => void (made = remember(cluster, true)),
-    });
-    await expect(starting).rejects.toThrow();
-    await expectGone(made!, true);
+    await expectFailedStartToLeaveNothing({ overHttp: { username: "deployer", password: "secret" }, env: { CAPSTAN_RESYNC_INTERVAL: "-1" } }, /resync/i);
   }, 60_000);
 });
