@@ -2,18 +2,13 @@ import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
-import { createPool } from "../../src/db/index.ts";
+import { describe, expect, it } from "vitest";
+import type { StoredObject } from "../../src/desired/index.ts";
 import { createLogger } from "../../src/logging.ts";
-import { agentCommand, agentId, agentStateDir } from "../helpers/agent.ts";
+import { agentId } from "../helpers/agent.ts";
 import { runCli } from "../helpers/cli.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
 
 /**
  * ConfigMaps and Secrets end to end, on two real nodes (sshd on 127.0.0.2-3,
@@ -25,17 +20,24 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * logs or serves.
  */
 
-const database = useTestDatabase();
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
-let repo: TestRepo;
-let dataDir: { path: string; cleanup(): Promise<void> };
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
-let pool: ReturnType<typeof createPool>;
-let serverScript: string;
 /** Everything the control plane logged, at debug level. */
 let controlPlaneLog = "";
+const cluster = useCluster({
+  nodes: 2,
+  name: "config",
+  env: { CAPSTAN_EVICTION_GRACE: "30" },
+  logger: createLogger({
+    level: "debug",
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        controlPlaneLog += chunk.toString();
+        done();
+      },
+    }),
+  }),
+  beforeStart: () => writeFile(serverScript(), server),
+});
+const serverScript = () => join(cluster.dataDir, "server.js");
 
 /** The planted secret: distinctive, so that finding it anywhere is a leak and not a coincidence. */
 const planted = `PLANTED-${randomUUID()}`;
@@ -61,10 +63,6 @@ require("http").createServer((request, response) => {
   }));
 }).listen(Number(process.env.PORT));
 `;
-
-function nodeManifest(sshd: SshdServer, index: number): string {
-  return sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand });
-}
 
 function configMap(data: Record<string, string>): string {
   return `apiVersion: v1
@@ -146,18 +144,13 @@ spec:
             - { name: secret, mountPath: /etc/capstan-secret }
 `;
 
-async function commit(files: Record<string, string | null>, message: string): Promise<string> {
-  for (const [path, content] of Object.entries(files)) {
-    if (content === null) await repo.remove(path);
-    else await repo.write(path, content.replaceAll("SERVER", serverScript));
-  }
-  const sha = await repo.commit(message);
-  controlPlane.sync.trigger();
-  return sha;
+/** Commits with SERVER in the manifests replaced by the server script's path. */
+function commit(files: Record<string, string | null>, message: string): Promise<string> {
+  return cluster.commit(Object.fromEntries(Object.entries(files).map(([path, content]) => [path, content?.replaceAll("SERVER", serverScript()) ?? null])), message);
 }
 
 async function podsOf(app: string): Promise<StoredObject[]> {
-  return (await store.listObjects({ kind: "Pod", namespace: "default" })).filter((pod) => pod.labels.app === app);
+  return (await cluster.store.listObjects({ kind: "Pod", namespace: "default" })).filter((pod) => pod.labels.app === app);
 }
 
 interface PodStatusView {
@@ -178,47 +171,9 @@ async function ask(pod: StoredObject): Promise<{ pod: string; greeting: string |
 
 /** The pid of a pod's first container, as its agent reports it live (stored statuses leave pids out). */
 function livePid(pod: StoredObject): number | undefined {
-  const client = controlPlane.nodes.client((pod.spec as { nodeName: string }).nodeName);
+  const client = cluster.controlPlane.nodes.client((pod.spec as { nodeName: string }).nodeName);
   return client?.statuses().find((status) => status.uid === pod.uid)?.containerStatuses[0]?.pid;
 }
-
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(["127.0.0.2", "127.0.0.3"].map((address) => startSshd({ address })))));
-  for (let index = 0; index < 2; index += 1) agents.push(await agentStateDir());
-  repo = await createRepo();
-  dataDir = await tempDir("capstan-e2e-config-");
-  serverScript = join(dataDir.path, "server.js");
-  await writeFile(serverScript, server);
-  await repo.writeAll(Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, nodeManifest(sshd, index)])));
-  await repo.commit("two nodes");
-  const config = loadUpConfig(
-    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_EVICTION_GRACE: "30", CAPSTAN_RESYNC_INTERVAL: "5" },
-  );
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      controlPlaneLog += chunk.toString();
-      done();
-    },
-  });
-  controlPlane = await startControlPlane(config, createLogger({ level: "debug", destination }));
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await repo?.cleanup();
-  await dataDir?.cleanup();
-}, 60_000);
 
 describe("ConfigMaps and Secrets on two SSH nodes", () => {
   it("hands the pods their ConfigMap and Secret as env, files and a projected volume", async () => {
@@ -260,7 +215,7 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
 
     // Accepted with a warning, as the API server accepts it: the pods are what cannot start.
     await eventually(async () => {
-      const revision = await store.getRevision(sha);
+      const revision = await cluster.store.getRevision(sha);
       expect(revision?.state).toBe("applied");
       expect(revision?.warnings).toContainEqual(expect.objectContaining({ file: "web.yaml", message: expect.stringContaining('has no key "GREETING"') }));
     }, 20_000);
@@ -269,7 +224,7 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
     await eventually(async () => {
       newPod = (await podsOf("web")).find((pod) => !running.some((old) => old.uid === pod.uid));
       expect(statusOf(newPod!).containerStatuses?.[0]?.state).toEqual({ waiting: blocked });
-      const events = await store.listEvents({ limit: 1000 });
+      const events = await cluster.store.listEvents({ limit: 1000 });
       expect(events).toContainEqual(
         expect.objectContaining({ kind: "Pod", name: newPod!.name, type: "Warning", reason: blocked.reason, message: `container web: ${blocked.message}` }),
       );
@@ -285,7 +240,7 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
       expect(await ask(now)).toMatchObject({ greeting: "hello-v2", secretArrived: true });
     }
     expect(running.map(livePid)).toEqual(pids);
-    const table = await runCli(["pods", "--server", controlPlane.url]);
+    const table = await runCli(["pods", "--server", cluster.controlPlane.url]);
     expect(table.stdout).toMatch(new RegExp(`^default\\s+${newPod!.name}\\s+node-\\d\\s+CreateContainerConfigError\\s+no\\s`, "m"));
 
     // Putting the key back lets the rollout finish.
@@ -309,42 +264,42 @@ describe("ConfigMaps and Secrets on two SSH nodes", () => {
 
     // Rejected commits of the Secret's file: an immutable value changed, a typo beside a value, a value YAML reads as an alias.
     const changed = await commit({ "secret.yaml": secret(plantedNext) }, "rotate the password");
-    await eventually(async () => expect((await store.getRevision(changed))?.state).toBe("rejected"), 20_000);
-    expect((await store.getRevision(changed))!.errors).toEqual([
+    await eventually(async () => expect((await cluster.store.getRevision(changed))?.state).toBe("rejected"), 20_000);
+    expect((await cluster.store.getRevision(changed))!.errors).toEqual([
       expect.objectContaining({ file: "secret.yaml", line: 6, path: "stringData.password", message: expect.stringContaining("field is immutable") }),
     ]);
     const typo = await commit({ "secret.yaml": secret(planted).replace("stringData:", "stringdata:") }, "typo");
-    await eventually(async () => expect((await store.getRevision(typo))?.state).toBe("rejected"), 20_000);
-    expect((await store.getRevision(typo))!.errors).toContainEqual(expect.objectContaining({ file: "secret.yaml", path: "stringdata" }));
+    await eventually(async () => expect((await cluster.store.getRevision(typo))?.state).toBe("rejected"), 20_000);
+    expect((await cluster.store.getRevision(typo))!.errors).toContainEqual(expect.objectContaining({ file: "secret.yaml", path: "stringdata" }));
     // Unquoted, a value starting with * is a YAML alias, whose name the parser would quote in its error.
     const unquoted = await commit({ "secret.yaml": secret(planted).replace(`"${planted}"`, `*${planted}`) }, "unquoted");
-    await eventually(async () => expect((await store.getRevision(unquoted))?.state).toBe("rejected"), 20_000);
-    expect((await store.getRevision(unquoted))!.errors).toEqual([expect.objectContaining({ file: "secret.yaml", line: 6, message: expect.stringContaining("Unresolved alias") })]);
+    await eventually(async () => expect((await cluster.store.getRevision(unquoted))?.state).toBe("rejected"), 20_000);
+    expect((await cluster.store.getRevision(unquoted))!.errors).toEqual([expect.objectContaining({ file: "secret.yaml", line: 6, message: expect.stringContaining("Unresolved alias") })]);
 
     // The value is really in play: the pods hold it, in their environment and their secret volume.
     const webPod = (await podsOf("web"))[0]!;
     const pid = livePid(webPod)!;
     expect((await readFile(`/proc/${pid}/environ`, "latin1")).split("\0")).toEqual(expect.arrayContaining([`PASSWORD=${planted}`, `SECRET_password=${planted}`]));
     const node = Number((webPod.spec as { nodeName: string }).nodeName.slice("node-".length));
-    const secretFile = join(`/dev/shm/capstan-${await agentId(agents[node]!.stateDir)}`, webPod.uid, "secret", "password");
+    const secretFile = join(`/dev/shm/capstan-${await agentId(cluster.agents[node]!.stateDir)}`, webPod.uid, "secret", "password");
     expect(await readFile(secretFile, "utf8")).toBe(planted);
 
     // Every output, gathered.
     const outputs: Record<string, string> = { "control-plane log": controlPlaneLog };
-    for (const [index, agent] of agents.entries()) outputs[`agent ${index} log`] = await readFile(join(agent.stateDir, "agent.log"), "utf8");
-    outputs.events = JSON.stringify(await store.listEvents({ limit: 1000 }));
-    outputs.revisions = JSON.stringify(await store.listRevisions({ limit: 100 }));
-    for (const kind of ["Pod", "ReplicaSet", "Deployment", "Node", "ConfigMap"]) outputs[`stored ${kind}s`] = JSON.stringify(await store.listObjects({ kind }));
+    for (const [index, agent] of cluster.agents.entries()) outputs[`agent ${index} log`] = await readFile(join(agent.stateDir, "agent.log"), "utf8");
+    outputs.events = JSON.stringify(await cluster.store.listEvents({ limit: 1000 }));
+    outputs.revisions = JSON.stringify(await cluster.store.listRevisions({ limit: 100 }));
+    for (const kind of ["Pod", "ReplicaSet", "Deployment", "Node", "ConfigMap"]) outputs[`stored ${kind}s`] = JSON.stringify(await cluster.store.listObjects({ kind }));
     for (const path of ["/api/status", "/api/pods", "/api/nodes", "/api/revisions?limit=100"]) {
-      outputs[path] = await (await fetch(`${controlPlane.url}${path}`)).text();
+      outputs[path] = await (await fetch(`${cluster.controlPlane.url}${path}`)).text();
     }
     for (const args of [["status"], ["status", "--json"], ["pods"], ["pods", "--json"], ["history"], ["history", "--json"], ["nodes", "--json"]]) {
-      const result = await runCli([...args, "--server", controlPlane.url]);
+      const result = await runCli([...args, "--server", cluster.controlPlane.url]);
       expect(result.code).toBe(0);
       outputs[`capstan ${args.join(" ")}`] = result.stdout + result.stderr;
     }
     for (const pod of [...(await podsOf("web")), ...(await podsOf("flaky"))]) {
-      const client = controlPlane.nodes.client((pod.spec as { nodeName: string }).nodeName)!;
+      const client = cluster.controlPlane.nodes.client((pod.spec as { nodeName: string }).nodeName)!;
       outputs[`live status of ${pod.name}`] = JSON.stringify(client.statuses().find((status) => status.uid === pod.uid));
     }
     // What was gathered is what it claims to be.

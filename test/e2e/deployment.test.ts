@@ -1,14 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
-import { createPool } from "../../src/db/index.ts";
-import { silentLogger } from "../../src/logging.ts";
-import { agentCommand, agentId, agentStateDir, alive, killAgent, processesOfAgent } from "../helpers/agent.ts";
+import { describe, expect, it } from "vitest";
+import type { StoredObject } from "../../src/desired/index.ts";
+import { agentId, alive, killAgent, processesOfAgent } from "../helpers/agent.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
+import { sample } from "../helpers/sample.ts";
 
 /**
  * A pushed commit becomes running pods across three real nodes (sshd on
@@ -16,20 +11,9 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * follows every later commit and every fault, end to end on real PostgreSQL.
  */
 
-const database = useTestDatabase();
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
-let repo: TestRepo;
-let dataDir: { path: string; cleanup(): Promise<void> };
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
-let pool: ReturnType<typeof createPool>;
+const cluster = useCluster({ nodes: 3, name: "deploy", env: { CAPSTAN_EVICTION_GRACE: "2" } });
 
 const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
-
-function nodeManifest(sshd: SshdServer, index: number): string {
-  return sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand });
-}
 
 function deployment(replicas: number, version: string): string {
   return `apiVersion: apps/v1
@@ -54,65 +38,19 @@ spec:
 `;
 }
 
-async function commit(files: Record<string, string | null>, message: string): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    if (content === null) await repo.remove(path);
-    else await repo.write(path, content);
-  }
-  await repo.commit(message);
-  controlPlane.sync.trigger();
-}
-
 async function pods(): Promise<StoredObject[]> {
-  return store.listObjects({ kind: "Pod", namespace: "default" });
+  return cluster.store.listObjects({ kind: "Pod", namespace: "default" });
 }
 
 function isReady(pod: StoredObject): boolean {
   return (pod.status as { ready?: boolean }).ready === true;
 }
 
-async function webProcesses(): Promise<number[]> {
-  const all: number[] = [];
-  for (const agent of agents) {
-    const id = await agentId(agent.stateDir);
-    if (id) all.push(...(await processesOfAgent(id)));
-  }
-  return all;
-}
-
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(["127.0.0.2", "127.0.0.3", "127.0.0.4"].map((address) => startSshd({ address })))));
-  for (let index = 0; index < 3; index += 1) agents.push(await agentStateDir());
-  repo = await createRepo();
-  dataDir = await tempDir("capstan-e2e-");
-  await repo.writeAll(Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, nodeManifest(sshd, index)])));
-  await repo.commit("three nodes");
-  const config = loadUpConfig(
-    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_EVICTION_GRACE: "2", CAPSTAN_RESYNC_INTERVAL: "5" },
-  );
-  controlPlane = await startControlPlane(config, silentLogger);
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await repo?.cleanup();
-  await dataDir?.cleanup();
-}, 60_000);
+const webProcesses = () => cluster.podProcesses();
 
 describe("a Deployment on three SSH nodes", () => {
   it("runs 6 replicas spread 2/2/2, all ready and serving", async () => {
-    await commit({ "web.yaml": deployment(6, "v1") }, "web v1");
+    await cluster.commit({ "web.yaml": deployment(6, "v1") }, "web v1");
     await eventually(async () => expect((await pods()).filter(isReady)).toHaveLength(6), 60_000);
     const perNode = new Map<string, number>();
     for (const pod of await pods()) {
@@ -121,34 +59,26 @@ describe("a Deployment on three SSH nodes", () => {
     }
     expect([...perNode.values()]).toEqual([2, 2, 2]);
     expect(await webProcesses()).toHaveLength(6);
-    const status = (await store.getObject({ kind: "Deployment", namespace: "default", name: "web" }))!.status;
+    const status = (await cluster.store.getObject({ kind: "Deployment", namespace: "default", name: "web" }))!.status;
     expect(status).toMatchObject({ replicas: 6, readyReplicas: 6, availableReplicas: 6, updatedReplicas: 6, health: "Healthy" });
   }, 90_000);
 
   it("rolls a new version out without dropping below replicas - maxUnavailable ready", async () => {
-    const readyCounts: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        readyCounts.push((await pods()).filter(isReady).length);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
-    await commit({ "web.yaml": deployment(6, "v2") }, "web v2");
+    const sampler = sample(async () => (await pods()).filter(isReady).length);
+    await cluster.commit({ "web.yaml": deployment(6, "v2") }, "web v2");
     await eventually(async () => {
       const current = await pods();
       expect(current).toHaveLength(6);
       expect(current.every((pod) => isReady(pod) && JSON.stringify(pod.spec).includes('"v2"'))).toBe(true);
     }, 90_000);
-    sampling = false;
-    await sampler;
+    const readyCounts = await sampler.stop();
     // 25% of 6 rounded down: at most one pod unavailable at any time.
     expect(Math.min(...readyCounts)).toBeGreaterThanOrEqual(5);
     await eventually(async () => expect(await webProcesses()).toHaveLength(6), 20_000);
   }, 120_000);
 
   it("scales to 9", async () => {
-    await commit({ "web.yaml": deployment(9, "v2") }, "scale web to 9");
+    await cluster.commit({ "web.yaml": deployment(9, "v2") }, "scale web to 9");
     await eventually(async () => expect((await pods()).filter(isReady)).toHaveLength(9), 60_000);
     await eventually(async () => expect(await webProcesses()).toHaveLength(9), 20_000);
   }, 90_000);
@@ -156,7 +86,7 @@ describe("a Deployment on three SSH nodes", () => {
   it("restarts a pod process killed with SIGKILL", async () => {
     const [victim] = (await pods()).filter(isReady);
     const node = (victim!.spec as { nodeName: string }).nodeName;
-    const client = controlPlane.nodes.client(node)!;
+    const client = cluster.controlPlane.nodes.client(node)!;
     const before = client.statuses().find((status) => status.uid === victim!.uid)!.containerStatuses[0]!;
     process.kill(before.pid!, "SIGKILL");
     await eventually(() => {
@@ -167,8 +97,8 @@ describe("a Deployment on three SSH nodes", () => {
   }, 60_000);
 
   it("moves the pods of a node that goes away, and fences them when it comes back", async () => {
-    const lost = servers[0]!;
-    const lostAgent = agents[0]!;
+    const lost = cluster.servers[0]!;
+    const lostAgent = cluster.agents[0]!;
     const stranded = (await pods()).filter((pod) => (pod.spec as { nodeName: string }).nodeName === "node-0");
     expect(stranded.length).toBeGreaterThan(0);
     const strandedPids = (await processesOfAgent((await agentId(lostAgent.stateDir))!)).slice();
@@ -190,10 +120,10 @@ describe("a Deployment on three SSH nodes", () => {
   }, 150_000);
 
   it("removes every pod when the manifest is deleted", async () => {
-    await commit({ "web.yaml": null }, "remove web");
+    await cluster.commit({ "web.yaml": null }, "remove web");
     await eventually(async () => expect(await pods()).toEqual([]), 30_000);
     await eventually(async () => expect(await webProcesses()).toEqual([]), 30_000);
-    expect(await store.listObjects({ kind: "ReplicaSet" })).toEqual([]);
+    expect(await cluster.store.listObjects({ kind: "ReplicaSet" })).toEqual([]);
   }, 60_000);
 });
 

@@ -1,17 +1,11 @@
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
-import { createPool } from "../../src/db/index.ts";
-import { silentLogger } from "../../src/logging.ts";
-import { agentCommand, agentId, agentStateDir, processesOfAgent } from "../helpers/agent.ts";
+import { describe, expect, it } from "vitest";
+import type { StoredObject } from "../../src/desired/index.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
 import { OffsetClock } from "../helpers/offset-clock.ts";
-import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
+import { sample } from "../helpers/sample.ts";
 
 /**
  * Jobs and a CronJob pushed to Git run to completion on real SSH nodes (sshd
@@ -21,16 +15,10 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * `* * * * *` run is due seconds after the commit instead of up to a minute.
  */
 
-const database = useTestDatabase();
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
 const clock = new OffsetClock();
-let repo: TestRepo;
-let dataDir: { path: string; cleanup(): Promise<void> };
-let outDir: { path: string; cleanup(): Promise<void> };
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
-let pool: ReturnType<typeof createPool>;
+const cluster = useCluster({ nodes: 2, firstAddress: "127.0.0.6", name: "job", clock, beforeStart: () => mkdir(outDir(), { recursive: true }) });
+/** Where the Indexed Job's pods write: a fresh directory beside the control plane's data. */
+const outDir = () => join(cluster.dataDir, "out");
 
 const node = (script: string) => `["${process.execPath}", "-e", ${JSON.stringify(script)}]`;
 
@@ -50,84 +38,33 @@ ${spec}
 `;
 }
 
-async function commit(files: Record<string, string>, message: string): Promise<void> {
-  for (const [path, content] of Object.entries(files)) await repo.write(path, content);
-  await repo.commit(message);
-  controlPlane.sync.trigger();
-}
-
 async function job(name: string): Promise<StoredObject | null> {
-  return store.getObject({ kind: "Job", namespace: "default", name });
+  return cluster.store.getObject({ kind: "Job", namespace: "default", name });
 }
 
 async function podsOf(owner: StoredObject): Promise<StoredObject[]> {
-  return store.listObjects({ kind: "Pod", namespace: "default", ownerUid: owner.uid });
+  return cluster.store.listObjects({ kind: "Pod", namespace: "default", ownerUid: owner.uid });
 }
 
 const phase = (pod: StoredObject) => (pod.status as { phase?: string }).phase ?? "Pending";
 const finished = (pod: StoredObject) => ["Succeeded", "Failed"].includes(phase(pod));
 const conditionsOf = (object: StoredObject) => (object.status as { conditions?: { type: string; status: string; reason: string }[] }).conditions ?? [];
 
-async function processesOnNodes(): Promise<number> {
-  let count = 0;
-  for (const agent of agents) {
-    const id = await agentId(agent.stateDir);
-    if (id) count += (await processesOfAgent(id)).length;
-  }
-  return count;
-}
-
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(["127.0.0.6", "127.0.0.7"].map((address) => startSshd({ address })))));
-  for (let index = 0; index < 2; index += 1) agents.push(await agentStateDir());
-  repo = await createRepo();
-  dataDir = await tempDir("capstan-e2e-job-");
-  outDir = await tempDir("capstan-e2e-job-out-");
-  await repo.writeAll(Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])));
-  await repo.commit("two nodes");
-  const config = loadUpConfig(
-    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_RESYNC_INTERVAL: "5" },
-  );
-  controlPlane = await startControlPlane(config, silentLogger, clock);
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((n) => conditionsOf(n)[0]?.status)).toEqual(["True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await repo?.cleanup();
-  await dataDir?.cleanup();
-  await outDir?.cleanup();
-}, 60_000);
+const processesOnNodes = async () => (await cluster.podProcesses()).length;
 
 describe("Jobs on real SSH nodes", () => {
   it("completions 5, parallelism 2: never more than 2 running at once, 5 succeeded, Complete", async () => {
-    const running: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const current = await job("five");
-        if (current) running.push((await podsOf(current)).filter((pod) => !finished(pod)).length);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
-    await commit({ "five.yaml": jobManifest("five", "  completions: 5\n  parallelism: 2", node("setTimeout(() => {}, 1500)")) }, "five in twos");
+    const sampler = sample(async () => {
+      const current = await job("five");
+      return current ? (await podsOf(current)).filter((pod) => !finished(pod)).length : undefined;
+    });
+    await cluster.commit({ "five.yaml": jobManifest("five", "  completions: 5\n  parallelism: 2", node("setTimeout(() => {}, 1500)")) }, "five in twos");
     await eventually(async () => {
       const current = (await job("five"))!;
       expect(current.status).toMatchObject({ succeeded: 5, active: 0, failed: 0, health: "Healthy" });
       expect(conditionsOf(current)).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
     }, 90_000);
-    sampling = false;
-    await sampler;
+    const running = await sampler.stop();
     expect(Math.max(...running)).toBe(2);
     const pods = await podsOf((await job("five"))!);
     expect(pods.map(phase)).toEqual(Array(5).fill("Succeeded")); // finished pods are kept
@@ -135,7 +72,7 @@ describe("Jobs on real SSH nodes", () => {
   }, 120_000);
 
   it("a failing Job retries after the back-off, then fails with BackoffLimitExceeded", async () => {
-    await commit({ "fails.yaml": jobManifest("fails", "  backoffLimit: 1", node("process.exit(3)")) }, "a job that fails");
+    await cluster.commit({ "fails.yaml": jobManifest("fails", "  backoffLimit: 1", node("process.exit(3)")) }, "a job that fails");
     await eventually(async () => {
       const current = (await job("fails"))!;
       expect(conditionsOf(current)).toContainEqual(expect.objectContaining({ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }));
@@ -148,20 +85,20 @@ describe("Jobs on real SSH nodes", () => {
   }, 90_000);
 
   it("restartPolicy OnFailure: the agent restarts the container in place, and the restarts count against backoffLimit", async () => {
-    await commit({ "flaky.yaml": jobManifest("flaky", "  backoffLimit: 1", node("process.exit(1)"), "OnFailure") }, "a job restarted in place");
+    await cluster.commit({ "flaky.yaml": jobManifest("flaky", "  backoffLimit: 1", node("process.exit(1)"), "OnFailure") }, "a job restarted in place");
     await eventually(async () => {
       const current = (await job("flaky"))!;
       expect(conditionsOf(current)).toContainEqual(expect.objectContaining({ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }));
       expect(await podsOf(current)).toEqual([]); // the restarting pod is deleted with the Job's failure
     }, 60_000);
     // One pod, restarted by its agent: the Job never made a second.
-    const created = (await store.listEvents({ kind: "Job", name: "flaky", limit: 100 })).filter((event) => event.reason === "SuccessfulCreate");
+    const created = (await cluster.store.listEvents({ kind: "Job", name: "flaky", limit: 100 })).filter((event) => event.reason === "SuccessfulCreate");
     expect(created.reduce((sum, event) => sum + event.count, 0)).toBe(1);
     await eventually(async () => expect(await processesOnNodes()).toBe(0), 20_000);
   }, 90_000);
 
   it("activeDeadlineSeconds: DeadlineExceeded, and the running process is stopped", async () => {
-    await commit({ "slow.yaml": jobManifest("slow", "  activeDeadlineSeconds: 3", node("setTimeout(() => {}, 600000)")) }, "a job too slow");
+    await cluster.commit({ "slow.yaml": jobManifest("slow", "  activeDeadlineSeconds: 3", node("setTimeout(() => {}, 600000)")) }, "a job too slow");
     await eventually(async () => expect(await processesOnNodes()).toBe(1), 30_000);
     await eventually(async () => {
       const current = (await job("slow"))!;
@@ -172,21 +109,21 @@ describe("Jobs on real SSH nodes", () => {
   }, 90_000);
 
   it("an Indexed Job's pods each see their index (JOB_COMPLETION_INDEX)", async () => {
-    const write = `require('fs').writeFileSync(require('path').join(${JSON.stringify(outDir.path)}, 'index-' + process.env.JOB_COMPLETION_INDEX), process.env.JOB_COMPLETION_INDEX)`;
-    await commit({ "indexed.yaml": jobManifest("indexed", "  completionMode: Indexed\n  completions: 3\n  parallelism: 3", node(write)) }, "an indexed job");
+    const write = `require('fs').writeFileSync(require('path').join(${JSON.stringify(outDir())}, 'index-' + process.env.JOB_COMPLETION_INDEX), process.env.JOB_COMPLETION_INDEX)`;
+    await cluster.commit({ "indexed.yaml": jobManifest("indexed", "  completionMode: Indexed\n  completions: 3\n  parallelism: 3", node(write)) }, "an indexed job");
     await eventually(async () => {
       const current = (await job("indexed"))!;
       expect(current.status).toMatchObject({ succeeded: 3, completedIndexes: "0-2" });
     }, 60_000);
-    expect((await readdir(outDir.path)).sort()).toEqual(["index-0", "index-1", "index-2"]);
-    for (const index of [0, 1, 2]) expect(await readFile(join(outDir.path, `index-${index}`), "utf8")).toBe(String(index));
+    expect((await readdir(outDir())).sort()).toEqual(["index-0", "index-1", "index-2"]);
+    for (const index of [0, 1, 2]) expect(await readFile(join(outDir(), `index-${index}`), "utf8")).toBe(String(index));
     const names = (await podsOf((await job("indexed"))!)).map((pod) => pod.name).sort();
     expect(names.map((name) => name.replace(/-[a-z0-9]{5}$/, ""))).toEqual(["indexed-0", "indexed-1", "indexed-2"]);
   }, 90_000);
 
   it("a CronJob `* * * * *` makes a Job at the minute, and the Job runs to completion", async () => {
     const minute = clock.jumpToBeforeNextMinute(4_000);
-    await commit(
+    await cluster.commit(
       {
         "cron.yaml": `apiVersion: batch/v1
 kind: CronJob
@@ -211,7 +148,7 @@ spec:
       expect(conditionsOf(made!)).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
     }, 60_000);
     await eventually(async () => {
-      const cronJob = (await store.getObject({ kind: "CronJob", namespace: "default", name: "tick" }))!;
+      const cronJob = (await cluster.store.getObject({ kind: "CronJob", namespace: "default", name: "tick" }))!;
       expect(cronJob.status).toMatchObject({
         lastScheduleTime: minute.toISOString(),
         lastRun: { job: jobName, outcome: "Complete" },

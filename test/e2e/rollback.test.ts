@@ -1,17 +1,8 @@
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { createPool } from "../../src/db/index.ts";
-import { PgDesiredStore, PgRolloutLog, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
-import { agentCommand, agentId, agentStateDir, processesOfAgent } from "../helpers/agent.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PgRolloutLog, type StoredObject } from "../../src/desired/index.ts";
 import { runCli } from "../helpers/cli.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.ts";
-import { requireSshd, startSshd, sshNodeManifest, type SshdServer } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
 
 /**
  * Rollbacks are commits, end to end: three real sshd nodes and agents, the
@@ -21,18 +12,11 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * moved is refused; and a plain `git revert` brings the old ReplicaSet back.
  */
 
-const database = useTestDatabase();
-const auth = { username: "deployer", password: "s3cret-pa55word" };
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
-let served: Awaited<ReturnType<typeof tempDir>>;
-let gitServer: GitHttpServer;
-let repo: TestRepo;
-let dataDir: Awaited<ReturnType<typeof tempDir>>;
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
+const cluster = useCluster({ nodes: 3, overHttp: { username: "deployer", password: "s3cret-pa55word" }, env: { CAPSTAN_RESYNC_INTERVAL: "2" } });
 let rollouts: PgRolloutLog;
-let pool: ReturnType<typeof createPool>;
+beforeAll(() => {
+  rollouts = new PgRolloutLog(cluster.pool);
+});
 const web = { kind: "Deployment", namespace: "default", name: "web" };
 
 const httpServer = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
@@ -63,16 +47,11 @@ ${options.autoRevert ? '  annotations: { capstan.dev/auto-revert: "true" }\n' : 
 `;
 }
 
-async function commit(content: string, message: string): Promise<string> {
-  await repo.write("web.yaml", content);
-  const sha = await repo.commit(message);
-  controlPlane.sync.trigger();
-  return sha;
-}
+const commit = (content: string, message: string) => cluster.commit({ "web.yaml": content }, message);
 
 const versionOf = (pod: StoredObject): string => ((pod.spec as { containers: { env: { value: string }[] }[] }).containers[0]!.env[0]!.value);
 const isReady = (pod: StoredObject): boolean => (pod.status as { ready?: boolean }).ready === true;
-const pods = () => store.listObjects({ kind: "Pod", namespace: "default" });
+const pods = () => cluster.store.listObjects({ kind: "Pod", namespace: "default" });
 
 async function expectRunning(version: string): Promise<void> {
   await eventually(async () => {
@@ -81,11 +60,7 @@ async function expectRunning(version: string): Promise<void> {
     expect(current.every(isReady)).toBe(true);
   }, 60_000);
   // Every other version's process is gone from the nodes too.
-  await eventually(async () => {
-    let processes = 0;
-    for (const agent of agents) processes += (await processesOfAgent((await agentId(agent.stateDir))!)).length;
-    expect(processes).toBe(3);
-  }, 30_000);
+  await eventually(async () => expect(await cluster.podProcesses()).toHaveLength(3), 30_000);
 }
 
 async function rolloutOf(sha: string) {
@@ -93,43 +68,7 @@ async function rolloutOf(sha: string) {
   return { health: entry?.health, rollout: entry?.rollouts[0] };
 }
 
-const log = (...args: string[]) => repo.git("log", "--format=%H %P %s", ...args);
-
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(["127.0.0.2", "127.0.0.3", "127.0.0.4"].map((address) => startSshd({ address })))));
-  for (let index = 0; index < 3; index += 1) agents.push(await agentStateDir());
-  served = await tempDir("capstan-e2e-served-");
-  gitServer = await startGitHttpServer({ root: served.path, auth });
-  repo = await createRepo(join(served.path, "manifests"));
-  dataDir = await tempDir("capstan-e2e-");
-  await repo.writeAll(
-    Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])),
-  );
-  await repo.commit("three nodes");
-  const config = loadUpConfig(
-    { repo: gitServer.urlFor(repo.dir), dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_GIT_USERNAME: auth.username, CAPSTAN_GIT_PASSWORD: auth.password, CAPSTAN_RESYNC_INTERVAL: "2" },
-  );
-  controlPlane = await startControlPlane(config, silentLogger);
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  rollouts = new PgRolloutLog(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await gitServer?.close();
-  await served?.cleanup();
-  await dataDir?.cleanup();
-}, 60_000);
+const log = (...args: string[]) => cluster.repo.git("log", "--format=%H %P %s", ...args);
 
 describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
   let v1 = "";
@@ -148,33 +87,33 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
       });
     }, 40_000);
     // Half rolled out: v2's surge pod beside v1's three, each commit with the nodes that run it.
-    const byCommit = await runCli(["status", "--by-commit", "--json", "--server", controlPlane.url]);
+    const byCommit = await runCli(["status", "--by-commit", "--json", "--server", cluster.controlPlane.url]);
     const placements = JSON.parse(byCommit.stdout).items as { commit: string; subject: string; pods: { ready: boolean }[]; nodes: string[] }[];
     expect(placements.map((item) => [item.commit, item.subject, item.pods.length, item.pods.filter((pod) => pod.ready).length])).toEqual([
       [v2, "web v2", 1, 0],
       [v1, "web v1", 3, 3],
     ]);
     expect(placements[1]!.nodes).toEqual(["node-0", "node-1", "node-2"]);
-    const table = (await runCli(["status", "--by-commit", "--server", controlPlane.url])).stdout.split("\n");
+    const table = (await runCli(["status", "--by-commit", "--server", cluster.controlPlane.url])).stdout.split("\n");
     expect(table[0]).toMatch(/^COMMIT\s+SUBJECT\s+PODS\s+READY\s+NODES$/);
     expect(table[1]).toMatch(new RegExp(`^${v2.slice(0, 10)}\\s+web v2\\s+1\\s+0\\s+node-\\d$`));
-    const history = await runCli(["history", "--workload", "deployment/web", "--server", controlPlane.url]);
+    const history = await runCli(["history", "--workload", "deployment/web", "--server", cluster.controlPlane.url]);
     expect(history.code).toBe(0);
     const rows = history.stdout.trim().split("\n");
     expect(rows[0]).toMatch(/^COMMIT\s+STATE\s+OUTCOME\s+COMMITTED\s+AUTHOR\s+SUBJECT$/);
     expect(rows[1]).toMatch(new RegExp(`^${v2.slice(0, 10)}\\s+applied\\s+failed: deployment/web ProgressDeadlineExceeded: not ready .*web v2$`));
     expect(rows[2]).toMatch(new RegExp(`^${v1.slice(0, 10)}\\s+applied\\s+healthy\\s+.*web v1$`));
-    const diff = await runCli(["diff", v2.slice(0, 10), "--server", controlPlane.url]);
+    const diff = await runCli(["diff", v2.slice(0, 10), "--server", cluster.controlPlane.url]);
     expect(diff.stdout).toContain(`${v1.slice(0, 10)}..${v2.slice(0, 10)}\n~ Deployment default/web\n`);
     expect(diff.stdout).toContain('    spec.template.spec.containers[0].env[0].value: "v1" -> "v2"\n');
   }, 120_000);
 
   it("capstan rollback pushes exactly one revert commit to the remote, and v1 runs again with no v2 pod left", async () => {
-    const dryRun = await runCli(["rollback", "--dry-run", "--server", controlPlane.url]);
+    const dryRun = await runCli(["rollback", "--dry-run", "--server", cluster.controlPlane.url]);
     expect(dryRun.stdout).toContain(`dry run: would commit on top of ${v2.slice(0, 10)}: Revert to ${v1.slice(0, 7)}: web v1\n`);
-    expect(await repo.revParse("main")).toBe(v2);
+    expect(await cluster.repo.revParse("main")).toBe(v2);
 
-    const result = await runCli(["rollback", "--as", "e2e@test", "--server", controlPlane.url]);
+    const result = await runCli(["rollback", "--as", "e2e@test", "--server", cluster.controlPlane.url]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const commits = (await log(`${v2}..main`)).split("\n");
@@ -182,24 +121,24 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
     const [revert, parent, ...subject] = commits[0]!.split(" ");
     expect(parent).toBe(v2);
     expect(subject.join(" ")).toBe(`Revert to ${v1.slice(0, 7)}: web v1`);
-    expect(await repo.git("log", "-1", "--format=%B", "main")).toContain(`Capstan-Rollback-From: ${v2}\nCapstan-Rollback-To: ${v1}\nCapstan-Requested-By: e2e@test`);
+    expect(await cluster.repo.git("log", "-1", "--format=%B", "main")).toContain(`Capstan-Rollback-From: ${v2}\nCapstan-Rollback-To: ${v1}\nCapstan-Requested-By: e2e@test`);
     expect(result.stdout).toContain(`pushed ${revert!.slice(0, 10)} on top of ${v2.slice(0, 10)}`);
     await expectRunning("v1");
     await eventually(async () => expect((await rolloutOf(revert!)).health).toBe("healthy"), 20_000);
   }, 120_000);
 
   it("auto-reverts a failed rollout of an annotated workload by itself, once", async () => {
-    const before = await repo.revParse("main");
+    const before = await cluster.repo.revParse("main");
     const v3 = await commit(deployment("v3", { good: false, autoRevert: true }), "web v3");
     await eventually(async () => expect((await log(`${v3}..main`)).split("\n").filter(Boolean)).toHaveLength(1), 60_000);
     const [revert] = (await log(`${v3}..main`)).split(" ");
-    expect(await repo.git("log", "-1", "--format=%s%n%b", "main")).toMatch(
+    expect(await cluster.repo.git("log", "-1", "--format=%s%n%b", "main")).toMatch(
       new RegExp(`^Revert ${v3.slice(0, 7)}: web v3\\n[\\s\\S]*rollout of Deployment/default/web failed: ProgressDeadlineExceeded[\\s\\S]*Capstan-Auto-Revert-Of: ${v3}`),
     );
-    expect(await repo.git("show", "main:web.yaml")).toBe(await repo.git("show", `${before}:web.yaml`));
+    expect(await cluster.repo.git("show", "main:web.yaml")).toBe(await cluster.repo.git("show", `${before}:web.yaml`));
     await expectRunning("v1");
     expect((await rolloutOf(v3)).rollout).toMatchObject({ outcome: "failed", revertedBy: revert });
-    const events = await store.listEvents({ kind: "Deployment", name: "web" });
+    const events = await cluster.store.listEvents({ kind: "Deployment", name: "web" });
     expect(events.find((event) => event.reason === "AutoReverted")?.message).toContain(`reverting commit ${v3.slice(0, 7)}`);
     // Still exactly one revert commit a few resyncs later.
     await new Promise((resolve) => setTimeout(resolve, 5_000));
@@ -207,23 +146,23 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
   }, 120_000);
 
   it("refuses a rollback when the branch moved since the last sync, and pushes nothing", async () => {
-    await repo.write("web.yaml", deployment("v4", { good: true }));
-    const moved = await repo.commit("web v4, not yet synced"); // no trigger: capstan has not seen it
-    const result = await runCli(["rollback", "--to", v1.slice(0, 10), "--server", controlPlane.url]);
+    await cluster.repo.write("web.yaml", deployment("v4", { good: true }));
+    const moved = await cluster.repo.commit("web v4, not yet synced"); // no trigger: capstan has not seen it
+    const result = await runCli(["rollback", "--to", v1.slice(0, 10), "--server", cluster.controlPlane.url]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: branch main moved: capstan built on \w{10} but the branch is now at \w{10}; nothing was pushed/);
-    expect(await repo.revParse("main")).toBe(moved);
+    expect(await cluster.repo.revParse("main")).toBe(moved);
   }, 60_000);
 
   it("a plain git revert of a commit scales the previous ReplicaSet back up (same ReplicaSet, same template hash)", async () => {
-    controlPlane.sync.trigger();
+    cluster.controlPlane.sync.trigger();
     await expectRunning("v4");
-    const v1ReplicaSet = (await store.listObjects({ kind: "ReplicaSet", namespace: "default" })).find((rs) => JSON.stringify(rs.spec).includes('"v1"'))!;
+    const v1ReplicaSet = (await cluster.store.listObjects({ kind: "ReplicaSet", namespace: "default" })).find((rs) => JSON.stringify(rs.spec).includes('"v1"'))!;
     expect(v1ReplicaSet.spec).toMatchObject({ replicas: 0 });
-    await repo.git("revert", "--no-edit", "HEAD");
-    controlPlane.sync.trigger();
+    await cluster.repo.git("revert", "--no-edit", "HEAD");
+    cluster.controlPlane.sync.trigger();
     await expectRunning("v1");
-    const after = await store.getObject({ kind: "ReplicaSet", namespace: "default", name: v1ReplicaSet.name });
+    const after = await cluster.store.getObject({ kind: "ReplicaSet", namespace: "default", name: v1ReplicaSet.name });
     expect(after).toMatchObject({ uid: v1ReplicaSet.uid, spec: { replicas: 3 } });
     expect((await pods()).every((pod) => pod.labels["pod-template-hash"] === v1ReplicaSet.labels["pod-template-hash"])).toBe(true);
   }, 120_000);
@@ -231,17 +170,17 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
   it("records each repair of drift on the nodes as DriftRepaired: a process killed by hand, a pod deleted behind capstan's back", async () => {
     const [victim, deleted] = (await pods()).filter(isReady);
     const node = (victim!.spec as { nodeName: string }).nodeName;
-    const pid = controlPlane.nodes.client(node)!.statuses().find((status) => status.uid === victim!.uid)!.containerStatuses[0]!.pid!;
+    const pid = cluster.controlPlane.nodes.client(node)!.statuses().find((status) => status.uid === victim!.uid)!.containerStatuses[0]!.pid!;
     process.kill(pid, "SIGKILL");
     await eventually(async () => {
-      const events = await store.listEvents({ kind: "Pod", name: victim!.name });
+      const events = await cluster.store.listEvents({ kind: "Pod", name: victim!.name });
       expect(events.find((event) => event.reason === "DriftRepaired")?.message).toMatch(new RegExp(`^container web was killed by SIGKILL and was restarted on node ${node} \\(restart 1\\)$`));
     }, 20_000);
 
-    await store.deleteObject({ kind: "Pod", namespace: "default", name: deleted!.name });
-    const owner = (await store.getObjectByUid(deleted!.ownerUid!))!;
+    await cluster.store.deleteObject({ kind: "Pod", namespace: "default", name: deleted!.name });
+    const owner = (await cluster.store.getObjectByUid(deleted!.ownerUid!))!;
     await eventually(async () => {
-      const events = await store.listEvents({ kind: "ReplicaSet", name: owner.name });
+      const events = await cluster.store.listEvents({ kind: "ReplicaSet", name: owner.name });
       expect(events.find((event) => event.reason === "DriftRepaired")?.message).toBe("Replaced 1 pod(s) that went away without a change in Git (deleted, evicted or failed)");
     }, 20_000);
     await expectRunning("v1");
@@ -254,9 +193,7 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
       .replace("  replicas: 3", "  replicas: 2")
       .replace("periodSeconds: 1 }", "periodSeconds: 1, initialDelaySeconds: 2 }");
     const web = deployment("v5", { good: true }).replace("  name: web\n", '  name: web\n  annotations: { capstan.dev/sync-wave: "1" }\n');
-    await repo.writeAll({ "db.yaml": db, "web.yaml": web });
-    const sha = await repo.commit("db in wave 0, web v5 in wave 1");
-    controlPlane.sync.trigger();
+    const sha = await cluster.commit({ "db.yaml": db, "web.yaml": web }, "db in wave 0, web v5 in wave 1");
     await eventually(async () => {
       const current = await pods();
       expect(current.filter((pod) => pod.name.startsWith("web-")).map(versionOf)).toEqual(["v5", "v5", "v5"]);

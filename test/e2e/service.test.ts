@@ -1,18 +1,11 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { createPool } from "../../src/db/index.ts";
-import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
+import { describe, expect, it } from "vitest";
+import type { StoredObject } from "../../src/desired/index.ts";
 import { serviceListSchema } from "../../src/status/index.ts";
-import { agentCommand, agentStateDir } from "../helpers/agent.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { requireSshd, sshNodeManifest, startSshd, type SshdServer } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
 
 /**
  * A Service in front of a Deployment on three real nodes (sshd on
@@ -22,15 +15,14 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * the endpoint leaving every proxy before its pod is stopped).
  */
 
-const database = useTestDatabase();
-const addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
-let repo: TestRepo;
-let dataDir: { path: string; cleanup(): Promise<void> };
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
-let pool: ReturnType<typeof createPool>;
+const cluster = useCluster({
+  nodes: 3,
+  name: "svc",
+  beforeStart: async () => {
+    await mkdir(notReadyDir(), { recursive: true });
+  },
+});
+const addresses = cluster.addresses;
 
 const nodePort = 30000 + Math.floor(Math.random() * 2000);
 const servicePort = 20000 + Math.floor(Math.random() * 2000);
@@ -82,13 +74,7 @@ spec:
 }
 
 function notReadyDir(): string {
-  return join(dataDir.path, "not-ready");
-}
-
-async function commit(files: Record<string, string>, message: string): Promise<void> {
-  for (const [path, content] of Object.entries(files)) await repo.write(path, content);
-  await repo.commit(message);
-  controlPlane.sync.trigger();
+  return join(cluster.dataDir, "not-ready");
 }
 
 /** One GET on a fresh connection; resolves with the body or rejects (refused, reset, timeout, non-200). */
@@ -108,49 +94,16 @@ function get(host: string, port: number): Promise<string> {
 }
 
 async function pods(): Promise<StoredObject[]> {
-  return store.listObjects({ kind: "Pod", namespace: "default" });
+  return cluster.store.listObjects({ kind: "Pod", namespace: "default" });
 }
-
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(addresses.map((address) => startSshd({ address })))));
-  for (let index = 0; index < 3; index += 1) agents.push(await agentStateDir());
-  repo = await createRepo();
-  dataDir = await tempDir("capstan-e2e-svc-");
-  await repo.writeAll(
-    Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])),
-  );
-  await repo.commit("three nodes");
-  await mkdir(notReadyDir(), { recursive: true });
-  const config = loadUpConfig(
-    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_RESYNC_INTERVAL: "5" },
-  );
-  controlPlane = await startControlPlane(config, silentLogger);
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await repo?.cleanup();
-  await dataDir?.cleanup();
-}, 60_000);
 
 describe("a NodePort Service in front of a 3-replica Deployment on three SSH nodes", () => {
   it("serves on every node address, at the nodePort and at the port, from every pod", async () => {
-    await commit(manifests("v1"), "web v1 behind a Service");
+    await cluster.commit(manifests("v1"), "web v1 behind a Service");
     await eventually(async () => expect((await pods()).filter((pod) => (pod.status as { ready?: boolean }).ready)).toHaveLength(3), 60_000);
     const podNames = (await pods()).map((pod) => pod.name).sort();
     await eventually(async () => {
-      const listed = serviceListSchema.parse(await (await fetch(`${controlPlane.url}/api/services`)).json());
+      const listed = serviceListSchema.parse(await (await fetch(`${cluster.controlPlane.url}/api/services`)).json());
       expect(listed.items).toMatchObject([{ name: "web", type: "NodePort", endpoints: { ready: 3, total: 3 } }]);
     }, 20_000);
 
@@ -203,7 +156,7 @@ describe("a NodePort Service in front of a 3-replica Deployment on three SSH nod
 
     const rolloutStarted = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await commit(manifests("v2"), "web v2");
+    await cluster.commit(manifests("v2"), "web v2");
     await eventually(async () => {
       const current = await pods();
       expect(current).toHaveLength(3);
@@ -246,7 +199,7 @@ describe("a NodePort Service in front of a 3-replica Deployment on three SSH nod
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();
-    const statusReady = async () => ((await store.getObject({ kind: "Pod", namespace: "default", name: victim!.name }))!.status as { ready?: boolean }).ready;
+    const statusReady = async () => ((await cluster.store.getObject({ kind: "Pod", namespace: "default", name: victim!.name }))!.status as { ready?: boolean }).ready;
 
     const markedAt = performance.now();
     await writeFile(join(notReadyDir(), victim!.name), "");

@@ -1,16 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadUpConfig } from "../../src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../src/controlplane.ts";
-import { PgDesiredStore, type StoredObject } from "../../src/desired/index.ts";
-import { createPool } from "../../src/db/index.ts";
-import { silentLogger } from "../../src/logging.ts";
-import { agentCommand, agentStateDir, killAgent } from "../helpers/agent.ts";
+import { describe, expect, it } from "vitest";
+import type { StoredObject } from "../../src/desired/index.ts";
+import { killAgent } from "../helpers/agent.ts";
+import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
-import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../helpers/sshd.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
 
 /**
  * A StatefulSet on three real nodes (sshd on 127.0.0.2-4, the real
@@ -21,14 +15,7 @@ import { useTestDatabase } from "../helpers/test-database.ts";
  * directory removed on its node.
  */
 
-const database = useTestDatabase();
-const servers: SshdServer[] = [];
-const agents: { stateDir: string; cleanup(): Promise<void> }[] = [];
-let repo: TestRepo;
-let dataDir: { path: string; cleanup(): Promise<void> };
-let controlPlane: ControlPlane;
-let store: PgDesiredStore;
-let pool: ReturnType<typeof createPool>;
+const cluster = useCluster({ nodes: 3, name: "sts", env: { CAPSTAN_EVICTION_GRACE: "2" } });
 
 // Appends "<pod> <version>" to its claim at every start and serves the whole history: what the pod remembers.
 const app = [
@@ -81,20 +68,11 @@ spec:
   ports: [{ name: http, port: 7000, targetPort: http }]
 `;
 
-async function commit(files: Record<string, string | null>, message: string): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    if (content === null) await repo.remove(path);
-    else await repo.write(path, content);
-  }
-  await repo.commit(message);
-  controlPlane.sync.trigger();
-}
-
-const pods = () => store.listObjects({ kind: "Pod", namespace: "default" });
-const pod = async (name: string) => (await store.getObject({ kind: "Pod", namespace: "default", name }))!;
+const pods = () => cluster.store.listObjects({ kind: "Pod", namespace: "default" });
+const pod = async (name: string) => (await cluster.store.getObject({ kind: "Pod", namespace: "default", name }))!;
 const isReady = (object: StoredObject) => (object.status as { ready?: boolean }).ready === true;
 const nodeIndex = (object: StoredObject) => Number((object.spec as { nodeName: string }).nodeName.replace("node-", ""));
-const claimDir = (node: number, claim: string) => join(agents[node]!.stateDir, "claims", "default", claim);
+const claimDir = (node: number, claim: string) => join(cluster.agents[node]!.stateDir, "claims", "default", claim);
 async function history(name: string): Promise<string[]> {
   const text = await readFile(join(claimDir(nodeIndex(await pod(name)), `data-${name}`), "history"), "utf8");
   return text.trim().split("\n");
@@ -111,52 +89,22 @@ async function allReady(count: number): Promise<void> {
   }, 60_000);
 }
 
-beforeAll(async () => {
-  requireSshd();
-  servers.push(...(await Promise.all(["127.0.0.2", "127.0.0.3", "127.0.0.4"].map((address) => startSshd({ address })))));
-  for (let index = 0; index < 3; index += 1) agents.push(await agentStateDir());
-  repo = await createRepo();
-  dataDir = await tempDir("capstan-e2e-sts-");
-  await repo.writeAll(Object.fromEntries(servers.map((sshd, index) => [`nodes/node-${index}.yaml`, sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand })])));
-  await repo.commit("three nodes");
-  const config = loadUpConfig(
-    { repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" },
-    { DATABASE_URL: database().url, CAPSTAN_EVICTION_GRACE: "2", CAPSTAN_RESYNC_INTERVAL: "5" },
-  );
-  controlPlane = await startControlPlane(config, silentLogger);
-  pool = createPool(database().url);
-  store = new PgDesiredStore(pool);
-  await eventually(async () => {
-    const nodes = await store.listObjects({ kind: "Node" });
-    expect(nodes.map((node) => (node.status as { conditions?: { status: string }[] }).conditions?.[0]?.status)).toEqual(["True", "True", "True"]);
-  }, 30_000);
-}, 120_000);
-
-afterAll(async () => {
-  await controlPlane?.stop();
-  await pool?.end();
-  for (const agent of agents) await agent.cleanup();
-  await Promise.all(servers.map((sshd) => sshd.stop()));
-  await repo?.cleanup();
-  await dataDir?.cleanup();
-}, 60_000);
-
 describe("a StatefulSet on three SSH nodes", () => {
   it("starts kv-0, kv-1, kv-2 in order, each only once the previous one is ready, each with its own claim", async () => {
-    await commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v1" }), "kv-service.yaml": headlessService }, "kv v1");
+    await cluster.commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v1" }), "kv-service.yaml": headlessService }, "kv v1");
     await allReady(3);
     const [kv0, kv1, kv2] = await pods();
     expect(kv1!.createdAt.getTime()).toBeGreaterThanOrEqual(readySince(kv0!));
     expect(kv2!.createdAt.getTime()).toBeGreaterThanOrEqual(readySince(kv1!));
     for (const name of ["kv-0", "kv-1", "kv-2"]) {
       expect(await history(name)).toEqual([`${name} v1`]);
-      const claim = (await store.getObject({ kind: "PersistentVolumeClaim", namespace: "default", name: `data-${name}` }))!;
+      const claim = (await cluster.store.getObject({ kind: "PersistentVolumeClaim", namespace: "default", name: `data-${name}` }))!;
       expect(claim.status).toMatchObject({ phase: "Bound", nodeName: `node-${nodeIndex(await pod(name))}` });
     }
     expect((await pod("kv-1")).spec).toMatchObject({ hostname: "kv-1", subdomain: "kv" });
     // The governing headless Service publishes each pod under its stable name.
     await eventually(async () => {
-      const slice = await store.getObject({ kind: "EndpointSlice", namespace: "default", name: "kv" });
+      const slice = await cluster.store.getObject({ kind: "EndpointSlice", namespace: "default", name: "kv" });
       const endpoints = (slice?.spec as { endpoints?: { pod: string; hostname?: string }[] } | undefined)?.endpoints ?? [];
       expect(endpoints.map((endpoint) => [endpoint.pod, endpoint.hostname])).toEqual([
         ["kv-0", "kv-0.kv"],
@@ -165,7 +113,7 @@ describe("a StatefulSet on three SSH nodes", () => {
       ]);
     }, 20_000);
     await eventually(async () => {
-      const status = (await store.getObject({ kind: "StatefulSet", namespace: "default", name: "kv" }))!.status;
+      const status = (await cluster.store.getObject({ kind: "StatefulSet", namespace: "default", name: "kv" }))!.status;
       expect(status).toMatchObject({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, currentReplicas: 3, health: "Healthy" });
     }, 10_000);
   }, 90_000);
@@ -173,21 +121,21 @@ describe("a StatefulSet on three SSH nodes", () => {
   it("keeps each pod's data when its process is killed, when its agent is killed with its pods, and when the pod is lost", async () => {
     // The process: the agent restarts it in place.
     const kv0 = await pod("kv-0");
-    const client = controlPlane.nodes.client((kv0.spec as { nodeName: string }).nodeName)!;
+    const client = cluster.controlPlane.nodes.client((kv0.spec as { nodeName: string }).nodeName)!;
     const before = client.statuses().find((status) => status.uid === kv0.uid)!.containerStatuses[0]!;
     process.kill(before.pid!, "SIGKILL");
     await eventually(async () => expect(await history("kv-0")).toEqual(["kv-0 v1", "kv-0 v1"]), 20_000);
 
     // The agent and every process of it: the node link starts the agent again, which starts the pod again.
     const kv1 = await pod("kv-1");
-    await killAgent(agents[nodeIndex(kv1)]!.stateDir, { podsToo: true });
+    await killAgent(cluster.agents[nodeIndex(kv1)]!.stateDir, { podsToo: true });
     // (Started again at least once; the agent may start it twice as it comes back: a start appends a line each time.)
     await eventually(async () => expect((await history("kv-1")).length).toBeGreaterThanOrEqual(2), 40_000);
     expect(new Set(await history("kv-1"))).toEqual(new Set(["kv-1 v1"]));
 
     // The pod itself (deleted, as an eviction would): it comes back under its name, on the node that holds its claim.
     const kv2 = await pod("kv-2");
-    await store.deleteObject({ kind: "Pod", namespace: "default", name: "kv-2" }, { uid: kv2.uid });
+    await cluster.store.deleteObject({ kind: "Pod", namespace: "default", name: "kv-2" }, { uid: kv2.uid });
     await eventually(async () => {
       const again = await pod("kv-2");
       expect(again.uid).not.toBe(kv2.uid);
@@ -203,17 +151,17 @@ describe("a StatefulSet on three SSH nodes", () => {
     const index = nodeIndex(kv0);
     const before = await history("kv-0");
     // The host drops off the network; its processes keep running, as on a partitioned host.
-    await servers[index]!.down();
-    await killAgent(agents[index]!.stateDir);
+    await cluster.servers[index]!.down();
+    await killAgent(cluster.agents[index]!.stateDir);
     // Evicted (deleted) after the grace period, but kept as terminating: it may still be running over there.
-    await eventually(async () => expect((await store.listObjects({ kind: "Pod", deleted: true })).map((object) => object.uid)).toContain(kv0.uid), 40_000);
+    await eventually(async () => expect((await cluster.store.listObjects({ kind: "Pod", deleted: true })).map((object) => object.uid)).toContain(kv0.uid), 40_000);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect((await pods()).map((object) => object.name)).not.toContain("kv-0");
 
     // Back: its agent is told the pod is gone and stops it; only then is kv-0 made again, on the node holding its claim.
-    await servers[index]!.up();
+    await cluster.servers[index]!.up();
     await eventually(async () => {
-      const again = await store.getObject({ kind: "Pod", namespace: "default", name: "kv-0" });
+      const again = await cluster.store.getObject({ kind: "Pod", namespace: "default", name: "kv-0" });
       expect(again?.uid).toBeDefined();
       expect(again!.uid).not.toBe(kv0.uid);
       expect(nodeIndex(again!)).toBe(index);
@@ -226,7 +174,7 @@ describe("a StatefulSet on three SSH nodes", () => {
   it("with partition 2 updates only kv-2, which keeps its data", async () => {
     const [kv0, kv1, kv2] = await pods();
     const kv1History = await history("kv-1");
-    await commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v2", partition: 2 }) }, "kv v2, staged at ordinal 2");
+    await cluster.commit({ "kv.yaml": statefulSet({ replicas: 3, version: "v2", partition: 2 }) }, "kv v2, staged at ordinal 2");
     await eventually(async () => {
       const again = await pod("kv-2");
       expect(again.uid).not.toBe(kv2!.uid);
@@ -238,7 +186,7 @@ describe("a StatefulSet on three SSH nodes", () => {
     expect((await pod("kv-0")).uid).toBe(kv0!.uid);
     expect((await pod("kv-1")).uid).toBe(kv1!.uid);
     expect(await history("kv-1")).toEqual(kv1History);
-    const status = (await store.getObject({ kind: "StatefulSet", namespace: "default", name: "kv" }))!.status as Record<string, unknown>;
+    const status = (await cluster.store.getObject({ kind: "StatefulSet", namespace: "default", name: "kv" }))!.status as Record<string, unknown>;
     expect(status).toMatchObject({ updatedReplicas: 1, currentReplicas: 2, health: "Healthy" });
     expect(status["currentRevision"]).not.toBe(status["updateRevision"]);
   }, 90_000);
@@ -247,13 +195,13 @@ describe("a StatefulSet on three SSH nodes", () => {
     const node = nodeIndex(await pod("kv-2"));
     expect((await stat(claimDir(node, "data-kv-2"))).isDirectory()).toBe(true);
     const kv0History = await history("kv-0");
-    await commit({ "kv.yaml": statefulSet({ replicas: 2, version: "v2", partition: 2, whenScaled: "Delete" }) }, "kv down to 2");
+    await cluster.commit({ "kv.yaml": statefulSet({ replicas: 2, version: "v2", partition: 2, whenScaled: "Delete" }) }, "kv down to 2");
     await eventually(async () => expect((await pods()).map((object) => object.name)).toEqual(["kv-0", "kv-1"]), 30_000);
     await eventually(async () => {
       await expect(stat(claimDir(node, "data-kv-2"))).rejects.toMatchObject({ code: "ENOENT" });
-      expect(await store.listObjects({ kind: "PersistentVolumeClaim", deleted: true })).toEqual([]);
+      expect(await cluster.store.listObjects({ kind: "PersistentVolumeClaim", deleted: true })).toEqual([]);
     }, 30_000);
-    expect((await store.listObjects({ kind: "PersistentVolumeClaim" })).map((claim) => claim.name)).toEqual(["data-kv-0", "data-kv-1"]);
+    expect((await cluster.store.listObjects({ kind: "PersistentVolumeClaim" })).map((claim) => claim.name)).toEqual(["data-kv-0", "data-kv-1"]);
     expect(await history("kv-0")).toEqual(kv0History);
   }, 90_000);
 });

@@ -16,6 +16,7 @@ import type { ReconcileContext } from "../../src/reconcilers/types.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /**
  * The autoscaler and the Deployment controller on real PostgreSQL: the
@@ -35,12 +36,7 @@ const deploymentKey: ObjectKey = { kind: "Deployment", namespace: "default", nam
 const autoscalerKey: ObjectKey = { kind: "HorizontalPodAutoscaler", namespace: "default", name: "web" };
 
 function context(): ReconcileContext {
-  return {
-    store,
-    clock,
-    log: silentLogger,
-    event: (about, event) => store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source: "test", at: clock.now() }),
-  };
+  return reconcileContext(store, clock, "test", { eventsAt: "clock" });
 }
 
 function deploymentSpec(replicas: number) {

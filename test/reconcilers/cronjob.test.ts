@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
 import { loadDirectory, PgDesiredStore, validateFiles, type CommitInfo, type DesiredStore, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
 import { cronJobReconciler, jobReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /**
  * The CronJob reconciler on real PostgreSQL: Jobs made at the scheduled
@@ -19,12 +19,7 @@ const key: ObjectKey = { kind: "CronJob", namespace: "default", name: "report" }
 const minute = 60_000;
 
 function context(using: DesiredStore = store): ReconcileContext {
-  return {
-    store: using,
-    clock,
-    log: silentLogger,
-    event: (about, event) => using.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source: "cronjob-controller", at: clock.now() }),
-  };
+  return reconcileContext(using, clock, "cronjob-controller", { eventsAt: "clock" });
 }
 
 async function commit(extra = ""): Promise<void> {

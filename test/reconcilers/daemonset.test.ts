@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { PgDesiredStore, validateFiles, type CommitInfo, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
 import { daemonSetReconciler, nodeLifecycleReconciler, podReconciler, type ObjectChange, type Reconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /**
  * The DaemonSet reconciler on real PostgreSQL: commits applied as gitsync
@@ -19,12 +19,7 @@ let commits = 0;
 const key: ObjectKey = { kind: "DaemonSet", namespace: "default", name: "shipper" };
 
 function context(source: string): ReconcileContext {
-  return {
-    store,
-    clock,
-    log: silentLogger,
-    event: (about, event) => store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source }),
-  };
+  return reconcileContext(store, clock, source);
 }
 
 function nodeManifest(name: string): string {

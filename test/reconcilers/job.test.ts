@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { PgDesiredStore, validateFiles, type CommitInfo, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
 import { jobReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /**
  * The Job reconciler on real PostgreSQL: a Job applied as gitsync applies it,
@@ -18,12 +18,7 @@ let clock: ManualClock;
 const key: ObjectKey = { kind: "Job", namespace: "default", name: "batch" };
 
 function context(): ReconcileContext {
-  return {
-    store,
-    clock,
-    log: silentLogger,
-    event: (about, event) => store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source: "job-controller", at: clock.now() }),
-  };
+  return reconcileContext(store, clock, "job-controller", { eventsAt: "clock" });
 }
 
 async function commit(spec: string): Promise<void> {

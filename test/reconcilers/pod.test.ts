@@ -1,20 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
 import { MemoryDesiredStore, type ObjectKey } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
 import { podReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /** The Pod reconciler on the in-memory store: binding through the scheduler stack, FailedScheduling, node gone. */
 
 function context(store: MemoryDesiredStore): ReconcileContext {
-  return {
-    store,
-    clock: systemClock,
-    log: silentLogger,
-    event: (about, event) =>
-      store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source: "scheduler" }),
-  };
+  return reconcileContext(store, systemClock, "scheduler");
 }
 
 async function addNode(store: MemoryDesiredStore, name: string, options: { ready?: boolean; memory?: string; taint?: boolean } = {}) {

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PgDesiredStore, statefulSetKind, type ObjectKey, type StoredObject } from "../../src/desired/index.ts";
-import { silentLogger } from "../../src/logging.ts";
 import { podReconciler, statefulSetReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
+import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /** The StatefulSet reconciler and the scheduler's claim binding, together on real PostgreSQL. */
 
@@ -14,12 +14,7 @@ const clock = new ManualClock();
 const setKey: ObjectKey = { kind: "StatefulSet", namespace: "default", name: "kv" };
 
 function context(source: string): ReconcileContext {
-  return {
-    store,
-    clock,
-    log: silentLogger,
-    event: (about, event) => store.recordEvent({ objectUid: about.uid ?? null, kind: about.kind, namespace: about.namespace, name: about.name, ...event, source }),
-  };
+  return reconcileContext(store, clock, source);
 }
 
 async function addNode(name: string): Promise<void> {
