@@ -12,6 +12,8 @@ export interface LeaderTermContext {
   config: UpConfig;
   log: Logger;
   clock: Clock;
+  /** The CronJob controller's clock when it is not `clock` (the test hook of src/cron-test-clock.ts). */
+  cronJobClock?: Clock;
   databaseUrl: string;
   validationPool: ValidationPool;
   /** The manifests repository (a path or URL). */
@@ -97,6 +99,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
           autoRevertAll: context.autoRevert,
           autoRevert: ({ rollout, workload, reason }) => rollback.autoRevert({ rolloutId: rollout.id, revisionSha: rollout.revisionSha, workload, reason }),
         },
+        cronJobClock: context.cronJobClock,
       }),
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
     });

@@ -39,7 +39,13 @@ export interface ControlPlane {
  * this process always leads; with `--replicas-share` it runs them only while
  * it holds the lease (src/leader/), behind the lease's fence.
  */
-export async function startControlPlane(config: UpConfig, log: Logger, clock: Clock = systemClock): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: UpConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+  /** Another clock for the CronJob controller alone (src/cron-test-clock.ts); default `clock`. */
+  cronJobClock?: Clock,
+): Promise<ControlPlane> {
   const stack: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -65,7 +71,7 @@ export async function startControlPlane(config: UpConfig, log: Logger, clock: Cl
     const store = new PgDesiredStore(pool);
     const repo = config.repo ?? (await ensureExampleRepository(join(config.dataDir, "examples-repo"), join(packageRoot, "examples-repo")));
     const rollouts = new PgRolloutLog(pool);
-    const termContext: LeaderTermContext = { config, log, clock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert };
+    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert };
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;

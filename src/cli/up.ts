@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { loadUpConfig } from "../config.ts";
 import { startControlPlane } from "../controlplane.ts";
+import { cronJobClockFromEnvironment, cronTestClockVariable } from "../cron-test-clock.ts";
 import { createLogger, type Logger } from "../logging.ts";
 
 export function registerUp(program: Command): void {
@@ -31,9 +32,11 @@ export function registerUp(program: Command): void {
         sshKey: flags.sshKey,
         replicasShare: flags.replicasShare,
       });
+      const cronJobClock = cronJobClockFromEnvironment();
       const log = createLogger({ level: config.logLevel });
+      if (cronJobClock) log.warn({ variable: cronTestClockVariable, file: cronJobClock.path }, "test hook: CronJobs run on an offset clock");
       const stopRequested = waitForStopSignal(log);
-      const controlPlane = await startControlPlane(config, log);
+      const controlPlane = await startControlPlane(config, log, undefined, cronJobClock);
       process.stdout.write(`capstan is up: ${controlPlane.url}\n`);
       await stopRequested;
       await controlPlane.stop();

@@ -122,10 +122,11 @@ export class ControllerManager {
     this.#controllers = options.reconcilers.map((reconciler) => {
       if (names.has(reconciler.name)) throw new Error(`two reconcilers are named ${reconciler.name}`);
       names.add(reconciler.name);
+      const clock = reconciler.ownClock ?? this.#clock;
       return {
         reconciler,
-        queue: new WorkQueue(this.#clock, () => this.#pump()),
-        ctx: this.#context(reconciler, this.#log.child({ reconciler: reconciler.name })),
+        queue: new WorkQueue(clock, () => this.#pump()),
+        ctx: this.#context(reconciler, clock, this.#log.child({ reconciler: reconciler.name })),
         failures: new Map(),
         parked: new Map(),
       };
@@ -315,10 +316,10 @@ export class ControllerManager {
     controller.parked.set(id, object?.resourceVersion);
   }
 
-  #context(reconciler: Reconciler, log: Logger): ReconcileContext {
+  #context(reconciler: Reconciler, clock: Clock, log: Logger): ReconcileContext {
     return {
       store: this.#store,
-      clock: this.#clock,
+      clock,
       log,
       event: async (about, event) => {
         try {

@@ -12,6 +12,7 @@ import { statefulSetReconciler } from "./statefulset.ts";
 import { rolloutTracker, type RolloutTrackerOptions } from "./rollout-tracker.ts";
 import type { Reconciler } from "./types.ts";
 import type { SchedulingStrategy } from "../scheduler/index.ts";
+import type { Clock } from "../clock.ts";
 
 export { ControllerManager, objectChangeSchema, parseObjectChange, type ControllerOptions } from "./controller.ts";
 export { GarbageCollector, planGarbage } from "./gc.ts";
@@ -27,9 +28,13 @@ export { worse, worst, healthStates, type Health } from "./health.ts";
 export { rolloutTracker, autoRevertAnnotation, type FailedRollout, type RolloutTrackerOptions } from "./rollout-tracker.ts";
 export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
 
-/** Every reconciler `capstan up` runs, in one list. */
+/**
+ * Every reconciler `capstan up` runs, in one list. `cronJobClock` replaces
+ * the manager's clock for the CronJob controller alone (the end-to-end test
+ * hook of src/cron-test-clock.ts); everything else keeps real time.
+ */
 export function standardReconcilers(
-  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource; rollouts?: RolloutTrackerOptions } = {},
+  options: { schedulerStrategy?: SchedulingStrategy; evictionGraceMs?: number; podMetrics?: PodMetricsSource; rollouts?: RolloutTrackerOptions; cronJobClock?: Clock } = {},
 ): Reconciler[] {
   const trackers = options.rollouts ? [rolloutTracker("Deployment", options.rollouts), rolloutTracker("DaemonSet", options.rollouts), rolloutTracker("StatefulSet", options.rollouts)] : [];
   return [
@@ -43,6 +48,6 @@ export function standardReconcilers(
     autoscalerReconciler({ metrics: options.podMetrics }),
     endpointsReconciler,
     jobReconciler,
-    cronJobReconciler,
+    options.cronJobClock ? { ...cronJobReconciler, ownClock: options.cronJobClock } : cronJobReconciler,
   ];
 }

@@ -33,6 +33,13 @@ export interface Reconciler {
   readonly kind: string;
   /** The component name recorded as the source of its events, e.g. "deployment-controller". */
   readonly name: string;
+  /**
+   * The clock of this reconciler's decisions (`ctx.clock`) and of its
+   * requeue timers, when it is not the manager's: the CronJob controller's
+   * under the end-to-end test hook (src/cron-test-clock.ts). Events keep the
+   * manager's clock.
+   */
+  readonly ownClock?: Clock;
   reconcile(ctx: ReconcileContext, key: ObjectKey): Promise<ReconcileResult>;
   /**
    * Keys of this reconciler's kind to enqueue when an object changes

@@ -416,6 +416,31 @@ describe("ControllerManager", () => {
       expect(apiCalls).toEqual([0, 1_000, 6_000]);
     });
 
+    it("gives a reconciler with its own clock that clock, for its decisions and its requeue timers, and the others the manager's", async () => {
+      const cronClock = new ManualClock(Date.parse("2030-06-01T00:00:00Z"));
+      const seen: Record<string, number[]> = { CronJob: [], Deployment: [] };
+      const record = (ctx: ReconcileContext, kind: string) => void seen[kind]!.push(ctx.clock.now().getTime());
+      const cronJobs: Reconciler = {
+        kind: "CronJob",
+        name: "cronjob-controller",
+        ownClock: cronClock,
+        reconcile: async (ctx) => (record(ctx, "CronJob"), { requeueAfterMs: 60_000 }),
+      };
+      const deployments: Reconciler = { kind: "Deployment", name: "deployment-controller", reconcile: async (ctx) => (record(ctx, "Deployment"), {}) };
+      const controllers = setup({ reconcilers: [cronJobs, deployments], resyncIntervalMs: 0 });
+      await controllers.start();
+      controllers.enqueue("CronJob", key("CronJob", "ops", "backup"));
+      controllers.enqueue("Deployment", key("Deployment", "shop", "web"));
+      await settle();
+      expect(seen).toEqual({ CronJob: [cronClock.now().getTime()], Deployment: [clock.now().getTime()] });
+      // The manager's clock moving does not wake the CronJob; its own does.
+      await clock.advance(120_000);
+      expect(seen.CronJob).toHaveLength(1);
+      await cronClock.advance(60_000);
+      await settle();
+      expect(seen.CronJob).toEqual([Date.parse("2030-06-01T00:00:00Z"), Date.parse("2030-06-01T00:01:00Z")]);
+    });
+
     it("waits at most a Node timer's limit (about 24.8 days) for a longer requeueAfterMs, instead of overflowing to at once", async () => {
       const deployments = new FakeReconciler("Deployment", "deployment-controller", clock, () => ({ requeueAfterMs: 40 * 86_400_000 }));
       const controllers = setup({ reconcilers: [deployments], resyncIntervalMs: 0 });
