@@ -1,6 +1,6 @@
 /**
  * CronJob fire delay: from a run's scheduled time until its pod is Running
- * on a node, over N runs (BENCH_RUNS, default 20), p50 and p99. Goal: p99
+ * on a node, over N runs (BENCH_RUNS, default 30, as the tracker asks), p50 and p99. Goal: p99
  * ≤ 1 s (the project's "a change is acted on within a second").
  *
  * Everything is real except the wait for the minute: `startControlPlane`
@@ -31,7 +31,7 @@ import { createRepo, tempDir, type TestRepo } from "../test/helpers/git-fixture.
 import { OffsetClock } from "../test/helpers/offset-clock.ts";
 import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../test/helpers/sshd.ts";
 
-const runs = Number(process.env.BENCH_RUNS ?? 20);
+const runs = Number(process.env.BENCH_RUNS ?? 30);
 const goalP99Ms = 1_000;
 const log = (message: string): void => void process.stderr.write(`[cronjob] ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
