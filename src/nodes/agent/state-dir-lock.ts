@@ -14,7 +14,9 @@ import { createConnection, createServer, type Server } from "node:net";
  * state dir's real path: binding it is atomic (EADDRINUSE for the second),
  * and the kernel releases it when the holder dies, SIGKILL included, so no
  * stale lock file outlives a crashed agent. The agent's sockets are
- * close-on-exec: its pods do not hold it.
+ * close-on-exec: its pods do not hold it. (Abstract names live in a network
+ * namespace: two agents on one state dir from two namespaces are not kept
+ * apart, as no agent is run that way.)
  */
 
 export class StateDirInUseError extends Error {
