@@ -4,7 +4,7 @@ import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { createLogger } from "../logging.ts";
-import { Agent, AGENT_VERSION, AgentAlreadyRunningError, answers, serveAgent } from "../nodes/agent/index.ts";
+import { Agent, AGENT_VERSION, AgentAlreadyRunningError, answers, serveAgent, stateDirInUse } from "../nodes/agent/index.ts";
 import { runProgram } from "./program.ts";
 
 /**
@@ -58,6 +58,7 @@ program
 async function serve(stateDir: string, socketPath: string): Promise<void> {
   const log = createLogger().child({ service: "capstan-agent", stateDir });
   // Before adopting anything: a second agent on one state dir would start duplicates of the first one's pods.
+  // (The answer only covers an agent already listening; one still adopting is kept out by Agent.open's lock.)
   if (await answers(socketPath)) throw new AgentAlreadyRunningError(socketPath);
   const agent = await Agent.open({ stateDir, log });
   const server = await serveAgent(agent, socketPath, log).catch(async (error: unknown) => {
@@ -103,7 +104,8 @@ async function daemonize(stateDir: string, socketPath: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (await answers(socketPath)) return;
-    if (exited !== undefined) break;
+    // Ours gave way to an agent that another start got going first (StateDirInUseError): wait for that one to listen.
+    if (exited !== undefined && !(await stateDirInUse(stateDir))) break;
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 50));
   }
   const tail = (await readFile(logPath, "utf8").catch(() => "")).split("\n").slice(-6).join("\n");

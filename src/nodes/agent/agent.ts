@@ -24,6 +24,7 @@ import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
 import { NodeServices } from "./services.ts";
 import { loadState, saveState, type AgentState } from "./state.ts";
+import { lockStateDir, type StateDirLock } from "./state-dir-lock.ts";
 import { unmountUnder } from "./tmpfs.ts";
 
 export const AGENT_VERSION = "0.1.0";
@@ -72,9 +73,18 @@ export class Agent {
   #closed = false;
   readonly #info: Omit<NodeInfo, "generation">;
   readonly #services: NodeServices;
+  /** Held from before the state is read until close(): no second agent adopts (and restarts) these pods meanwhile. */
+  readonly #lock: StateDirLock;
 
-  private constructor(options: AgentOptions, state: AgentState, runtimes: ReadonlyMap<RuntimeName, ContainerRuntime>, info: Omit<NodeInfo, "generation">) {
+  private constructor(
+    options: AgentOptions,
+    state: AgentState,
+    runtimes: ReadonlyMap<RuntimeName, ContainerRuntime>,
+    info: Omit<NodeInfo, "generation">,
+    lock: StateDirLock,
+  ) {
     this.#options = options;
+    this.#lock = lock;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log;
     this.#state = state;
@@ -93,27 +103,38 @@ export class Agent {
     });
   }
 
-  /** Loads the state dir, re-adopts the pods still running there and kills processes of ours nobody owns. */
+  /**
+   * Locks the state dir (StateDirInUseError when another agent has it),
+   * loads it, re-adopts the pods still running there and kills processes of
+   * ours nobody owns.
+   */
   static async open(options: AgentOptions): Promise<Agent> {
     await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-    // Logs, config volumes and the state (with Secret data) live here: private, whatever mode it was made with.
-    await chmod(options.stateDir, 0o700);
-    const state = await loadState(options.stateDir);
-    const runtimes = options.runtimes ?? (await hostRuntimes(options.log));
-    const [boot, capacity] = await Promise.all([bootId(), nodeCapacity()]);
-    const agent = new Agent(options, state, runtimes, {
-      protocolVersion: PROTOCOL_VERSION,
-      agentVersion: AGENT_VERSION,
-      hostname: hostname(),
-      bootId: boot,
-      capacity,
-      runtimes: [...runtimes.keys()],
-      stateDir: options.stateDir,
-    });
-    await agent.#adopt();
-    // Served again from the state, so a node whose control plane is away keeps its Services.
-    await agent.#services.start();
-    return agent;
+    const lock = await lockStateDir(options.stateDir);
+    try {
+      // Logs, config volumes and the state (with Secret data) live here: private, whatever mode it was made with.
+      await chmod(options.stateDir, 0o700);
+      const state = await loadState(options.stateDir);
+      const runtimes = options.runtimes ?? (await hostRuntimes(options.log));
+      const [boot, capacity] = await Promise.all([bootId(), nodeCapacity()]);
+      const info = {
+        protocolVersion: PROTOCOL_VERSION,
+        agentVersion: AGENT_VERSION,
+        hostname: hostname(),
+        bootId: boot,
+        capacity,
+        runtimes: [...runtimes.keys()],
+        stateDir: options.stateDir,
+      };
+      const agent = new Agent(options, state, runtimes, info, lock);
+      await agent.#adopt();
+      // Served again from the state, so a node whose control plane is away keeps its Services.
+      await agent.#services.start();
+      return agent;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
 
   get agentId(): string {
@@ -290,6 +311,7 @@ export class Agent {
     await this.#saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
     await this.#services.close();
     this.#listeners.clear();
+    await this.#lock.release();
   }
 
   // ------------------------------------------------------------ internals
