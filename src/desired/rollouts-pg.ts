@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { diffObjects, type ComparableObject, type ObjectChangeRecord } from "./object-diff.ts";
 import { rolloutKinds, type HistoryEntry, type Rollout, type RolloutLog, type WorkloadRef } from "./rollouts.ts";
-import { revisionFromRow } from "./store-pg.ts";
+import { revisionFromRow } from "./rows-pg.ts";
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
 

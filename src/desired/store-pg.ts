@@ -6,6 +6,7 @@ import { gitHash, specHash } from "./canonical.ts";
 import { insertEvent, selectEvents } from "./events-pg.ts";
 import type { ComparableObject } from "./object-diff.ts";
 import { recordRevisionRollouts } from "./rollouts-pg.ts";
+import { objectFromRow, revisionFromRow } from "./rows-pg.ts";
 import type {
   CommitInfo,
   NewEvent,
@@ -510,48 +511,4 @@ async function comparableRows(client: Queryable, uids: string[]): Promise<Array<
     [uids],
   );
   return result.rows as Array<ComparableObject & { uid: string }>;
-}
-
-export function revisionFromRow(row: Record<string, any>): Revision {
-  return {
-    id: Number(row.id),
-    sha: row.sha,
-    parentSha: row.parent_sha,
-    authorName: row.author_name ?? "",
-    authorEmail: row.author_email ?? "",
-    message: row.message ?? "",
-    committedAt: row.committed_at,
-    state: row.state,
-    errors: row.errors ?? [],
-    warnings: row.warnings ?? [],
-    objectCount: row.object_count,
-    seenAt: row.seen_at,
-    appliedAt: row.applied_at,
-  };
-}
-
-export function objectFromRow(row: Record<string, any>): StoredObject {
-  return {
-    uid: row.uid,
-    apiVersion: row.api_version,
-    kind: row.kind,
-    namespace: row.namespace,
-    name: row.name,
-    labels: row.labels,
-    annotations: row.annotations,
-    spec: row.spec,
-    status: row.status,
-    generation: Number(row.generation),
-    observedGeneration: Number(row.observed_generation),
-    specHash: row.spec_hash,
-    resourceVersion: Number(row.resource_version),
-    ownerUid: row.owner_uid,
-    source: row.source,
-    revisionSha: row.revision_sha,
-    sourceFile: row.source_file,
-    sourceLine: row.source_line,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deletedAt: row.deleted_at,
-  };
 }
