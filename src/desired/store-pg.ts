@@ -6,6 +6,7 @@ import { specHash } from "./canonical.ts";
 import { insertEvent, selectEvents } from "./events-pg.ts";
 import { comparableRows, insertObjects, planObjectWrites, updateObjects, type ObjectWrite } from "./object-writes-pg.ts";
 import { recordRevisionRollouts } from "./rollouts-pg.ts";
+import { upsertRevision } from "./revisions-pg.ts";
 import { objectFromRow, revisionFromRow } from "./rows-pg.ts";
 import type {
   CommitInfo,
@@ -13,7 +14,6 @@ import type {
   NewObject,
   ObjectPatch,
   Revision,
-  RevisionState,
   StoredEvent,
   StoredObject,
   SyncState,
@@ -371,35 +371,4 @@ export class PgDesiredStore implements DesiredStore {
       ),
     );
   }
-}
-
-async function upsertRevision(
-  client: Queryable,
-  commit: CommitInfo,
-  state: RevisionState,
-  errors: ManifestProblem[],
-  warnings: ManifestProblem[],
-  objectCount: number | null,
-): Promise<void> {
-  await client.query(
-    `INSERT INTO revisions (sha, parent_sha, author_name, author_email, message, committed_at,
-                           state, errors, warnings, object_count, seen_at, applied_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), CASE WHEN $7 = 'applied' THEN now() END)
-     ON CONFLICT (sha) DO UPDATE SET
-       state = excluded.state, errors = excluded.errors, warnings = excluded.warnings,
-       object_count = excluded.object_count, seen_at = now(),
-       applied_at = COALESCE(excluded.applied_at, revisions.applied_at)`,
-    [
-      commit.sha,
-      commit.parentSha,
-      commit.authorName,
-      commit.authorEmail,
-      commit.message,
-      commit.committedAt,
-      state,
-      JSON.stringify(errors),
-      JSON.stringify(warnings),
-      objectCount,
-    ],
-  );
 }
