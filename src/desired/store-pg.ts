@@ -5,9 +5,10 @@ import { pruneAnnotation } from "./annotations.ts";
 import { specHash } from "./canonical.ts";
 import { insertEvent, selectEvents } from "./events-pg.ts";
 import { comparableRows, insertObjects, planObjectWrites, updateObjects, type ObjectWrite } from "./object-writes-pg.ts";
-import { recordRevisionRollouts } from "./rollouts-pg.ts";
 import { upsertRevision } from "./revisions-pg.ts";
+import { recordRevisionRollouts } from "./rollouts-pg.ts";
 import { objectFromRow, revisionFromRow } from "./rows-pg.ts";
+import { markLive, markSeen, selectSyncState, upsertFetch } from "./sync-state-pg.ts";
 import type {
   CommitInfo,
   NewEvent,
@@ -87,12 +88,7 @@ export class PgDesiredStore implements DesiredStore {
       await upsertRevision(client, commit, "applied", [], warnings, objects.length);
       const stillLive = before.filter((row) => !kept.has(row.uid));
       await recordRevisionRollouts(client, commit.sha, stillLive, [...plan.creates, ...plan.updates], options.appendChanges ?? false);
-      await client.query(
-        `INSERT INTO sync_state (id, live_sha, last_seen_sha) VALUES ('default', $1, CASE WHEN $2 THEN NULL ELSE $1 END)
-         ON CONFLICT (id) DO UPDATE SET live_sha = $1,
-           last_seen_sha = CASE WHEN $2 THEN sync_state.last_seen_sha ELSE $1 END`,
-        [commit.sha, options.partial ?? false],
-      );
+      await markLive(client, commit.sha, options.partial ?? false);
       return {
         created: plan.creates.length,
         updated: plan.updates.length,
@@ -139,11 +135,7 @@ export class PgDesiredStore implements DesiredStore {
       const errors = problems.filter((problem) => problem.severity === "error");
       const warnings = problems.filter((problem) => problem.severity === "warning");
       await upsertRevision(client, commit, "rejected", errors, warnings, null);
-      await client.query(
-        `INSERT INTO sync_state (id, last_seen_sha) VALUES ('default', $1)
-         ON CONFLICT (id) DO UPDATE SET last_seen_sha = $1`,
-        [commit.sha],
-      );
+      await markSeen(client, commit.sha);
     });
   }
 
@@ -337,38 +329,10 @@ export class PgDesiredStore implements DesiredStore {
   }
 
   async getSyncState(): Promise<SyncState | null> {
-    const result = await this.pool.query("SELECT * FROM sync_state WHERE id = 'default'");
-    const row = result.rows[0];
-    if (!row) return null;
-    return {
-      url: row.url ?? "",
-      branch: row.branch ?? "",
-      path: row.path ?? "",
-      lastFetchAt: row.last_fetch_at,
-      lastSuccessAt: row.last_success_at,
-      lastError: row.last_error,
-      unreachableSince: row.unreachable_since,
-      liveSha: row.live_sha,
-      lastSeenSha: row.last_seen_sha,
-    };
+    return selectSyncState(this.pool);
   }
 
   async recordFetch(result: { url: string; branch: string; path: string; at: Date; error: string | null }): Promise<void> {
-    // unreachable_since keeps the time of the first failure in a run of failures.
-    await this.#write((db) =>
-      db.query(
-        `INSERT INTO sync_state (id, url, branch, path, last_fetch_at, last_success_at, last_error, unreachable_since)
-         VALUES ('default', $1, $2, $3, $4::timestamptz, CASE WHEN $5::text IS NULL THEN $4::timestamptz END, $5::text,
-                 CASE WHEN $5::text IS NOT NULL THEN $4::timestamptz END)
-         ON CONFLICT (id) DO UPDATE SET
-           url = excluded.url, branch = excluded.branch, path = excluded.path,
-           last_fetch_at = excluded.last_fetch_at,
-           last_success_at = COALESCE(excluded.last_success_at, sync_state.last_success_at),
-           last_error = excluded.last_error,
-           unreachable_since = CASE WHEN excluded.last_error IS NULL THEN NULL
-                                    ELSE COALESCE(sync_state.unreachable_since, excluded.unreachable_since) END`,
-        [result.url, result.branch, result.path, result.at, result.error],
-      ),
-    );
+    await this.#write((db) => upsertFetch(db, result));
   }
 }
