@@ -17,6 +17,7 @@ import {
   type SyncServicesResult,
 } from "../protocol.ts";
 import { createFakePod, fakePodStatus, type FakePod } from "./fake-pod.ts";
+import { FakeServiceProxy } from "./fake-service-proxy.ts";
 import type { NodeClient, NodeLinkState } from "./node-client.ts";
 
 export interface FakeNodeClientOptions {
@@ -92,11 +93,7 @@ export class FakeNodeClient implements NodeClient {
   #desired: AgentPodInput[] | undefined;
   #servicesGeneration = 0;
   #desiredServices: ServiceRoute[] | undefined;
-  /** The routes applied last, and the ports they listen on. */
-  #services: ServiceRoute[] = [];
-  readonly #listening = new Set<number>();
-  /** Ports held by something else on the node (occupyPort). */
-  readonly #occupied = new Set<number>();
+  readonly #proxy: FakeServiceProxy;
   /** What runs on the node, by uid. */
   readonly #pods = new Map<string, FakePod>();
   /** What the client last heard, by uid: frozen while disconnected. */
@@ -113,6 +110,7 @@ export class FakeNodeClient implements NodeClient {
   constructor(options: FakeNodeClientOptions) {
     this.node = options.node ?? "fake-node";
     this.#clock = options.clock;
+    this.#proxy = new FakeServiceProxy(this.node);
     this.#connected = options.connected ?? true;
     this.#everConnected = this.#connected;
     this.#nextHostPort = options.firstHostPort ?? 30_000;
@@ -268,18 +266,12 @@ export class FakeNodeClient implements NodeClient {
 
   /** The Services the node was last told about (what its proxy serves). */
   services(): ServiceRoute[] {
-    return structuredClone(this.#services);
+    return this.#proxy.routes();
   }
 
   /** Something else on the node takes `port`: rejects with EADDRINUSE when the node's proxy listens on it; the returned function frees it. */
   async occupyPort(port: number): Promise<() => Promise<void>> {
-    if (this.#listening.has(port) || this.#occupied.has(port)) {
-      throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${this.node}:${port}`), { code: "EADDRINUSE" });
-    }
-    this.#occupied.add(port);
-    return async () => {
-      this.#occupied.delete(port);
-    };
+    return this.#proxy.occupy(port);
   }
 
   /**
@@ -348,25 +340,10 @@ export class FakeNodeClient implements NodeClient {
     throw new NotFoundError(`pod ${namespace}/${name} is not on this node`);
   }
 
-  /** The agent's syncServices: listeners for each port and nodePort (none for headless Services); one that cannot be had is reported, the rest served. */
+  /** The agent's syncServices: a new generation, and the ports its proxy could not listen on. */
   #applyServices(services: ServiceRoute[]): SyncServicesResult {
     this.#servicesGeneration += 1;
-    this.#services = structuredClone(services);
-    this.#listening.clear();
-    const listenErrors: SyncServicesResult["listenErrors"] = [];
-    for (const service of services) {
-      if (service.headless) continue;
-      for (const port of service.ports) {
-        for (const number of [port.port, ...(port.nodePort !== undefined ? [port.nodePort] : [])]) {
-          if (this.#occupied.has(number) || this.#listening.has(number)) {
-            listenErrors.push({ namespace: service.namespace, name: service.name, port: number, reason: `listen EADDRINUSE: address already in use ${this.node}:${number}` });
-          } else {
-            this.#listening.add(number);
-          }
-        }
-      }
-    }
-    return { generation: this.#servicesGeneration, listenErrors };
+    return { generation: this.#servicesGeneration, listenErrors: this.#proxy.apply(services) };
   }
 
   /** The agent's syncPods: each pod checked on its own, the rest converged on. */
