@@ -1,25 +1,23 @@
 import type { Clock } from "../../clock.ts";
 import { canonicalJson } from "../../desired/index.ts";
-import type { Container } from "../../desired/index.ts";
 import { NodeNotConnectedError, NotFoundError } from "../../errors.ts";
 import {
   parsePodSet,
   PROTOCOL_VERSION,
-  type AgentPod,
   type AgentPodInput,
   type ClaimRef,
   type ContainerState,
   type DeleteClaimsResult,
-  type ContainerStatus,
   type LogsParams,
   type NodeInfo,
-  type PodPhase,
   type PodStatus,
   type RuntimeName,
   type ServiceRoute,
   type SyncPodsResult,
   type SyncServicesResult,
 } from "../protocol.ts";
+import { createFakePod, fakePodStatus, type FakePod } from "./fake-pod.ts";
+import { FakeServiceProxy } from "./fake-service-proxy.ts";
 import type { NodeClient, NodeLinkState } from "./node-client.ts";
 
 export interface FakeNodeClientOptions {
@@ -36,29 +34,6 @@ export interface FakeNodeClientOptions {
   connected?: boolean;
   /** The first fake host port handed out; default 30000. Ports are never reused. */
   firstHostPort?: number;
-}
-
-interface FakeContainer {
-  name: string;
-  role: "init" | "sidecar" | "app";
-  runtime: RuntimeName;
-  ports: Record<string, number>;
-  state: ContainerState;
-  lastState?: ContainerState;
-  /** Readiness as set by setReady (default true); only counts while the container runs. */
-  ready: boolean;
-  restartCount: number;
-  /** Will not run again (completed init container, or ended under restartPolicy Never/OnFailure). */
-  terminal: boolean;
-}
-
-interface FakePod {
-  pod: AgentPod;
-  /** Canonical JSON of the parsed pod: a different one under the same uid is a replacement, as on the agent. */
-  identity: string;
-  startTime: string;
-  init: FakeContainer[];
-  apps: FakeContainer[];
 }
 
 type StatusListener = (changed: PodStatus[], removed: string[]) => void;
@@ -118,11 +93,7 @@ export class FakeNodeClient implements NodeClient {
   #desired: AgentPodInput[] | undefined;
   #servicesGeneration = 0;
   #desiredServices: ServiceRoute[] | undefined;
-  /** The routes applied last, and the ports they listen on. */
-  #services: ServiceRoute[] = [];
-  readonly #listening = new Set<number>();
-  /** Ports held by something else on the node (occupyPort). */
-  readonly #occupied = new Set<number>();
+  readonly #proxy: FakeServiceProxy;
   /** What runs on the node, by uid. */
   readonly #pods = new Map<string, FakePod>();
   /** What the client last heard, by uid: frozen while disconnected. */
@@ -139,6 +110,7 @@ export class FakeNodeClient implements NodeClient {
   constructor(options: FakeNodeClientOptions) {
     this.node = options.node ?? "fake-node";
     this.#clock = options.clock;
+    this.#proxy = new FakeServiceProxy(this.node);
     this.#connected = options.connected ?? true;
     this.#everConnected = this.#connected;
     this.#nextHostPort = options.firstHostPort ?? 30_000;
@@ -282,7 +254,7 @@ export class FakeNodeClient implements NodeClient {
     this.#everConnected = true;
     this.#lastError = undefined;
     this.#lastHeartbeat = this.#clock.now();
-    const snapshot = [...this.#pods.values()].map((pod) => this.#status(pod));
+    const snapshot = [...this.#pods.values()].map((pod) => fakePodStatus(pod));
     const gone = [...this.#view.keys()].filter((uid) => !this.#pods.has(uid));
     this.#view.clear();
     for (const status of snapshot) this.#view.set(status.uid, status);
@@ -294,18 +266,12 @@ export class FakeNodeClient implements NodeClient {
 
   /** The Services the node was last told about (what its proxy serves). */
   services(): ServiceRoute[] {
-    return structuredClone(this.#services);
+    return this.#proxy.routes();
   }
 
   /** Something else on the node takes `port`: rejects with EADDRINUSE when the node's proxy listens on it; the returned function frees it. */
   async occupyPort(port: number): Promise<() => Promise<void>> {
-    if (this.#listening.has(port) || this.#occupied.has(port)) {
-      throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${this.node}:${port}`), { code: "EADDRINUSE" });
-    }
-    this.#occupied.add(port);
-    return async () => {
-      this.#occupied.delete(port);
-    };
+    return this.#proxy.occupy(port);
   }
 
   /**
@@ -374,25 +340,10 @@ export class FakeNodeClient implements NodeClient {
     throw new NotFoundError(`pod ${namespace}/${name} is not on this node`);
   }
 
-  /** The agent's syncServices: listeners for each port and nodePort (none for headless Services); one that cannot be had is reported, the rest served. */
+  /** The agent's syncServices: a new generation, and the ports its proxy could not listen on. */
   #applyServices(services: ServiceRoute[]): SyncServicesResult {
     this.#servicesGeneration += 1;
-    this.#services = structuredClone(services);
-    this.#listening.clear();
-    const listenErrors: SyncServicesResult["listenErrors"] = [];
-    for (const service of services) {
-      if (service.headless) continue;
-      for (const port of service.ports) {
-        for (const number of [port.port, ...(port.nodePort !== undefined ? [port.nodePort] : [])]) {
-          if (this.#occupied.has(number) || this.#listening.has(number)) {
-            listenErrors.push({ namespace: service.namespace, name: service.name, port: number, reason: `listen EADDRINUSE: address already in use ${this.node}:${number}` });
-          } else {
-            this.#listening.add(number);
-          }
-        }
-      }
-    }
-    return { generation: this.#servicesGeneration, listenErrors };
+    return { generation: this.#servicesGeneration, listenErrors: this.#proxy.apply(services) };
   }
 
   /** The agent's syncPods: each pod checked on its own, the rest converged on. */
@@ -412,12 +363,16 @@ export class FakeNodeClient implements NodeClient {
       const identity = canonicalJson(pod);
       if (this.#pods.get(pod.uid)?.identity === identity) continue;
       // New, or the same uid with another spec: a replacement, started afresh.
-      const created = this.#create(pod, identity);
+      const created = createFakePod(pod, identity, {
+        now: this.#clock.now().toISOString(),
+        runtimes: this.#info.runtimes,
+        allocateHostPort: () => this.#nextHostPort++,
+      });
       this.#pods.set(pod.uid, created);
       changed.push(created);
     }
     if (this.#connected) {
-      const statuses = changed.map((pod) => this.#status(pod));
+      const statuses = changed.map((pod) => fakePodStatus(pod));
       for (const uid of removed) this.#view.delete(uid);
       for (const status of statuses) this.#view.set(status.uid, status);
       if (statuses.length > 0 || removed.length > 0) this.#emitStatus(statuses, removed);
@@ -425,59 +380,9 @@ export class FakeNodeClient implements NodeClient {
     return { generation: this.#generation, rejected };
   }
 
-  #create(pod: AgentPod, identity: string): FakePod {
-    const now = this.#clock.now().toISOString();
-    const container = (spec: Container, role: FakeContainer["role"]): FakeContainer => {
-      const runtime = runtimeFor(spec, this.#info.runtimes);
-      const ports: Record<string, number> = {};
-      for (const port of spec.ports ?? []) ports[port.name ?? String(port.containerPort)] = port.hostPort ?? this.#nextHostPort++;
-      const base = { name: spec.name, role, runtime, ports, ready: true, restartCount: 0 };
-      if (!this.#info.runtimes.includes(runtime)) {
-        const message = spec.image ? `image ${spec.image} needs docker or podman, and this node has neither` : `this node has no ${runtime} runtime`;
-        return { ...base, state: { waiting: { reason: "RuntimeUnavailable", message } }, terminal: false };
-      }
-      if (!spec.image && (spec.command ?? []).length === 0) {
-        const message = `container ${spec.name} has no command: a process container needs one (only an image has an entrypoint)`;
-        return { ...base, state: { waiting: { reason: "CreateContainerError", message } }, terminal: false };
-      }
-      if (role === "init") {
-        return { ...base, ready: false, state: { terminated: { exitCode: 0, reason: "Completed", startedAt: now, finishedAt: now } }, terminal: true };
-      }
-      return { ...base, state: { running: { startedAt: now } }, terminal: false };
-    };
-    return {
-      pod,
-      identity,
-      startTime: now,
-      init: (pod.spec.initContainers ?? []).map((spec) => container(spec, spec.restartPolicy === "Always" ? "sidecar" : "init")),
-      apps: pod.spec.containers.map((spec) => container(spec, "app")),
-    };
-  }
-
-  #status(pod: FakePod): PodStatus {
-    const blocked = [...pod.init, ...pod.apps].some((container) => "waiting" in container.state);
-    let phase: PodPhase = "Running";
-    if (blocked) phase = "Pending";
-    else if (pod.apps.every((container) => container.terminal)) {
-      phase = pod.apps.every((container) => "terminated" in container.state && container.state.terminated.exitCode === 0) ? "Succeeded" : "Failed";
-    }
-    const serving = [...pod.init.filter((container) => container.role === "sidecar"), ...pod.apps];
-    return {
-      uid: pod.pod.uid,
-      namespace: pod.pod.namespace,
-      name: pod.pod.name,
-      ...(pod.pod.commitSha !== undefined ? { commitSha: pod.pod.commitSha } : {}),
-      phase,
-      ready: phase === "Running" && serving.every((container) => "running" in container.state && container.ready),
-      startTime: pod.startTime,
-      initContainerStatuses: pod.init.map(containerStatus),
-      containerStatuses: pod.apps.map(containerStatus),
-    };
-  }
-
   #changed(pod: FakePod): void {
     if (!this.#connected) return;
-    const status = this.#status(pod);
+    const status = fakePodStatus(pod);
     this.#view.set(status.uid, status);
     this.#emitStatus([status], []);
   }
@@ -509,27 +414,6 @@ export class FakeNodeClient implements NodeClient {
     }
   }
 }
-
-function containerStatus(container: FakeContainer): ContainerStatus {
-  const running = "running" in container.state;
-  return {
-    name: container.name,
-    runtime: container.runtime,
-    state: structuredClone(container.state),
-    ...(container.lastState ? { lastState: structuredClone(container.lastState) } : {}),
-    ready: running && container.ready,
-    started: running,
-    restartCount: container.restartCount,
-    ports: { ...container.ports },
-  };
-}
-
-/** As the agent: an image runs in docker, else podman; a host process in "process". */
-function runtimeFor(container: Container, runtimes: readonly RuntimeName[]): RuntimeName {
-  if (!container.image) return "process";
-  return runtimes.includes("docker") || !runtimes.includes("podman") ? "docker" : "podman";
-}
-
 
 function logKey(namespace: string, name: string, container: string): string {
   return `${namespace}/${name}/${container}`;

@@ -21,6 +21,7 @@ import {
   type SyncServicesResult,
 } from "../protocol.ts";
 import { AgentConnection, AgentRequestError } from "./connection.ts";
+import { heartbeat } from "./heartbeat.ts";
 import type { AgentTransport } from "./transport.ts";
 import { z } from "zod";
 
@@ -285,44 +286,24 @@ export class AgentNodeClient implements NodeClient {
         );
       }
       if (this.#desired) await this.sync(this.#desired);
-      await this.#heartbeat(connection, signal);
+      await heartbeat(
+        connection,
+        {
+          clock: this.#options.clock,
+          log: this.#options.log,
+          node: this.node,
+          intervalMs: this.#options.heartbeatIntervalMs,
+          missedHeartbeats: this.#options.missedHeartbeats,
+          onAnswer: () => this.#setState({ lastHeartbeat: this.#options.clock.now() }),
+        },
+        signal,
+      );
       unsubscribe();
       if (!signal.aborted) throw new Error(messageOf(await connection.closed));
     } finally {
       signal.removeEventListener("abort", stop);
       connection.close();
       if (this.#connection === connection) this.#connection = undefined;
-    }
-  }
-
-  /**
-   * A ping every heartbeat interval, each allowed one interval to answer. A
-   * link that carries no answer for `missedHeartbeats` pings in a row (≈ 10 s
-   * with the defaults, like the kubelet's node-monitor grace) is taken down
-   * and redialled; a dropped connection is noticed at once, without waiting.
-   */
-  async #heartbeat(connection: AgentConnection, signal: AbortSignal): Promise<void> {
-    const interval = this.#options.heartbeatIntervalMs ?? 2_500;
-    const allowedMisses = this.#options.missedHeartbeats ?? 3;
-    const wakeOnClose = new AbortController();
-    void connection.closed.then(() => wakeOnClose.abort());
-    const both = AbortSignal.any([signal, wakeOnClose.signal]);
-    let missed = 0;
-    while (!both.aborted) {
-      if (missed === 0) await this.#options.clock.sleep(interval, both);
-      if (both.aborted) break;
-      try {
-        await connection.request("ping", {}, { timeoutMs: interval });
-        missed = 0;
-        this.#setState({ lastHeartbeat: this.#options.clock.now() });
-      } catch (error) {
-        if (connection.isClosed) break;
-        missed += 1;
-        if (missed < allowedMisses) continue;
-        this.#options.log.warn({ node: this.node, missed, err: messageOf(error) }, "node missed its heartbeats; reconnecting");
-        connection.close();
-        break;
-      }
     }
   }
 

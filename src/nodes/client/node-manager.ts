@@ -1,16 +1,16 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.ts";
-import { canonicalJson, type DesiredStore, type NodeSpec, type StatusUpdate, type StoredObject } from "../../desired/index.ts";
+import { canonicalJson, type DesiredStore, type NodeSpec, type StoredObject } from "../../desired/index.ts";
 import { messageOf, NotFoundError } from "../../errors.ts";
 import type { AgentPodInput, LogsParams, PodStatus } from "../protocol.ts";
 import { toAgentPod } from "./agent-pod.ts";
 import { finishDeletions } from "./finish-deletions.ts";
 import { AgentNodeClient, type NodeClient, type NodeLinkState } from "./node-client.ts";
-import { nodeStatus, readyCondition, storedPodStatus, type NodeReadyCondition } from "./node-status.ts";
+import { NodeStatusWriter } from "./node-status-writer.ts";
+import { PodEventRecorder } from "./pod-event-recorder.ts";
+import { PodStatusWriter } from "./pod-status-writer.ts";
 import { ServiceRoutePusher } from "./service-route-pusher.ts";
 import { planServiceRoutes } from "./service-routes.ts";
-import { podWarnings, warningKey } from "./pod-warnings.ts";
-import { newRestarts } from "./restart-drift.ts";
 import type { AgentTransport } from "./transport.ts";
 
 export interface NodeObject extends StoredObject {
@@ -41,9 +41,7 @@ interface NodeEntry {
   specKey: string;
   client: NodeClient;
   unsubscribe: (() => void)[];
-  ready?: NodeReadyCondition;
-  lastWrittenAt: number;
-  lastWritten?: string;
+  nodeStatus: NodeStatusWriter;
   sentPods?: string;
   connected: boolean;
   /** The uids of the last pod set the agent acknowledged: a deleted pod not among them, and no longer reported, has stopped. */
@@ -63,24 +61,21 @@ interface NodeEntry {
 export class NodeManager {
   readonly #options: NodeManagerOptions;
   readonly #entries = new Map<string, NodeEntry>();
-  readonly #pendingPods = new Map<string, StatusUpdate>();
-  /** Per pod uid: its readiness and since when (the agent reports the state, not the moment it changed). */
-  readonly #readiness = new Map<string, { ready: boolean; since: Date }>();
-  /** Per pod uid: the warnings its status calls for that were already recorded as events. */
-  readonly #warned = new Map<string, Set<string>>();
-  /** Restart counts per pod and container, to tell each agent-side restart as a DriftRepaired event. */
-  readonly #restarts = new Map<string, Map<string, number>>();
-  #flushTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
   #finishing = false;
   #stopped = false;
   readonly #routes: ServiceRoutePusher;
+  readonly #podStatuses: PodStatusWriter;
+  readonly #podEvents: PodEventRecorder;
 
   constructor(options: NodeManagerOptions) {
     this.#options = options;
-    this.#routes = new ServiceRoutePusher({ store: options.store, clock: options.clock, log: options.log });
+    const { store, clock, log } = options;
+    this.#routes = new ServiceRoutePusher({ store, clock, log });
+    this.#podStatuses = new PodStatusWriter({ store, clock, log, flushMs: options.statusFlushMs });
+    this.#podEvents = new PodEventRecorder({ store, clock, log });
   }
 
   async start(): Promise<void> {
@@ -137,7 +132,7 @@ export class NodeManager {
     await this.#refreshing?.catch(() => undefined);
     await Promise.all([...this.#entries.values()].map((entry) => this.#remove(entry)));
     this.#entries.clear();
-    await this.#flush();
+    await this.#podStatuses.flush();
   }
 
   // ------------------------------------------------------------ internals
@@ -184,7 +179,7 @@ export class NodeManager {
 
     const podsByNode = new Map<string, StoredObject[]>();
     for (const pod of pods) {
-      this.#seedReadiness(pod);
+      this.#podStatuses.seedReadiness(pod);
       const nodeName = (pod.spec as { nodeName?: string }).nodeName;
       if (!nodeName || !wanted.has(nodeName)) continue;
       podsByNode.set(nodeName, [...(podsByNode.get(nodeName) ?? []), pod]);
@@ -249,10 +244,18 @@ export class NodeManager {
         log: this.#options.log.child({ node: node.name }),
         heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], lastWrittenAt: 0, connected: client.state().connected, inFlight: new Set() };
+    const nodeStatus = new NodeStatusWriter({
+      store: this.#options.store,
+      clock: this.#options.clock,
+      log: this.#options.log,
+      node: node.name,
+      address: node.spec.address,
+      heartbeatWriteMs: this.#options.heartbeatWriteMs,
+    });
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], nodeStatus, connected: client.state().connected, inFlight: new Set() };
     entry.unsubscribe.push(
       client.onState((state) => {
-        void this.#writeNode(entry, state);
+        void entry.nodeStatus.write(state);
         // Back after a drop: push the routes again, so that this time the agent's listen errors are reported.
         if (state.connected && !entry.connected && !this.#stopped) {
           this.#routes.forget(node.name);
@@ -262,18 +265,17 @@ export class NodeManager {
       }),
       client.onStatus((changed, removed) => {
         for (const uid of removed) {
-          this.#readiness.delete(uid);
-          this.#warned.delete(uid);
-          this.#restarts.delete(uid);
+          this.#podStatuses.forget(uid);
+          this.#podEvents.forget(uid);
         }
         // A pod's processes are gone: a deletion waiting for that (a StatefulSet's successor, a claim's directory) may go on.
         if (removed.length > 0 && !this.#stopped) void this.refresh().catch((error: unknown) => this.#logRefreshError(error));
         this.#queuePods(entry, changed);
-        this.#recordWarnings(changed);
+        this.#podEvents.recordWarnings(changed);
       }),
     );
     this.#entries.set(node.name, entry);
-    void this.#writeNode(entry, client.state());
+    void entry.nodeStatus.write(client.state());
   }
 
   /** Tells the agent to stop every pod and close every Service listener, if it can be reached soon; a node that is gone already has nothing to stop. */
@@ -288,88 +290,10 @@ export class NodeManager {
     await entry.client.close().catch((error: unknown) => this.#options.log.warn({ node: entry.node.name, err: messageOf(error) }, "closing a node link failed"));
   }
 
-  async #writeNode(entry: NodeEntry, state: NodeLinkState): Promise<void> {
-    const now = this.#options.clock.now();
-    const ready = readyCondition(state, entry.ready, now);
-    const transitioned = entry.ready?.status !== ready.status;
-    entry.ready = ready;
-    const status = nodeStatus(state, entry.node.spec.address, ready);
-    // Everything but the heartbeat time: a change there is written at once, a heartbeat alone only now and then.
-    const withoutHeartbeat = canonicalJson({ ...status, conditions: [{ ...ready, lastHeartbeatTime: null }] });
-    const heartbeatOnly = withoutHeartbeat === entry.lastWritten && !transitioned;
-    if (heartbeatOnly && now.getTime() - entry.lastWrittenAt < (this.#options.heartbeatWriteMs ?? 20_000)) return;
-    entry.lastWritten = withoutHeartbeat;
-    entry.lastWrittenAt = now.getTime();
-    try {
-      await this.#options.store.updateStatuses([{ key: { kind: "Node", namespace: "", name: entry.node.name }, status }]);
-    } catch (error) {
-      entry.lastWritten = undefined;
-      this.#options.log.warn({ node: entry.node.name, err: messageOf(error) }, "could not write node status");
-    }
-  }
-
-  /** Readiness times survive a control-plane restart: they are taken from the stored status the first time a pod is seen. */
-  #seedReadiness(pod: StoredObject): void {
-    if (this.#readiness.has(pod.uid)) return;
-    const ready = (pod.status as { conditions?: { type: string; status: string; lastTransitionTime?: string | null }[] }).conditions?.find(
-      (condition) => condition.type === "Ready",
-    );
-    if (!ready?.lastTransitionTime) return;
-    this.#readiness.set(pod.uid, { ready: ready.status === "True", since: new Date(ready.lastTransitionTime) });
-  }
-
+  /** A node's report, pushed (onStatus) or re-read at a resync: its restarts become DriftRepaired events, its statuses join the next batch. */
   #queuePods(entry: NodeEntry, changed: PodStatus[]): void {
-    for (const repair of newRestarts(this.#restarts, changed, entry.node.name)) {
-      const event = { objectUid: repair.uid, kind: "Pod", namespace: repair.namespace, name: repair.name, type: "Warning" as const, reason: "DriftRepaired", message: repair.message, source: "node-manager", at: this.#options.clock.now() };
-      this.#options.store.recordEvent(event).catch((error: unknown) => this.#options.log.warn({ err: messageOf(error) }, "could not record an event"));
-    }
-    for (const pod of changed) {
-      const previous = this.#readiness.get(pod.uid);
-      const readiness = previous?.ready === pod.ready ? previous : { ready: pod.ready, since: this.#options.clock.now() };
-      this.#readiness.set(pod.uid, readiness);
-      this.#pendingPods.set(pod.uid, {
-        key: { kind: "Pod", namespace: pod.namespace, name: pod.name },
-        uid: pod.uid,
-        status: storedPodStatus(pod, entry.node.spec.address, readiness.since),
-      });
-    }
-    if (this.#flushTimer || this.#pendingPods.size === 0) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      void this.#flush();
-    }, this.#options.statusFlushMs ?? 200);
-  }
-
-  /** A Warning event on the pod for each blocked container (or failed pod) the agent reports, once per appearance. */
-  #recordWarnings(changed: PodStatus[]): void {
-    for (const pod of changed) {
-      const warnings = podWarnings(pod);
-      const before = this.#warned.get(pod.uid);
-      const now = new Set(warnings.map(warningKey));
-      if (now.size === 0) this.#warned.delete(pod.uid);
-      else this.#warned.set(pod.uid, now);
-      for (const warning of warnings) {
-        if (before?.has(warningKey(warning))) continue;
-        const event = { objectUid: pod.uid, kind: "Pod", namespace: pod.namespace, name: pod.name, type: "Warning" as const, ...warning, source: "capstan-agent", at: this.#options.clock.now() };
-        this.#options.store.recordEvent(event).catch((error: unknown) =>
-          this.#options.log.warn({ pod: `${pod.namespace}/${pod.name}`, reason: warning.reason, err: messageOf(error) }, "could not record a pod event"),
-        );
-      }
-    }
-  }
-
-  async #flush(): Promise<void> {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#pendingPods.size === 0) return;
-    const batch = [...this.#pendingPods.values()];
-    this.#pendingPods.clear();
-    try {
-      await this.#options.store.updateStatuses(batch);
-    } catch (error) {
-      // Statuses are level-triggered too: the next change or resync writes them again.
-      this.#options.log.warn({ pods: batch.length, err: messageOf(error) }, "could not write pod statuses");
-    }
+    this.#podEvents.recordRestarts(entry.node.name, changed);
+    this.#podStatuses.queue(entry.node.spec.address, changed);
   }
 
   #logRefreshError(error: unknown): void {
