@@ -23,7 +23,8 @@ import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
 import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
 import { NodeServices } from "./services.ts";
-import { loadState, saveState, type AgentState } from "./state.ts";
+import { loadState, type AgentState } from "./state.ts";
+import { StateWriter } from "./state-writer.ts";
 import { lockStateDir, type StateDirLock } from "./state-dir-lock.ts";
 import { unmountUnder } from "./tmpfs.ts";
 
@@ -66,9 +67,7 @@ export class Agent {
   #dirty = new Set<string>();
   #removed = new Set<string>();
   #flushScheduled = false;
-  #saving: Promise<void> = Promise.resolve();
-  #saveQueued = false;
-  #lastSaveError: string | undefined;
+  readonly #stateWriter: StateWriter;
   #syncChain: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly #info: Omit<NodeInfo, "generation">;
@@ -90,12 +89,13 @@ export class Agent {
     this.#state = state;
     this.#runtimes = runtimes;
     this.#info = info;
+    this.#stateWriter = new StateWriter({ stateDir: options.stateDir, log: this.#log, state: () => this.#state });
     this.#services = new NodeServices({
       log: this.#log,
       saved: state.services,
       save: async (saved) => {
         this.#state.services = saved;
-        await this.#saveNow();
+        await this.#stateWriter.saveNow();
       },
       nodeAddress: state.node?.address,
       clock: this.#clock,
@@ -147,13 +147,13 @@ export class Agent {
 
   /** Why the last state write failed (a full disk, say), while it keeps failing. */
   get stateError(): string | undefined {
-    return this.#lastSaveError;
+    return this.#stateWriter.lastError;
   }
 
   setNode(node: { name: string; address: string }): void {
     if (this.#state.node?.name === node.name && this.#state.node.address === node.address) return;
     this.#state.node = node;
-    this.#scheduleSave();
+    this.#stateWriter.scheduleSave();
     this.#services.setNodeAddress(node.address);
   }
 
@@ -205,7 +205,7 @@ export class Agent {
     for (const pod of toStop) delete this.#state.records[pod.uid];
     // Written before acting, so a crash cannot forget a pod it started. A failed write (a full disk) is
     // reported in stateError and the set is applied anyway: refusing would leave the node half-converged.
-    await this.#saveNow().catch(() => undefined);
+    await this.#stateWriter.saveNow().catch(() => undefined);
 
     for (const pod of toStop) {
       this.#terminate(pod.uid);
@@ -308,7 +308,7 @@ export class Agent {
       this.#state.records[worker.record().uid] = worker.record();
       worker.detach();
     }
-    await this.#saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
+    await this.#stateWriter.saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
     await this.#services.close();
     this.#listeners.clear();
     await this.#lock.release();
@@ -392,7 +392,7 @@ export class Agent {
     // Status changes (usage samples, readiness) come often; the state file is rewritten only when the record moved.
     if (JSON.stringify(record) !== JSON.stringify(this.#state.records[uid])) {
       this.#state.records[uid] = record;
-      this.#scheduleSave();
+      this.#stateWriter.scheduleSave();
     }
     this.#dirty.add(uid);
     this.#scheduleFlush();
@@ -414,33 +414,6 @@ export class Agent {
       if (changed.length === 0 && removed.length === 0) return;
       for (const listener of this.#listeners) listener(this.#state.generation, changed, removed);
     });
-  }
-
-  #scheduleSave(): void {
-    if (this.#saveQueued) return;
-    this.#saveQueued = true;
-    this.#saving = this.#saving.then(async () => {
-      this.#saveQueued = false;
-      await this.#write();
-    });
-  }
-
-  async #saveNow(): Promise<void> {
-    this.#scheduleSave();
-    await this.#saving;
-    if (this.#lastSaveError) throw new Error(`could not write the agent state: ${this.#lastSaveError}`);
-  }
-
-  async #write(): Promise<void> {
-    try {
-      await saveState(this.#options.stateDir, this.#state);
-      if (this.#lastSaveError) this.#log.info("agent state written again");
-      this.#lastSaveError = undefined;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (message !== this.#lastSaveError) this.#log.error({ err: error }, "could not write the agent state; pods keep running");
-      this.#lastSaveError = message;
-    }
   }
 
   #podDir(uid: string): string {
