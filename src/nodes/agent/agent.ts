@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, rm, stat } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -21,12 +21,13 @@ import { readTail, followLog } from "./logs.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
-import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
+import { hostRuntimes } from "./host-runtimes.ts";
+import type { ContainerRuntime } from "./runtime/index.ts";
+import { SecretRoot } from "./secret-root.ts";
 import { NodeServices } from "./services.ts";
 import { loadState, type AgentState } from "./state.ts";
 import { StateWriter } from "./state-writer.ts";
 import { lockStateDir, type StateDirLock } from "./state-dir-lock.ts";
-import { unmountUnder } from "./tmpfs.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -68,6 +69,7 @@ export class Agent {
   #removed = new Set<string>();
   #flushScheduled = false;
   readonly #stateWriter: StateWriter;
+  readonly #secretRoot: SecretRoot;
   #syncChain: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly #info: Omit<NodeInfo, "generation">;
@@ -90,6 +92,7 @@ export class Agent {
     this.#runtimes = runtimes;
     this.#info = info;
     this.#stateWriter = new StateWriter({ stateDir: options.stateDir, log: this.#log, state: () => this.#state });
+    this.#secretRoot = new SecretRoot({ configured: options.secretRoot, stateDir: options.stateDir, agentId: state.agentId });
     this.#services = new NodeServices({
       log: this.#log,
       saved: state.services,
@@ -343,7 +346,7 @@ export class Agent {
     // Skip a start that a later sync made moot (the pod was removed or replaced again meanwhile).
     const wanted = this.#state.pods.find((candidate) => candidate.uid === pod.uid);
     if (this.#closed || this.#workers.has(pod.uid) || !wanted || podIdentity(wanted) !== podIdentity(pod)) return;
-    const secretDir = join(await this.#secretRoot(), pod.uid);
+    const secretDir = join(await this.#secretRoot.path(), pod.uid);
     const worker = new PodWorker({
       // The newest data of the pod: a sync may have brought new ConfigMap/Secret data while it waited.
       pod: wanted,
@@ -420,30 +423,9 @@ export class Agent {
     return join(this.#options.stateDir, "pods", uid);
   }
 
-  #secretRootPath: string | undefined;
-  async #secretRoot(): Promise<string> {
-    if (this.#secretRootPath) return this.#secretRootPath;
-    let root = this.#options.secretRoot;
-    if (!root) {
-      const shm = await stat("/dev/shm").catch(() => undefined);
-      root = shm?.isDirectory() ? join("/dev/shm", `capstan-${this.#state.agentId}`) : join(this.#options.stateDir, "secrets");
-    }
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    // Secrets go here: refuse a path someone else prepared (a symlink, another owner, a loose mode).
-    const found = await lstat(root);
-    if (!found.isDirectory() || found.uid !== process.geteuid?.() || (found.mode & 0o077) !== 0) {
-      throw new Error(`${root} is not a private directory of this user (a symlink, another owner, or mode wider than 0700): refusing to put secrets there`);
-    }
-    this.#secretRootPath = root;
-    return root;
-  }
-
   /** Removes the tmpfs secret root (tests, or an agent being uninstalled); never called on a normal stop. */
-  async removeSecretRoot(): Promise<void> {
-    if (!this.#secretRootPath) return;
-    // Memory emptyDirs of pods still running are tmpfs mounts inside it.
-    await unmountUnder(this.#secretRootPath);
-    await rm(this.#secretRootPath, { recursive: true, force: true });
+  removeSecretRoot(): Promise<void> {
+    return this.#secretRoot.remove();
   }
 }
 
@@ -465,13 +447,4 @@ function podIdentity(pod: AgentPod): string {
 /** The ConfigMap and Secret data resolved into a pod. */
 function configIdentity(pod: AgentPod): string {
   return specHash({ configMaps: pod.configMaps, configMapBinaryData: pod.configMapBinaryData, secrets: pod.secrets });
-}
-
-async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {
-  const runtimes = new Map<RuntimeName, ContainerRuntime>();
-  for (const name of await detectRuntimes()) {
-    if (name === "process") runtimes.set(name, createProcessRuntime({ log }));
-    else runtimes.set(name, createDockerRuntime({ cli: name, log }));
-  }
-  return runtimes;
 }
