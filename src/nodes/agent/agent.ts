@@ -3,7 +3,6 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../clock.ts";
-import { specHash } from "../../desired/index.ts";
 import {
   parsePodSet,
   PROTOCOL_VERSION,
@@ -18,6 +17,7 @@ import {
   type SyncServicesResult,
 } from "../protocol.ts";
 import { readTail, followLog } from "./logs.ts";
+import { diffPodSets, podIdentity } from "./pod-set-diff.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
@@ -191,17 +191,7 @@ export class Agent {
     const { pods: desired, rejected } = parsePodSet(input);
 
     const current = new Map(this.#state.pods.map((pod) => [pod.uid, pod]));
-    // Pods are immutable, as in Kubernetes: a changed spec under the same uid is a replacement.
-    // New ConfigMap/Secret data alone is not: the controllers roll pods for that (config-hash annotation),
-    // one at a time; restarting every user of a Secret here at once would be an outage.
-    const toStop = [...current.values()].filter((pod) => {
-      const next = desired.get(pod.uid);
-      return !next || podIdentity(next) !== podIdentity(pod);
-    });
-    const toStart = [...desired.values()].filter((pod) => {
-      const previous = current.get(pod.uid);
-      return !previous || podIdentity(previous) !== podIdentity(pod);
-    });
+    const { toStop, toStart, configChanged } = diffPodSets(current, desired);
 
     this.#state.generation = generation;
     this.#state.pods = [...desired.values()];
@@ -223,10 +213,7 @@ export class Agent {
       this.#terminatingNames.set(name, gone);
     }
     // The same pod with new ConfigMap/Secret data: what it launches from now on reads the new data (a pod blocked on a missing key starts).
-    for (const pod of desired.values()) {
-      const previous = current.get(pod.uid);
-      if (previous && podIdentity(previous) === podIdentity(pod) && configIdentity(previous) !== configIdentity(pod)) this.#workers.get(pod.uid)?.updateConfig(pod);
-    }
+    for (const pod of configChanged) this.#workers.get(pod.uid)?.updateConfig(pod);
     for (const pod of toStart) {
       // A replacement waits until its predecessor's processes are gone (ports, hostPath files), and so does a new pod
       // under the name of one being stopped: a StatefulSet's successor must never write its claim beside its predecessor.
@@ -437,14 +424,4 @@ export class AgentNotFoundError extends Error {
 function podKey(worker: PodWorker): string {
   const { namespace, name } = worker.status();
   return `${namespace}/${name}`;
-}
-
-/** What makes a pod itself: its spec, labels, annotations and working-dir base; not the config data resolved into it. */
-function podIdentity(pod: AgentPod): string {
-  return specHash({ spec: pod.spec, labels: pod.labels, annotations: pod.annotations, workingDirBase: pod.workingDirBase ?? null });
-}
-
-/** The ConfigMap and Secret data resolved into a pod. */
-function configIdentity(pod: AgentPod): string {
-  return specHash({ configMaps: pod.configMaps, configMapBinaryData: pod.configMapBinaryData, secrets: pod.secrets });
 }
