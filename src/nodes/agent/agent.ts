@@ -27,6 +27,7 @@ import { SecretRoot } from "./secret-root.ts";
 import { NodeServices } from "./services.ts";
 import { loadState, type AgentState } from "./state.ts";
 import { StateWriter } from "./state-writer.ts";
+import { StatusEvents, type StatusListener } from "./status-events.ts";
 import { lockStateDir, type StateDirLock } from "./state-dir-lock.ts";
 
 export const AGENT_VERSION = "0.1.0";
@@ -42,8 +43,6 @@ export interface AgentOptions {
   /** How long the Service proxy waits for a backend to accept before trying the next; default 1 s. */
   serviceConnectTimeoutMs?: number;
 }
-
-type StatusListener = (generation: number, changed: PodStatus[], removed: string[]) => void;
 
 /**
  * The node agent's core, like a kubelet without an API server: it holds the
@@ -64,10 +63,10 @@ export class Agent {
   readonly #terminatingNames = new Map<string, Promise<void>>();
   /** The pods being stopped, by uid: their processes may still write to their claims. */
   readonly #stoppingPods = new Map<string, AgentPod>();
-  readonly #listeners = new Set<StatusListener>();
-  #dirty = new Set<string>();
-  #removed = new Set<string>();
-  #flushScheduled = false;
+  readonly #statusEvents = new StatusEvents({
+    status: (uid) => this.#workers.get(uid)?.status(),
+    generation: () => this.#state.generation,
+  });
   readonly #stateWriter: StateWriter;
   readonly #secretRoot: SecretRoot;
   #syncChain: Promise<unknown> = Promise.resolve();
@@ -169,8 +168,7 @@ export class Agent {
   }
 
   onStatus(listener: StatusListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#statusEvents.listen(listener);
   }
 
   /**
@@ -300,7 +298,7 @@ export class Agent {
     }
     await this.#stateWriter.saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
     await this.#services.close();
-    this.#listeners.clear();
+    this.#statusEvents.close();
     await this.#lock.release();
   }
 
@@ -367,8 +365,7 @@ export class Agent {
       .finally(() => {
         this.#terminating.delete(uid);
         this.#services.podGone(uid);
-        this.#removed.add(uid);
-        this.#scheduleFlush();
+        this.#statusEvents.removed(uid);
       });
     this.#terminating.set(uid, stopping);
   }
@@ -384,26 +381,7 @@ export class Agent {
       this.#state.records[uid] = record;
       this.#stateWriter.scheduleSave();
     }
-    this.#dirty.add(uid);
-    this.#scheduleFlush();
-  }
-
-  /** Status changes are coalesced per tick: one event carries every pod that changed. */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const changed = [...this.#dirty].flatMap((uid) => {
-        const worker = this.#workers.get(uid);
-        return worker ? [worker.status()] : [];
-      });
-      const removed = [...this.#removed].filter((uid) => !this.#workers.has(uid));
-      this.#dirty.clear();
-      this.#removed.clear();
-      if (changed.length === 0 && removed.length === 0) return;
-      for (const listener of this.#listeners) listener(this.#state.generation, changed, removed);
-    });
+    this.#statusEvents.changed(uid);
   }
 
   #podDir(uid: string): string {
