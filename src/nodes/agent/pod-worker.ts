@@ -2,12 +2,13 @@ import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.ts";
 import type { AgentPod, PodStatus, RuntimeName } from "../protocol.ts";
-import { containerStatus, podSlots, type Slot } from "./container-slot.ts";
+import { podSlots, type Slot } from "./container-slot.ts";
 import { ContainerSupervisor } from "./container-supervisor.ts";
 import { adoptionSpec, launchSpec, type LaunchContext } from "./launch-spec.ts";
-import { activeDeadlineRemainingMs, deadlineExceeded, kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
+import { activeDeadlineRemainingMs, kubeletBackoff, planRestart, type BackoffPolicy } from "./pod-lifecycle.ts";
 import type { PodRecord } from "./pod-record.ts";
 import { PodPreparation } from "./pod-preparation.ts";
+import { podRecord, podStatus, type PodSnapshotInput } from "./pod-snapshot.ts";
 import { releaseHostPorts } from "./ports.ts";
 import type { ContainerRuntime } from "./runtime/types.ts";
 import { sampleUsage } from "./usage-sampler.ts";
@@ -172,40 +173,12 @@ export class PodWorker {
 
   /** Synchronous snapshot for the control plane. */
   status(): PodStatus {
-    const phase = podPhase({ initFailed: this.#initFailed, deadlineExceeded: this.#deadlineExceeded, initDone: this.#initDone, apps: this.#appSlots });
-    const sidecars = this.#initSlots.filter((slot) => slot.role === "sidecar");
-    const ready = phase === "Running" && [...this.#appSlots, ...sidecars].every((slot) => slot.ready);
-    return {
-      uid: this.#pod.uid,
-      namespace: this.#pod.namespace,
-      name: this.#pod.name,
-      ...(this.#pod.commitSha !== undefined ? { commitSha: this.#pod.commitSha } : {}),
-      phase,
-      ready,
-      ...(this.#deadlineExceeded ? { reason: deadlineExceeded.reason, message: deadlineExceeded.message } : {}),
-      ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
-      initContainerStatuses: this.#initSlots.map((slot) => containerStatus(slot, this.#preparation.hostPorts)),
-      containerStatuses: this.#appSlots.map((slot) => containerStatus(slot, this.#preparation.hostPorts)),
-    };
+    return podStatus(this.#snapshotInput());
   }
 
   /** What the agent persists: live instances (to re-adopt), restart counts, host ports. */
   record(): PodRecord {
-    const containers: PodRecord["containers"] = {};
-    for (const slot of this.#slots()) {
-      containers[slot.name] = {
-        ...(slot.run ? { current: slot.run.handle.record } : {}),
-        restartCount: slot.restartCount,
-        ...(slot.lastTermination ? { lastState: slot.lastTermination } : {}),
-        succeeded: slot.succeeded,
-      };
-    }
-    return {
-      uid: this.#pod.uid,
-      hostPorts: { ...this.#preparation.hostPorts },
-      containers,
-      ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
-    };
+    return podRecord(this.#snapshotInput());
   }
 
   /**
@@ -385,6 +358,19 @@ export class PodWorker {
       volumes: this.#preparation.volumes,
       serviceEnv: this.#options.serviceEnv?.() ?? {},
       ...(this.#preparation.hostsFile ? { hostsFile: this.#preparation.hostsFile } : {}),
+    };
+  }
+
+  #snapshotInput(): PodSnapshotInput {
+    return {
+      pod: this.#pod,
+      initSlots: this.#initSlots,
+      appSlots: this.#appSlots,
+      hostPorts: this.#preparation.hostPorts,
+      startTime: this.#startTime,
+      initDone: this.#initDone,
+      initFailed: this.#initFailed,
+      deadlineExceeded: this.#deadlineExceeded,
     };
   }
 
