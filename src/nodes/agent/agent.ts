@@ -16,7 +16,8 @@ import {
   type SyncPodsResult,
   type SyncServicesResult,
 } from "../protocol.ts";
-import { readTail, followLog } from "./logs.ts";
+import { AgentNotFoundError } from "./errors.ts";
+import { podLogs } from "./pod-logs.ts";
 import { diffPodSets, podIdentity } from "./pod-set-diff.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { removeClaimDirectory } from "./volumes.ts";
@@ -273,18 +274,7 @@ export class Agent {
 
   /** Log text of a container: the tail, then (with follow) whatever it appends until `signal` aborts. */
   async logs(params: LogsParams, onText: (container: string, text: string) => void, signal: AbortSignal): Promise<void> {
-    const pod = this.#state.pods.find((candidate) => candidate.namespace === params.namespace && candidate.name === params.name);
-    if (!pod) throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} is not on this node`);
-    const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((container) => container.name);
-    const container = params.container ?? (pod.spec.containers.length === 1 ? pod.spec.containers[0]!.name : undefined);
-    if (!container) {
-      throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} has several containers: choose one of ${names.join(", ")}`);
-    }
-    if (!names.includes(container)) throw new AgentNotFoundError(`container ${container} is not in pod ${params.namespace}/${params.name}`);
-    const path = join(this.#podDir(pod.uid), "logs", `${container}.log`);
-    const tail = await readTail(path, params.tailLines ?? (params.follow ? 10 : 1000), { maxFiles: 5 });
-    if (tail) onText(container, tail);
-    if (params.follow) await followLog(path, (text) => onText(container, text), signal, { fromEnd: true });
+    await podLogs(this.#state.pods, (uid) => this.#podDir(uid), params, onText, signal);
   }
 
   /** Stops supervising and saves, leaving every pod running (SIGTERM of the agent is not a drain). */
@@ -394,10 +384,8 @@ export class Agent {
   }
 }
 
-export class AgentNotFoundError extends Error {
-  override name = "AgentNotFoundError";
-}
-
+// Thrown by logs(); its home is errors.ts, and it is still importable from here.
+export { AgentNotFoundError };
 
 function podKey(worker: PodWorker): string {
   const { namespace, name } = worker.status();
