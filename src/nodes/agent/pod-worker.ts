@@ -25,10 +25,11 @@ export { activeDeadlineRemainingMs, formatGoDuration, kubeletBackoff, planRestar
  *
  * The decisions (restart or not, how long to wait, the pod phase) are the
  * pure functions of pod-lifecycle.ts; each container's run loop is
- * container-supervisor.ts; its launch spec, launch-spec.ts. The class below
- * orders the pod (ports and volumes, init containers, then the app
- * containers and sidecars, stop and detach) and keeps the state that
- * status() and record() read.
+ * container-supervisor.ts; its launch spec, launch-spec.ts; host ports,
+ * hosts file and volumes, pod-preparation.ts; status() and record(),
+ * pod-snapshot.ts. The class below orders the pod (preparation, init
+ * containers, then the app containers and sidecars, stop and detach) and
+ * keeps the state those snapshots read.
  */
 
 export interface PodWorkerOptions {
