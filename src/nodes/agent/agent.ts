@@ -1,9 +1,8 @@
-import { chmod, lstat, mkdir, rm, stat } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../clock.ts";
-import { specHash } from "../../desired/index.ts";
 import {
   parsePodSet,
   PROTOCOL_VERSION,
@@ -17,15 +16,20 @@ import {
   type SyncPodsResult,
   type SyncServicesResult,
 } from "../protocol.ts";
-import { readTail, followLog } from "./logs.ts";
+import { AgentNotFoundError } from "./errors.ts";
+import { podLogs } from "./pod-logs.ts";
+import { diffPodSets, podIdentity } from "./pod-set-diff.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { removeClaimDirectory } from "./volumes.ts";
 import { bootId, nodeCapacity } from "./proc.ts";
-import { createDockerRuntime, createProcessRuntime, detectRuntimes, type ContainerRuntime } from "./runtime/index.ts";
+import { hostRuntimes } from "./host-runtimes.ts";
+import type { ContainerRuntime } from "./runtime/index.ts";
+import { SecretRoot } from "./secret-root.ts";
 import { NodeServices } from "./services.ts";
-import { loadState, saveState, type AgentState } from "./state.ts";
+import { loadState, type AgentState } from "./state.ts";
+import { StateWriter } from "./state-writer.ts";
+import { StatusEvents, type StatusListener } from "./status-events.ts";
 import { lockStateDir, type StateDirLock } from "./state-dir-lock.ts";
-import { unmountUnder } from "./tmpfs.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -40,8 +44,6 @@ export interface AgentOptions {
   /** How long the Service proxy waits for a backend to accept before trying the next; default 1 s. */
   serviceConnectTimeoutMs?: number;
 }
-
-type StatusListener = (generation: number, changed: PodStatus[], removed: string[]) => void;
 
 /**
  * The node agent's core, like a kubelet without an API server: it holds the
@@ -62,13 +64,12 @@ export class Agent {
   readonly #terminatingNames = new Map<string, Promise<void>>();
   /** The pods being stopped, by uid: their processes may still write to their claims. */
   readonly #stoppingPods = new Map<string, AgentPod>();
-  readonly #listeners = new Set<StatusListener>();
-  #dirty = new Set<string>();
-  #removed = new Set<string>();
-  #flushScheduled = false;
-  #saving: Promise<void> = Promise.resolve();
-  #saveQueued = false;
-  #lastSaveError: string | undefined;
+  readonly #statusEvents = new StatusEvents({
+    status: (uid) => this.#workers.get(uid)?.status(),
+    generation: () => this.#state.generation,
+  });
+  readonly #stateWriter: StateWriter;
+  readonly #secretRoot: SecretRoot;
   #syncChain: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly #info: Omit<NodeInfo, "generation">;
@@ -90,12 +91,14 @@ export class Agent {
     this.#state = state;
     this.#runtimes = runtimes;
     this.#info = info;
+    this.#stateWriter = new StateWriter({ stateDir: options.stateDir, log: this.#log, state: () => this.#state });
+    this.#secretRoot = new SecretRoot({ configured: options.secretRoot, stateDir: options.stateDir, agentId: state.agentId });
     this.#services = new NodeServices({
       log: this.#log,
       saved: state.services,
       save: async (saved) => {
         this.#state.services = saved;
-        await this.#saveNow();
+        await this.#stateWriter.saveNow();
       },
       nodeAddress: state.node?.address,
       clock: this.#clock,
@@ -147,13 +150,13 @@ export class Agent {
 
   /** Why the last state write failed (a full disk, say), while it keeps failing. */
   get stateError(): string | undefined {
-    return this.#lastSaveError;
+    return this.#stateWriter.lastError;
   }
 
   setNode(node: { name: string; address: string }): void {
     if (this.#state.node?.name === node.name && this.#state.node.address === node.address) return;
     this.#state.node = node;
-    this.#scheduleSave();
+    this.#stateWriter.scheduleSave();
     this.#services.setNodeAddress(node.address);
   }
 
@@ -166,8 +169,7 @@ export class Agent {
   }
 
   onStatus(listener: StatusListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#statusEvents.listen(listener);
   }
 
   /**
@@ -188,24 +190,14 @@ export class Agent {
     const { pods: desired, rejected } = parsePodSet(input);
 
     const current = new Map(this.#state.pods.map((pod) => [pod.uid, pod]));
-    // Pods are immutable, as in Kubernetes: a changed spec under the same uid is a replacement.
-    // New ConfigMap/Secret data alone is not: the controllers roll pods for that (config-hash annotation),
-    // one at a time; restarting every user of a Secret here at once would be an outage.
-    const toStop = [...current.values()].filter((pod) => {
-      const next = desired.get(pod.uid);
-      return !next || podIdentity(next) !== podIdentity(pod);
-    });
-    const toStart = [...desired.values()].filter((pod) => {
-      const previous = current.get(pod.uid);
-      return !previous || podIdentity(previous) !== podIdentity(pod);
-    });
+    const { toStop, toStart, configChanged } = diffPodSets(current, desired);
 
     this.#state.generation = generation;
     this.#state.pods = [...desired.values()];
     for (const pod of toStop) delete this.#state.records[pod.uid];
     // Written before acting, so a crash cannot forget a pod it started. A failed write (a full disk) is
     // reported in stateError and the set is applied anyway: refusing would leave the node half-converged.
-    await this.#saveNow().catch(() => undefined);
+    await this.#stateWriter.saveNow().catch(() => undefined);
 
     for (const pod of toStop) {
       this.#terminate(pod.uid);
@@ -220,10 +212,7 @@ export class Agent {
       this.#terminatingNames.set(name, gone);
     }
     // The same pod with new ConfigMap/Secret data: what it launches from now on reads the new data (a pod blocked on a missing key starts).
-    for (const pod of desired.values()) {
-      const previous = current.get(pod.uid);
-      if (previous && podIdentity(previous) === podIdentity(pod) && configIdentity(previous) !== configIdentity(pod)) this.#workers.get(pod.uid)?.updateConfig(pod);
-    }
+    for (const pod of configChanged) this.#workers.get(pod.uid)?.updateConfig(pod);
     for (const pod of toStart) {
       // A replacement waits until its predecessor's processes are gone (ports, hostPath files), and so does a new pod
       // under the name of one being stopped: a StatefulSet's successor must never write its claim beside its predecessor.
@@ -285,18 +274,7 @@ export class Agent {
 
   /** Log text of a container: the tail, then (with follow) whatever it appends until `signal` aborts. */
   async logs(params: LogsParams, onText: (container: string, text: string) => void, signal: AbortSignal): Promise<void> {
-    const pod = this.#state.pods.find((candidate) => candidate.namespace === params.namespace && candidate.name === params.name);
-    if (!pod) throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} is not on this node`);
-    const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((container) => container.name);
-    const container = params.container ?? (pod.spec.containers.length === 1 ? pod.spec.containers[0]!.name : undefined);
-    if (!container) {
-      throw new AgentNotFoundError(`pod ${params.namespace}/${params.name} has several containers: choose one of ${names.join(", ")}`);
-    }
-    if (!names.includes(container)) throw new AgentNotFoundError(`container ${container} is not in pod ${params.namespace}/${params.name}`);
-    const path = join(this.#podDir(pod.uid), "logs", `${container}.log`);
-    const tail = await readTail(path, params.tailLines ?? (params.follow ? 10 : 1000), { maxFiles: 5 });
-    if (tail) onText(container, tail);
-    if (params.follow) await followLog(path, (text) => onText(container, text), signal, { fromEnd: true });
+    await podLogs(this.#state.pods, (uid) => this.#podDir(uid), params, onText, signal);
   }
 
   /** Stops supervising and saves, leaving every pod running (SIGTERM of the agent is not a drain). */
@@ -308,9 +286,9 @@ export class Agent {
       this.#state.records[worker.record().uid] = worker.record();
       worker.detach();
     }
-    await this.#saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
+    await this.#stateWriter.saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
     await this.#services.close();
-    this.#listeners.clear();
+    this.#statusEvents.close();
     await this.#lock.release();
   }
 
@@ -343,7 +321,7 @@ export class Agent {
     // Skip a start that a later sync made moot (the pod was removed or replaced again meanwhile).
     const wanted = this.#state.pods.find((candidate) => candidate.uid === pod.uid);
     if (this.#closed || this.#workers.has(pod.uid) || !wanted || podIdentity(wanted) !== podIdentity(pod)) return;
-    const secretDir = join(await this.#secretRoot(), pod.uid);
+    const secretDir = join(await this.#secretRoot.path(), pod.uid);
     const worker = new PodWorker({
       // The newest data of the pod: a sync may have brought new ConfigMap/Secret data while it waited.
       pod: wanted,
@@ -377,8 +355,7 @@ export class Agent {
       .finally(() => {
         this.#terminating.delete(uid);
         this.#services.podGone(uid);
-        this.#removed.add(uid);
-        this.#scheduleFlush();
+        this.#statusEvents.removed(uid);
       });
     this.#terminating.set(uid, stopping);
   }
@@ -392,113 +369,25 @@ export class Agent {
     // Status changes (usage samples, readiness) come often; the state file is rewritten only when the record moved.
     if (JSON.stringify(record) !== JSON.stringify(this.#state.records[uid])) {
       this.#state.records[uid] = record;
-      this.#scheduleSave();
+      this.#stateWriter.scheduleSave();
     }
-    this.#dirty.add(uid);
-    this.#scheduleFlush();
-  }
-
-  /** Status changes are coalesced per tick: one event carries every pod that changed. */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const changed = [...this.#dirty].flatMap((uid) => {
-        const worker = this.#workers.get(uid);
-        return worker ? [worker.status()] : [];
-      });
-      const removed = [...this.#removed].filter((uid) => !this.#workers.has(uid));
-      this.#dirty.clear();
-      this.#removed.clear();
-      if (changed.length === 0 && removed.length === 0) return;
-      for (const listener of this.#listeners) listener(this.#state.generation, changed, removed);
-    });
-  }
-
-  #scheduleSave(): void {
-    if (this.#saveQueued) return;
-    this.#saveQueued = true;
-    this.#saving = this.#saving.then(async () => {
-      this.#saveQueued = false;
-      await this.#write();
-    });
-  }
-
-  async #saveNow(): Promise<void> {
-    this.#scheduleSave();
-    await this.#saving;
-    if (this.#lastSaveError) throw new Error(`could not write the agent state: ${this.#lastSaveError}`);
-  }
-
-  async #write(): Promise<void> {
-    try {
-      await saveState(this.#options.stateDir, this.#state);
-      if (this.#lastSaveError) this.#log.info("agent state written again");
-      this.#lastSaveError = undefined;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (message !== this.#lastSaveError) this.#log.error({ err: error }, "could not write the agent state; pods keep running");
-      this.#lastSaveError = message;
-    }
+    this.#statusEvents.changed(uid);
   }
 
   #podDir(uid: string): string {
     return join(this.#options.stateDir, "pods", uid);
   }
 
-  #secretRootPath: string | undefined;
-  async #secretRoot(): Promise<string> {
-    if (this.#secretRootPath) return this.#secretRootPath;
-    let root = this.#options.secretRoot;
-    if (!root) {
-      const shm = await stat("/dev/shm").catch(() => undefined);
-      root = shm?.isDirectory() ? join("/dev/shm", `capstan-${this.#state.agentId}`) : join(this.#options.stateDir, "secrets");
-    }
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    // Secrets go here: refuse a path someone else prepared (a symlink, another owner, a loose mode).
-    const found = await lstat(root);
-    if (!found.isDirectory() || found.uid !== process.geteuid?.() || (found.mode & 0o077) !== 0) {
-      throw new Error(`${root} is not a private directory of this user (a symlink, another owner, or mode wider than 0700): refusing to put secrets there`);
-    }
-    this.#secretRootPath = root;
-    return root;
-  }
-
   /** Removes the tmpfs secret root (tests, or an agent being uninstalled); never called on a normal stop. */
-  async removeSecretRoot(): Promise<void> {
-    if (!this.#secretRootPath) return;
-    // Memory emptyDirs of pods still running are tmpfs mounts inside it.
-    await unmountUnder(this.#secretRootPath);
-    await rm(this.#secretRootPath, { recursive: true, force: true });
+  removeSecretRoot(): Promise<void> {
+    return this.#secretRoot.remove();
   }
 }
 
-export class AgentNotFoundError extends Error {
-  override name = "AgentNotFoundError";
-}
-
+// Thrown by logs(); its home is errors.ts, and it is still importable from here.
+export { AgentNotFoundError };
 
 function podKey(worker: PodWorker): string {
   const { namespace, name } = worker.status();
   return `${namespace}/${name}`;
-}
-
-/** What makes a pod itself: its spec, labels, annotations and working-dir base; not the config data resolved into it. */
-function podIdentity(pod: AgentPod): string {
-  return specHash({ spec: pod.spec, labels: pod.labels, annotations: pod.annotations, workingDirBase: pod.workingDirBase ?? null });
-}
-
-/** The ConfigMap and Secret data resolved into a pod. */
-function configIdentity(pod: AgentPod): string {
-  return specHash({ configMaps: pod.configMaps, configMapBinaryData: pod.configMapBinaryData, secrets: pod.secrets });
-}
-
-async function hostRuntimes(log: Logger): Promise<Map<RuntimeName, ContainerRuntime>> {
-  const runtimes = new Map<RuntimeName, ContainerRuntime>();
-  for (const name of await detectRuntimes()) {
-    if (name === "process") runtimes.set(name, createProcessRuntime({ log }));
-    else runtimes.set(name, createDockerRuntime({ cli: name, log }));
-  }
-  return runtimes;
 }

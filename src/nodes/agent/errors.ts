@@ -13,3 +13,8 @@ export class PodConfigError extends Error {
     this.name = "PodConfigError";
   }
 }
+
+/** What a request names (a pod, a container) is not on this node. */
+export class AgentNotFoundError extends Error {
+  override name = "AgentNotFoundError";
+}

@@ -1,18 +1,18 @@
-import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.ts";
 import type { AgentPod, PodStatus, RuntimeName } from "../protocol.ts";
-import { containerStatus, podSlots, startFailure, type Slot, type StartFailure } from "./container-slot.ts";
+import { podSlots, type Slot } from "./container-slot.ts";
 import { ContainerSupervisor } from "./container-supervisor.ts";
 import { adoptionSpec, launchSpec, type LaunchContext } from "./launch-spec.ts";
-import { activeDeadlineRemainingMs, deadlineExceeded, kubeletBackoff, planRestart, podPhase, type BackoffPolicy } from "./pod-lifecycle.ts";
+import { activeDeadlineRemainingMs, kubeletBackoff, planRestart, type BackoffPolicy } from "./pod-lifecycle.ts";
 import type { PodRecord } from "./pod-record.ts";
-import { writePodHostsFile } from "./hosts-file.ts";
-import { allocateHostPorts, releaseHostPorts } from "./ports.ts";
+import { PodPreparation } from "./pod-preparation.ts";
+import { podRecord, podStatus, type PodSnapshotInput } from "./pod-snapshot.ts";
+import { releaseHostPorts } from "./ports.ts";
 import type { ContainerRuntime } from "./runtime/types.ts";
 import { sampleUsage } from "./usage-sampler.ts";
-import { prepareVolumes, removePodVolumes, type PreparedVolume } from "./volumes.ts";
+import { removePodVolumes } from "./volumes.ts";
 
 // The pure decisions moved to pod-lifecycle.ts; they are still importable from here.
 export { activeDeadlineRemainingMs, formatGoDuration, kubeletBackoff, planRestart, podPhase, shouldRestart, type BackoffPolicy, type ContainerRole, type PhaseInput } from "./pod-lifecycle.ts";
@@ -25,10 +25,11 @@ export { activeDeadlineRemainingMs, formatGoDuration, kubeletBackoff, planRestar
  *
  * The decisions (restart or not, how long to wait, the pod phase) are the
  * pure functions of pod-lifecycle.ts; each container's run loop is
- * container-supervisor.ts; its launch spec, launch-spec.ts. The class below
- * orders the pod (ports and volumes, init containers, then the app
- * containers and sidecars, stop and detach) and keeps the state that
- * status() and record() read.
+ * container-supervisor.ts; its launch spec, launch-spec.ts; host ports,
+ * hosts file and volumes, pod-preparation.ts; status() and record(),
+ * pod-snapshot.ts. The class below orders the pod (preparation, init
+ * containers, then the app containers and sidecars, stop and detach) and
+ * keeps the state those snapshots read.
  */
 
 export interface PodWorkerOptions {
@@ -72,10 +73,8 @@ export class PodWorker {
   #retryNow = new AbortController();
   readonly #detachedSignal: Promise<"detached">;
   #markDetached!: () => void;
-  #hostPorts: Record<string, number>;
-  #volumes: Map<string, PreparedVolume> | undefined;
-  #hostsFile: string | undefined;
-  #prepareError: StartFailure | undefined;
+  /** Host ports, hosts file and volumes: made before any container launches, read by every launch. */
+  readonly #preparation: PodPreparation;
   #startTime: string | undefined;
   #initDone: boolean;
   #initFailed = false;
@@ -97,7 +96,14 @@ export class PodWorker {
     this.#clock = options.clock;
     this.#log = options.log;
     this.#backoff = options.backoff ?? kubeletBackoff;
-    this.#hostPorts = { ...(options.record?.hostPorts ?? {}) };
+    this.#preparation = new PodPreparation({
+      podDir: options.podDir,
+      secretDir: options.secretDir,
+      claimsDir: options.claimsDir,
+      hostIP: options.hostIP,
+      hostPorts: options.record?.hostPorts ?? {},
+      log: this.#log,
+    });
     this.#startTime = options.record?.startTime;
     this.#detachedSignal = new Promise((resolve) => (this.#markDetached = () => resolve("detached")));
     this.#supervisor = new ContainerSupervisor({
@@ -111,7 +117,7 @@ export class PodWorker {
       detached: () => this.#detached,
       stopDeadlineMs: () => this.#stopDeadlineMs,
       retrySignal: () => this.#retryNow.signal,
-      hostPorts: () => this.#hostPorts,
+      hostPorts: () => this.#preparation.hostPorts,
       launchSpec: (slot) => launchSpec(this.#launchContext(), slot.container),
       adoptionSpec: (slot) => adoptionSpec(this.#launchContext(), slot.container),
       notify: () => this.#notify(),
@@ -168,40 +174,12 @@ export class PodWorker {
 
   /** Synchronous snapshot for the control plane. */
   status(): PodStatus {
-    const phase = podPhase({ initFailed: this.#initFailed, deadlineExceeded: this.#deadlineExceeded, initDone: this.#initDone, apps: this.#appSlots });
-    const sidecars = this.#initSlots.filter((slot) => slot.role === "sidecar");
-    const ready = phase === "Running" && [...this.#appSlots, ...sidecars].every((slot) => slot.ready);
-    return {
-      uid: this.#pod.uid,
-      namespace: this.#pod.namespace,
-      name: this.#pod.name,
-      ...(this.#pod.commitSha !== undefined ? { commitSha: this.#pod.commitSha } : {}),
-      phase,
-      ready,
-      ...(this.#deadlineExceeded ? { reason: deadlineExceeded.reason, message: deadlineExceeded.message } : {}),
-      ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
-      initContainerStatuses: this.#initSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
-      containerStatuses: this.#appSlots.map((slot) => containerStatus(slot, this.#hostPorts)),
-    };
+    return podStatus(this.#snapshotInput());
   }
 
   /** What the agent persists: live instances (to re-adopt), restart counts, host ports. */
   record(): PodRecord {
-    const containers: PodRecord["containers"] = {};
-    for (const slot of this.#slots()) {
-      containers[slot.name] = {
-        ...(slot.run ? { current: slot.run.handle.record } : {}),
-        restartCount: slot.restartCount,
-        ...(slot.lastTermination ? { lastState: slot.lastTermination } : {}),
-        succeeded: slot.succeeded,
-      };
-    }
-    return {
-      uid: this.#pod.uid,
-      hostPorts: { ...this.#hostPorts },
-      containers,
-      ...(this.#startTime !== undefined ? { startTime: this.#startTime } : {}),
-    };
+    return podRecord(this.#snapshotInput());
   }
 
   /**
@@ -300,7 +278,7 @@ export class PodWorker {
 
   async #runPod(): Promise<void> {
     let step = 0;
-    while (this.#volumes === undefined) {
+    while (this.#preparation.volumes === undefined) {
       if (this.#halted) return;
       const plan = planRestart(step, 0, this.#backoff);
       step = plan.step;
@@ -355,29 +333,16 @@ export class PodWorker {
 
   /** Host ports, the hosts file and volumes; a failure shows in every container's waiting state and is retried by #runPod. */
   async #prepare(): Promise<void> {
-    try {
-      await mkdir(join(this.#options.podDir, "logs"), { recursive: true });
-      this.#hostPorts = await allocateHostPorts(this.#pod, this.#options.hostIP, this.#hostPorts);
-      this.#hostsFile = await writePodHostsFile(this.#options.podDir, this.#pod.spec);
-      this.#volumes = await prepareVolumes({
-        pod: this.#pod,
-        podDir: this.#options.podDir,
-        secretDir: this.#options.secretDir,
-        claimsDir: this.#options.claimsDir,
-      });
-      if (this.#prepareError) {
-        this.#prepareError = undefined;
-        for (const slot of this.#slots()) {
-          if (!slot.run && !slot.terminal) slot.state = { waiting: { reason: slot.role === "app" && this.#initSlots.length === 0 ? "ContainerCreating" : "PodInitializing" } };
-        }
-        this.#notify();
-      }
-    } catch (error) {
-      const failure = startFailure(error);
-      if (failure.message !== this.#prepareError?.message) this.#log.warn({ err: error }, "could not prepare the pod's ports and volumes");
-      this.#prepareError = failure;
+    const outcome = await this.#preparation.run(this.#pod);
+    if (outcome.type === "failed") {
+      const { failure } = outcome;
       for (const slot of this.#slots()) {
         if (!slot.run && !slot.terminal) slot.state = { waiting: { reason: failure.reason, message: failure.message } };
+      }
+      this.#notify();
+    } else if (outcome.recovered) {
+      for (const slot of this.#slots()) {
+        if (!slot.run && !slot.terminal) slot.state = { waiting: { reason: slot.role === "app" && this.#initSlots.length === 0 ? "ContainerCreating" : "PodInitializing" } };
       }
       this.#notify();
     }
@@ -390,10 +355,23 @@ export class PodWorker {
       hostIP: this.#options.hostIP,
       nodeName: this.#options.nodeName,
       podDir: this.#options.podDir,
-      hostPorts: this.#hostPorts,
-      volumes: this.#volumes,
+      hostPorts: this.#preparation.hostPorts,
+      volumes: this.#preparation.volumes,
       serviceEnv: this.#options.serviceEnv?.() ?? {},
-      ...(this.#hostsFile ? { hostsFile: this.#hostsFile } : {}),
+      ...(this.#preparation.hostsFile ? { hostsFile: this.#preparation.hostsFile } : {}),
+    };
+  }
+
+  #snapshotInput(): PodSnapshotInput {
+    return {
+      pod: this.#pod,
+      initSlots: this.#initSlots,
+      appSlots: this.#appSlots,
+      hostPorts: this.#preparation.hostPorts,
+      startTime: this.#startTime,
+      initDone: this.#initDone,
+      initFailed: this.#initFailed,
+      deadlineExceeded: this.#deadlineExceeded,
     };
   }
 
