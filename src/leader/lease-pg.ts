@@ -26,7 +26,7 @@ export interface LeaseCandidate {
  * acquisition. Either returns what it found when it changed nothing.
  */
 export async function tryAcquireOrRenew(db: Queryable, candidate: LeaseCandidate): Promise<LeaseOutcome> {
-  let result = candidate.heldToken === null ? await acquire(db, candidate) : await renew(db, candidate, candidate.heldToken);
+  let result = candidate.heldToken === null ? await firstAttemptOrAgain(db, candidate) : await renew(db, candidate, candidate.heldToken);
   // Two first acquisitions at once: the loser's INSERT waits for the winner's and then updates nothing, and the
   // winner's row, committed after this statement's snapshot was taken, is invisible to its SELECT. A second
   // statement sees it.
@@ -38,6 +38,25 @@ export async function tryAcquireOrRenew(db: Queryable, candidate: LeaseCandidate
   // A released lease (no holder) is free now, whatever its old renewal time says.
   const expiresInMs = row.holder === null ? 0 : Math.ceil(Number(row.expires_in_ms));
   return { type: "theirs", holder: row.holder ?? "", url: row.holder_url, token: Number(row.token), expiresInMs };
+}
+
+/** SQLSTATE unique_violation. */
+const uniqueViolation = "23505";
+
+/**
+ * An acquisition, asked again once when it collides with another replica's
+ * first INSERT of the same lease: ON CONFLICT arbitrates on the name only, so
+ * the concurrent insert can surface as a violation of the (name, token) key
+ * instead of as a conflict. By the second statement the row exists, and the
+ * ordinary take-over rules decide.
+ */
+async function firstAttemptOrAgain(db: Queryable, candidate: LeaseCandidate) {
+  try {
+    return await acquire(db, candidate);
+  } catch (error) {
+    if ((error as { code?: string }).code !== uniqueViolation) throw error;
+    return acquire(db, candidate);
+  }
 }
 
 interface AttemptRow {

@@ -35,6 +35,15 @@ describe("the lease on PostgreSQL", () => {
     expect(loser.expiresInMs).toBeLessThanOrEqual(4_000);
   });
 
+  it("of three replicas racing for a fresh lease, 200 times over, exactly one wins each time and none sees an error", async () => {
+    for (let round = 0; round < 200; round += 1) {
+      const lease = freshLease();
+      const outcomes = await Promise.all(["a", "b", "c"].map((replica) => tryAcquireOrRenew(database().pool, candidate(lease, replica))));
+      expect(outcomes.filter((outcome) => outcome.type === "mine")).toHaveLength(1);
+      expect(outcomes.filter((outcome) => outcome.type === "theirs")).toHaveLength(2);
+    }
+  });
+
   it("renews for its holder without changing the token, and keeps others out while it is live", async () => {
     const lease = freshLease();
     expect(await tryAcquireOrRenew(database().pool, candidate(lease, "a"))).toMatchObject({ type: "mine", token: 1 });
