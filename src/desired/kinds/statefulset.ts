@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { quantitySchema } from "../quantity.ts";
 import { APPS_V1, annotationsSchema, defineKind, labelsSchema, templateMetaSchema } from "./meta.ts";
-import { dns1035Label, dns1123Label, dns1123Subdomain, nonNegativeInt } from "./names.ts";
-import { checkClaimAnnotations } from "./persistentvolumeclaim.ts";
+import { dns1035Label, dns1123Label, nonNegativeInt } from "./names.ts";
+import { checkClaimAnnotations, persistentVolumeClaimSpecSchema } from "./persistentvolumeclaim.ts";
 import { checkPodSpec, checkTemplateRestartPolicy, podSpecFieldsSchema } from "./pod.ts";
 import { intOrPercentSchema, isZero, updateStrategySchema } from "./rollout.ts";
 import { checkSelectorSelectsTemplate, labelSelectorSchema } from "./selector.ts";
@@ -30,15 +29,8 @@ export const volumeClaimTemplateSchema = z.strictObject({
     labels: labelsSchema.optional(),
     annotations: annotationsSchema.optional(),
   }),
-  spec: z.strictObject({
-    accessModes: z
-      .array(z.enum(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]))
-      .min(1, "at least 1 access mode is required"),
-    resources: z.strictObject({
-      requests: z.strictObject({ storage: quantitySchema }),
-    }),
-    storageClassName: dns1123Subdomain().optional(),
-  }),
+  // A claim's own spec, as a PersistentVolumeClaim in Git has it (templates have no volumeMode: they are directories).
+  spec: persistentVolumeClaimSpecSchema.omit({ volumeMode: true }),
 });
 export type VolumeClaimTemplate = z.infer<typeof volumeClaimTemplateSchema>;
 
