@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { canonicalJson, type DesiredStore, type PodTemplateSpec, type StoredObject } from "../desired/index.ts";
+import { canonicalJson, type DesiredStore, type ObjectKey, type PodTemplateSpec, type StoredObject } from "../desired/index.ts";
 import { referencedConfig } from "../nodes/index.ts";
+import type { ObjectChange, ReconcileContext } from "./types.ts";
 
 /**
  * ConfigMap and Secret changes roll the pods that use them (the
@@ -32,4 +33,15 @@ export async function templateWithConfigHash(store: DesiredStore, namespace: str
 export function refersTo(template: PodTemplateSpec, kind: string, name: string): boolean {
   const { configMaps, secrets } = referencedConfig(template.spec);
   return kind === "ConfigMap" ? configMaps.has(name) : kind === "Secret" ? secrets.has(name) : false;
+}
+
+/**
+ * keysFor of a workload controller: a ConfigMap or Secret change wakes the
+ * workloads of `kind` in its namespace whose pod template refers to it.
+ */
+export async function configReferrerKeys(change: ObjectChange, ctx: ReconcileContext, kind: string): Promise<ObjectKey[]> {
+  const workloads = await ctx.store.listObjects({ kind, namespace: change.namespace });
+  return workloads
+    .filter((workload) => refersTo((workload.spec as { template: PodTemplateSpec }).template, change.kind, change.name))
+    .map((workload) => ({ kind, namespace: workload.namespace, name: workload.name }));
 }

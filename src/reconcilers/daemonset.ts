@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { DaemonSetSpec, ObjectKey, StoredObject } from "../desired/index.ts";
-import { refersTo, templateWithConfigHash } from "./config-hash.ts";
+import type { ObjectKey, StoredObject } from "../desired/index.ts";
+import { configReferrerKeys } from "./config-hash.ts";
 import { planDaemonSet, type DaemonSetAction } from "./daemonset-plan.ts";
 import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
+import { workloadToRun } from "./workload-to-run.ts";
 import { inBatches, statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
@@ -24,8 +25,7 @@ export function daemonSetReconciler(): Reconciler {
       const { store } = ctx;
       const stored = await store.getObject(key);
       if (!stored) return {}; // gone: the garbage collector removes its pods
-      const spec = stored.spec as DaemonSetSpec;
-      const daemonSet: StoredObject = { ...stored, spec: { ...spec, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
+      const daemonSet = await workloadToRun(store, stored, { autoscaled: false });
       const [nodes, pods] = await Promise.all([
         store.listObjects({ kind: "Node" }),
         store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid }),
@@ -51,10 +51,7 @@ export function daemonSetReconciler(): Reconciler {
         }
         return allDaemonSets(ctx);
       }
-      if (change.kind === "ConfigMap" || change.kind === "Secret") {
-        const daemonSets = await ctx.store.listObjects({ kind: "DaemonSet", namespace: change.namespace });
-        return daemonSets.filter((ds) => refersTo((ds.spec as DaemonSetSpec).template, change.kind, change.name)).map(keyOf);
-      }
+      if (change.kind === "ConfigMap" || change.kind === "Secret") return configReferrerKeys(change, ctx, "DaemonSet");
       return ownKeyOrOwner(change, ctx, "DaemonSet", ["Pod"]);
     },
   };

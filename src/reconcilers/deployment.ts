@@ -1,9 +1,10 @@
-import type { DeploymentSpec, ObjectKey, StoredObject } from "../desired/index.ts";
+import type { ObjectKey, StoredObject } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
-import { autoscaledReplicas, autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
-import { refersTo, templateWithConfigHash } from "./config-hash.ts";
+import { autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
+import { configReferrerKeys } from "./config-hash.ts";
 import { planDeployment, revisionAnnotation, type DeploymentAction } from "./deployment-plan.ts";
 import { ownKeyOrOwner } from "./owners.ts";
+import { workloadToRun } from "./workload-to-run.ts";
 import { statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
@@ -20,10 +21,7 @@ export const deploymentReconciler: Reconciler = {
     const { store } = ctx;
     const stored = await store.getObject(key);
     if (!stored) return {}; // gone: the garbage collector removes what it owned
-    const spec = stored.spec as DeploymentSpec;
-    // While an autoscaler targets it, its decision stands in for Git's replicas.
-    const replicas = (await autoscaledReplicas(store, key)) ?? spec.replicas;
-    const deployment: StoredObject = { ...stored, spec: { ...spec, replicas, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
+    const deployment = await workloadToRun(store, stored, { autoscaled: true });
     const replicaSets = await store.listObjects({ kind: "ReplicaSet", namespace: key.namespace, ownerUid: stored.uid });
     const pods = (await Promise.all(replicaSets.map((rs) => store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: rs.uid })))).flat();
 
@@ -36,12 +34,7 @@ export const deploymentReconciler: Reconciler = {
   },
 
   async keysFor(change: ObjectChange, ctx: ReconcileContext): Promise<ObjectKey[]> {
-    if (change.kind === "ConfigMap" || change.kind === "Secret") {
-      const deployments = await ctx.store.listObjects({ kind: "Deployment", namespace: change.namespace });
-      return deployments
-        .filter((deployment) => refersTo((deployment.spec as DeploymentSpec).template, change.kind, change.name))
-        .map((deployment) => ({ kind: "Deployment", namespace: deployment.namespace, name: deployment.name }));
-    }
+    if (change.kind === "ConfigMap" || change.kind === "Secret") return configReferrerKeys(change, ctx, "Deployment");
     if (change.kind === autoscalerKind) return autoscalerTargetKeys(change, ctx, "Deployment");
     return ownKeyOrOwner(change, ctx, "Deployment", ["ReplicaSet", "Pod"]);
   },

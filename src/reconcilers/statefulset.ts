@@ -1,11 +1,12 @@
 import { finalizersField, type ObjectKey, type StatefulSetSpec, type StoredObject } from "../desired/index.ts";
 import { commitAnnotation, holdsFinalizer, podTerminationFinalizer } from "../nodes/index.ts";
-import { autoscaledReplicas, autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
-import { refersTo, templateWithConfigHash } from "./config-hash.ts";
+import { autoscalerKind, autoscalerTargetKeys } from "./autoscale.ts";
+import { configReferrerKeys } from "./config-hash.ts";
 import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { controllerRevisionKind } from "./statefulset-identity.ts";
 import { planStatefulSet, type StatefulSetAction } from "./statefulset-plan.ts";
+import { workloadToRun } from "./workload-to-run.ts";
 import { statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
 
@@ -22,10 +23,7 @@ export const statefulSetReconciler: Reconciler = {
     const { store } = ctx;
     const stored = await store.getObject(key);
     if (!stored) return {}; // gone: the garbage collector removes what it owned
-    const spec = stored.spec as StatefulSetSpec;
-    // While an autoscaler targets it, its decision stands in for Git's replicas (as for Deployments).
-    const replicas = (await autoscaledReplicas(store, key)) ?? spec.replicas;
-    const statefulSet: StoredObject = { ...stored, spec: { ...spec, replicas, template: await templateWithConfigHash(store, key.namespace, spec.template) } };
+    const statefulSet = await workloadToRun(store, stored, { autoscaled: true });
     const [pods, deletedPods, claims, revisions] = await Promise.all([
       store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid }),
       store.listObjects({ kind: "Pod", namespace: key.namespace, ownerUid: stored.uid, deleted: true }),
@@ -43,12 +41,7 @@ export const statefulSetReconciler: Reconciler = {
 
   async keysFor(change: ObjectChange, ctx: ReconcileContext): Promise<ObjectKey[]> {
     if (change.kind === autoscalerKind) return autoscalerTargetKeys(change, ctx, "StatefulSet");
-    if (change.kind === "ConfigMap" || change.kind === "Secret") {
-      const sets = await ctx.store.listObjects({ kind: "StatefulSet", namespace: change.namespace });
-      return sets
-        .filter((set) => refersTo((set.spec as StatefulSetSpec).template, change.kind, change.name))
-        .map((set) => ({ kind: "StatefulSet", namespace: set.namespace, name: set.name }));
-    }
+    if (change.kind === "ConfigMap" || change.kind === "Secret") return configReferrerKeys(change, ctx, "StatefulSet");
     // A claim deleted by hand (or by the sync) under a live pod is made again: wake its set.
     if (change.kind === "PersistentVolumeClaim" && change.deleted) {
       const sets = await ctx.store.listObjects({ kind: "StatefulSet", namespace: change.namespace });
