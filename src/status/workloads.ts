@@ -39,13 +39,28 @@ export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSu
   return lists
     .flat()
     .map((object) =>
-      object.kind === "DaemonSet" ? summariseDaemonSet(object) : object.kind === "StatefulSet" ? summariseStatefulSet(object) : summarise(object, autoscalers),
+      object.kind === "DaemonSet" ? summariseDaemonSet(object) : object.kind === "StatefulSet" ? summariseStatefulSet(object, autoscalers) : summarise(object, autoscalers),
     );
 }
 
-function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
-  const spec = object.spec as { replicas?: number; paused?: boolean };
+/**
+ * How many replicas a Deployment or StatefulSet is meant to run: the
+ * autoscaler's decision while one targets it (with Git's ignored count shown
+ * beside), else Git's. Before the autoscaler's first decision its target
+ * still runs Git's count.
+ */
+function replicasToRun(object: StoredObject, autoscalers: StoredObject[]): { desired: number; autoscaled: Pick<WorkloadSummary, "autoscaledBy" | "gitReplicas"> } {
+  const gitReplicas = (object.spec as { replicas?: number }).replicas ?? 1;
   const autoscaler = autoscalersAmong(autoscalers, object)[0];
+  return {
+    desired: decidedReplicas(autoscaler, object) ?? gitReplicas,
+    autoscaled: autoscaler ? { autoscaledBy: autoscaler.name, gitReplicas } : {},
+  };
+}
+
+function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
+  const spec = object.spec as { paused?: boolean };
+  const { desired, autoscaled } = replicasToRun(object, autoscalers);
   const status = object.status as {
     updatedReplicas?: number;
     readyReplicas?: number;
@@ -54,9 +69,6 @@ function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadS
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason?: string }[];
   };
-  const gitReplicas = spec.replicas ?? 1;
-  // Before the autoscaler's first decision its target still runs Git's count.
-  const desired = decidedReplicas(autoscaler, object) ?? gitReplicas;
   const progressing = status.conditions?.find((condition) => condition.type === "Progressing");
   let rollout: string;
   if (object.observedGeneration < object.generation || !progressing) rollout = "pending";
@@ -74,7 +86,7 @@ function summarise(object: StoredObject, autoscalers: StoredObject[]): WorkloadS
     available: status.availableReplicas ?? 0,
     rollout,
     health: status.health ?? "Unknown",
-    ...(autoscaler ? { autoscaledBy: autoscaler.name, gitReplicas } : {}),
+    ...autoscaled,
   };
 }
 
@@ -117,8 +129,9 @@ function summariseDaemonSet(object: StoredObject): WorkloadSummary {
  * partition with every ordinal from N up updated; "waiting: OnDelete" an
  * OnDelete set whose pods are not all on the new template yet.
  */
-function summariseStatefulSet(object: StoredObject): WorkloadSummary {
-  const spec = object.spec as { replicas?: number; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
+function summariseStatefulSet(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
+  const spec = object.spec as { updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
+  const { desired, autoscaled } = replicasToRun(object, autoscalers);
   const status = object.status as {
     readyReplicas?: number;
     updatedReplicas?: number;
@@ -127,7 +140,6 @@ function summariseStatefulSet(object: StoredObject): WorkloadSummary {
     updateRevision?: string;
     health?: string;
   };
-  const desired = spec.replicas ?? 1;
   const partition = spec.updateStrategy?.rollingUpdate?.partition ?? 0;
   const updated = status.updatedReplicas ?? 0;
   let rollout: string;
@@ -146,6 +158,7 @@ function summariseStatefulSet(object: StoredObject): WorkloadSummary {
     available: status.availableReplicas ?? 0,
     rollout,
     health: status.health ?? "Unknown",
+    ...autoscaled,
   };
 }
 

@@ -66,4 +66,20 @@ describe("a StatefulSet's line in /api/status", () => {
       new: ["pending", 1, 0, 0],
     });
   });
+
+  it("gives an autoscaled StatefulSet the autoscaler's count, as its controller runs it, and names the autoscaler", async () => {
+    const store = new MemoryDesiredStore();
+    await addStatefulSet(store, "kv", {}, { readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3, currentRevision: "r1", updateRevision: "r1", health: "Healthy" });
+    await store.createObject({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      namespace: "default",
+      name: "kv-cpu",
+      spec: { scaleTargetRef: { kind: "StatefulSet", name: "kv" }, minReplicas: 1, maxReplicas: 8 },
+    });
+    await store.updateStatuses([{ key: { kind: "HorizontalPodAutoscaler", namespace: "default", name: "kv-cpu" }, status: { scaleTarget: "StatefulSet/kv", desiredReplicas: 5 } }]);
+    const kv = (await statusOf(store)).workloads.find((workload) => workload.name === "kv");
+    // Three of the decided five are ready: not complete yet.
+    expect(kv).toMatchObject({ desired: 5, autoscaledBy: "kv-cpu", gitReplicas: 3, rollout: "progressing" });
+  });
 });
