@@ -30,6 +30,8 @@ import { runCli } from "../test/helpers/cli.ts";
 import { createRepo, tempDir, type TestRepo } from "../test/helpers/git-fixture.ts";
 import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../test/helpers/sshd.ts";
 
+/** Rollbacks are actions: they need the control plane's token. */
+const token = "bench-rollback-token-0123";
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const replicas = 10;
 const log = (message: string): void => void process.stderr.write(`[rollback] ${message}\n`);
@@ -52,7 +54,7 @@ try {
     "web.yaml": deployment("good", true),
   });
   await repo.commit("three nodes and web good");
-  const env: Record<string, string> = { CAPSTAN_RESYNC_INTERVAL: "2", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
+  const env: Record<string, string> = { CAPSTAN_RESYNC_INTERVAL: "2", CAPSTAN_TOKEN: token, ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
   controlPlane = await startControlPlane(loadUpConfig({ repo: repo.dir, dataDir: dataDir.path, port: "0", pollIntervalSeconds: "3600" }, env), silentLogger);
   db = new pg.Pool({ connectionString: controlPlane.databaseUrl, max: 2 });
   await waitFor(async () => (await state(db!)).done && (await revisionHealth(db!)) === "healthy", 120_000);
@@ -67,12 +69,12 @@ try {
 
     // The API's share of the CLI's time: a dry run does all but the ref swap.
     const dryRunStarted = Date.now();
-    const dryRun = await fetch(`${controlPlane.url}/api/rollback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dryRun: true }) });
+    const dryRun = await fetch(`${controlPlane.url}/api/rollback`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ dryRun: true }) });
     if (!dryRun.ok) throw new Error(`dry run failed: ${await dryRun.text()}`);
     const dryRunApiMs = Date.now() - dryRunStarted;
 
     const t0 = Date.now();
-    const cli = await runCli(["rollback", "--as", "bench", "--server", controlPlane.url]);
+    const cli = await runCli(["rollback", "--as", "bench", "--server", controlPlane.url], { CAPSTAN_TOKEN: token });
     const cliDone = Date.now();
     if (cli.code !== 0) throw new Error(`capstan rollback failed: ${cli.stderr}`);
     const revert = await repo.revParse("main");

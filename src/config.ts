@@ -33,8 +33,11 @@ export const upConfigSchema = z.strictObject({
   resyncIntervalSeconds: z.coerce.number().positive().default(30),
   /** Private key for SSH nodes whose manifest names no identityFile; unset → ~/.ssh/id_ed25519, then id_rsa. */
   sshKey: z.string().min(1).optional(),
-  /** Bearer token that POST /api/rollback requires; unset → rollbacks need none (the API listens on 127.0.0.1 by default). */
-  apiToken: z.string().min(16).optional(),
+  /**
+   * Bearer token every action (rollback, sync now) requires, from the API or the
+   * page's forms; unset → actions are disabled (403) and the page says so.
+   */
+  token: z.string().min(16).optional(),
   /** Push a revert commit when any workload's rollout fails, not only those annotated capstan.dev/auto-revert: "true". */
   autoRevert: z
     .enum(["true", "false", "1", "0"])
@@ -89,7 +92,7 @@ const environmentNames: Record<keyof UpConfigInput, string> = {
   evictionGraceSeconds: "CAPSTAN_EVICTION_GRACE",
   resyncIntervalSeconds: "CAPSTAN_RESYNC_INTERVAL",
   autoRevert: "CAPSTAN_AUTO_REVERT",
-  apiToken: "CAPSTAN_API_TOKEN",
+  token: "CAPSTAN_TOKEN",
   logLevel: "CAPSTAN_LOG_LEVEL",
   replicasShare: "CAPSTAN_REPLICAS_SHARE",
   advertiseUrl: "CAPSTAN_ADVERTISE_URL",

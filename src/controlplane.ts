@@ -152,7 +152,8 @@ export async function startControlPlane(
         diff: (from, to) => leaderComponents().rollback.diff(from, to),
         rollback: (request) => leaderComponents().rollback.rollback(request),
       },
-      apiToken: config.apiToken,
+      token: config.token,
+      syncNow: () => onPush(),
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       leadership: () => leadership(),
       webhook: config.webhookSecret

@@ -68,8 +68,14 @@ export class BadRequestError extends CapstanError {
   readonly code = "BadRequest";
 }
 
+/** A request without credentials, or with wrong ones (401). */
 export class UnauthorizedError extends CapstanError {
   readonly code = "Unauthorized";
+}
+
+/** A request this control plane refuses whoever sends it, e.g. an action while actions are disabled (403). */
+export class ForbiddenError extends CapstanError {
+  readonly code = "Forbidden";
 }
 
 export class NotFoundError extends CapstanError {
@@ -244,6 +250,7 @@ export class RollbackRefusedError extends CapstanError {
 export function toHttpStatus(error: unknown): number {
   if (error instanceof BadRequestError || error instanceof ManifestError) return 400;
   if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError || error instanceof BranchMovedError || error instanceof RollbackRefusedError) return 409;
   if (error instanceof StoreUnavailableError ||

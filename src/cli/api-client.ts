@@ -20,7 +20,7 @@ export async function getJson<Schema extends z.ZodType>(server: string, path: st
 
 /** POSTs a JSON body and checks the answer's shape. */
 export async function postJson<Schema extends z.ZodType>(server: string, path: string, body: unknown, schema: Schema): Promise<z.infer<Schema>> {
-  const token = process.env.CAPSTAN_API_TOKEN;
+  const token = process.env.CAPSTAN_TOKEN;
   const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
   return requestJson(server, path, schema, { method: "POST", body: JSON.stringify(body), headers });
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { timingSafeEqual } from "node:crypto";
-import { BadRequestError, NotFoundError, UnauthorizedError } from "../errors.ts";
+import { BadRequestError, NotFoundError } from "../errors.ts";
+import { authorizeAction, bearerToken } from "./auth.ts";
 import { historyEntrySchema, type RolloutLog } from "../desired/index.ts";
 import { rollbackRequestSchema, workloadRefSchema, type RollbackService } from "../gitsync/index.ts";
 import type { DesiredStore } from "../desired/index.ts";
@@ -21,7 +21,7 @@ const diffQuerySchema = z.strictObject({ from: shaSchema, to: shaSchema.optional
  * Rollout history, manifest diffs and rollbacks. A rollback is the API's only
  * write, and it ends as a Git commit (DESIGN.md, status).
  */
-export function historyRoutes(store: DesiredStore, rollouts: RolloutLog | undefined, rollback: Pick<RollbackService, "diff" | "rollback"> | undefined, apiToken?: string): Hono {
+export function historyRoutes(store: DesiredStore, rollouts: RolloutLog | undefined, rollback: Pick<RollbackService, "diff" | "rollback"> | undefined, token: string | undefined): Hono {
   const api = new Hono();
   const needs = <T>(service: T | undefined, what: string): T => {
     if (!service) throw new NotFoundError(`${what} is not available on this control plane`);
@@ -42,9 +42,7 @@ export function historyRoutes(store: DesiredStore, rollouts: RolloutLog | undefi
   });
 
   api.post("/rollback", async (c) => {
-    if (apiToken && !bearerMatches(c.req.header("authorization"), apiToken)) {
-      throw new UnauthorizedError("a rollback needs Authorization: Bearer <CAPSTAN_API_TOKEN>");
-    }
+    authorizeAction(bearerToken(c.req.header("authorization")), token, "rollback");
     const body: unknown = await c.req.json().catch(() => {
       throw new BadRequestError("the body must be JSON");
     });
@@ -53,13 +51,6 @@ export function historyRoutes(store: DesiredStore, rollouts: RolloutLog | undefi
   });
 
   return api;
-}
-
-/** Compared in constant time, as the webhook's signatures are. */
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(header ?? "")?.[1] ?? "");
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function parse<Schema extends z.ZodType>(schema: Schema, input: unknown, where: string): z.infer<Schema> {

@@ -22,8 +22,10 @@ export interface StatusServerOptions {
   rollouts?: RolloutLog;
   /** What the API asks of rollbacks: a diff, and a rollback commit pushed. */
   rollback?: Pick<RollbackService, "diff" | "rollback">;
-  /** When set, the API's writes (rollback) require `Authorization: Bearer <token>`. */
-  apiToken?: string;
+  /** CAPSTAN_TOKEN: every action requires it (src/status/auth.ts); unset → actions are disabled. */
+  token?: string;
+  /** "Sync now": asks the leader's Git sync to fetch at once (an action: needs the token). */
+  syncNow?: () => void;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -53,7 +55,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
-  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.apiToken));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.token));
   return app;
 }
 

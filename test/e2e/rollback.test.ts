@@ -12,7 +12,9 @@ import { eventually } from "../helpers/eventually.ts";
  * moved is refused; and a plain `git revert` brings the old ReplicaSet back.
  */
 
-const cluster = useCluster({ nodes: 3, overHttp: { username: "deployer", password: "s3cret-pa55word" }, env: { CAPSTAN_RESYNC_INTERVAL: "2" } });
+/** Actions (rollback) need the control plane's token; the CLI sends CAPSTAN_TOKEN from its environment. */
+const token = "e2e-rollback-token-0123";
+const cluster = useCluster({ nodes: 3, overHttp: { username: "deployer", password: "s3cret-pa55word" }, env: { CAPSTAN_RESYNC_INTERVAL: "2", CAPSTAN_TOKEN: token } });
 let rollouts: PgRolloutLog;
 beforeAll(() => {
   rollouts = new PgRolloutLog(cluster.pool);
@@ -109,11 +111,11 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
   }, 120_000);
 
   it("capstan rollback pushes exactly one revert commit to the remote, and v1 runs again with no v2 pod left", async () => {
-    const dryRun = await runCli(["rollback", "--dry-run", "--server", cluster.controlPlane.url]);
+    const dryRun = await runCli(["rollback", "--dry-run", "--server", cluster.controlPlane.url], { CAPSTAN_TOKEN: token });
     expect(dryRun.stdout).toContain(`dry run: would commit on top of ${v2.slice(0, 10)}: Revert to ${v1.slice(0, 7)}: web v1\n`);
     expect(await cluster.repo.revParse("main")).toBe(v2);
 
-    const result = await runCli(["rollback", "--as", "e2e@test", "--server", cluster.controlPlane.url]);
+    const result = await runCli(["rollback", "--as", "e2e@test", "--server", cluster.controlPlane.url], { CAPSTAN_TOKEN: token });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const commits = (await log(`${v2}..main`)).split("\n");
@@ -148,7 +150,7 @@ describe("rollbacks as commits on three SSH nodes and an HTTP remote", () => {
   it("refuses a rollback when the branch moved since the last sync, and pushes nothing", async () => {
     await cluster.repo.write("web.yaml", deployment("v4", { good: true }));
     const moved = await cluster.repo.commit("web v4, not yet synced"); // no trigger: capstan has not seen it
-    const result = await runCli(["rollback", "--to", v1.slice(0, 10), "--server", cluster.controlPlane.url]);
+    const result = await runCli(["rollback", "--to", v1.slice(0, 10), "--server", cluster.controlPlane.url], { CAPSTAN_TOKEN: token });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: branch main moved: capstan built on \w{10} but the branch is now at \w{10}; nothing was pushed/);
     expect(await cluster.repo.revParse("main")).toBe(moved);

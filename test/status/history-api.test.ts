@@ -27,8 +27,10 @@ beforeEach(async () => {
   const rollouts = new PgRolloutLog(database().pool);
   sync = new GitSync({ source, store, clock: systemClock, log: silentLogger, describe: { url: repo.dir, branch: "main", path: "" }, pollIntervalMs: 3_600_000 });
   const rollback = new RollbackService({ source, store, rollouts, clock: systemClock, log: silentLogger });
-  app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback });
+  app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback, token });
 });
+
+const token = "a-long-enough-token";
 
 afterEach(async () => {
   await repo.cleanup();
@@ -42,7 +44,7 @@ async function commit(value: string): Promise<string> {
   return sha;
 }
 
-const post = (body: string) => app.request("/api/rollback", { method: "POST", headers: { "content-type": "application/json" }, body });
+const post = (body: string) => app.request("/api/rollback", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body });
 
 describe("history, diff and rollback routes", () => {
   it("lists revisions with health and changes, each item keeping the revision's own fields", async () => {
@@ -79,18 +81,22 @@ describe("history, diff and rollback routes", () => {
     expect(((await response.json()) as { error: string }).error).toContain(`capstan built on ${synced.slice(0, 10)} but the branch is now at ${moved.slice(0, 10)}`);
   });
 
-  it("requires the API token for a rollback when one is configured", async () => {
+  it("refuses a rollback without the token (401), with a wrong one (403), and always while no token is configured (403)", async () => {
     await commit("1");
     await commit("2");
     const store = new PgDesiredStore(database().pool);
     const rollouts = new PgRolloutLog(database().pool);
     const source = openGitSource({ url: repo.dir, branch: "main", cacheDir: cache.path });
     const rollback = new RollbackService({ source, store, rollouts, clock: systemClock, log: silentLogger });
-    const guarded = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback, apiToken: "a-long-enough-token" });
-    const request = (authorization?: string) =>
-      guarded.request("/api/rollback", { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ dryRun: true }) });
+    const guarded = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback, token: "a-long-enough-token" });
+    const disabled = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, rollouts, rollback });
+    const request = (authorization?: string, target = guarded) =>
+      target.request("/api/rollback", { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ dryRun: true }) });
     expect((await request()).status).toBe(401);
-    expect((await request("Bearer a-long-enough-tokeX")).status).toBe(401);
+    expect((await request("Bearer a-long-enough-tokeX")).status).toBe(403);
+    const off = await request("Bearer a-long-enough-token", disabled);
+    expect(off.status).toBe(403);
+    expect(((await off.json()) as { error: string }).error).toMatch(/disabled.*CAPSTAN_TOKEN/);
     const allowed = await request("Bearer a-long-enough-token");
     expect(allowed.status).toBe(200);
     expect(((await allowed.json()) as { pushed: boolean }).pushed).toBe(false);
