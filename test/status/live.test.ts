@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PgDesiredStore } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
-import { createStatusApp, listen, LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type RunningServer } from "../../src/status/index.ts";
+import { createStatusApp, listen, LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type ChangeFeed, type RunningServer } from "../../src/status/index.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
 /** /api/events/stream: one change feed fanned out to every subscriber, coalesced, beating, and ended on close. */
@@ -12,7 +12,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function hub(feed = new ManualChangeFeed(), options: { heartbeatMs?: number; coalesceMs?: number } = {}) {
+async function hub<Feed extends ChangeFeed>(feed: Feed, options: { heartbeatMs?: number; coalesceMs?: number } = {}) {
   const live = await LiveUpdates.start({ feed, ...options });
   cleanups.push(() => live.close());
   const store = new PgDesiredStore(database().pool);
@@ -69,7 +69,7 @@ async function eventually(check: () => boolean, withinMs: number): Promise<void>
 
 describe("GET /api/events/stream", () => {
   it("is an event stream that starts with retry: 1000 and delivers a change within 1 s", async () => {
-    const { app, feed } = await hub();
+    const { app, feed } = await hub(new ManualChangeFeed());
     const response = await app.request("/api/events/stream");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/event-stream");
@@ -83,7 +83,7 @@ describe("GET /api/events/stream", () => {
   });
 
   it("coalesces a burst into one message per channel for every subscriber", async () => {
-    const { app, feed, live } = await hub(undefined, { coalesceMs: 100 });
+    const { app, feed, live } = await hub(new ManualChangeFeed(), { coalesceMs: 100 });
     const streams = await Promise.all([1, 2, 3].map(async () => reader((await app.request("/api/events/stream")).body!)));
     for (const stream of streams) cleanups.push(() => stream.cancel());
     await eventually(() => live.subscriberCount === 3, 1000);
@@ -100,14 +100,14 @@ describe("GET /api/events/stream", () => {
   });
 
   it("sends a heartbeat comment while nothing changes", async () => {
-    const { app } = await hub(undefined, { heartbeatMs: 50 });
+    const { app } = await hub(new ManualChangeFeed(), { heartbeatMs: 50 });
     const stream = reader((await app.request("/api/events/stream")).body!);
     cleanups.push(() => stream.cancel());
     await stream.waitFor((text) => (text.match(/^: heartbeat$/gm) ?? []).length >= 2, 2000);
   });
 
   it("forgets a subscriber that disconnects", async () => {
-    const { app, live, feed } = await hub();
+    const { app, live, feed } = await hub(new ManualChangeFeed());
     const leaving = reader((await app.request("/api/events/stream")).body!);
     const staying = reader((await app.request("/api/events/stream")).body!);
     cleanups.push(() => staying.cancel());
@@ -119,7 +119,7 @@ describe("GET /api/events/stream", () => {
   });
 
   it("ends every open stream on close, and a stream opened after close ends at once", async () => {
-    const { app, live } = await hub();
+    const { app, live } = await hub(new ManualChangeFeed());
     const streams = [reader((await app.request("/api/events/stream")).body!), reader((await app.request("/api/events/stream")).body!)];
     await eventually(() => live.subscriberCount === 2, 1000);
     await live.close();
@@ -129,7 +129,7 @@ describe("GET /api/events/stream", () => {
   });
 
   it("lets the HTTP server close promptly with browsers connected", async () => {
-    const { app, live } = await hub();
+    const { app, live } = await hub(new ManualChangeFeed());
     let server: RunningServer | undefined = await listen(app, "127.0.0.1", 0);
     cleanups.push(async () => void (await server?.close()));
     const response = await fetch(`${server.url}/api/events/stream`);

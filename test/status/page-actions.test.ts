@@ -88,11 +88,11 @@ describe("page forms", () => {
   });
 
   it.each([
-    { case: "no csrf field", fields: (csrf: string) => ({ token }), headers: {}, reason: /CSRF token is missing/ },
-    { case: "a mismatched csrf field", fields: (csrf: string) => ({ token, csrf: `${csrf.slice(0, -1)}x` }), headers: {}, reason: /does not match/ },
-    { case: "no csrf cookie", fields: (csrf: string) => ({ token, csrf }), headers: { cookie: "" }, reason: /CSRF token is missing/ },
-    { case: "a cross-origin Origin", fields: (csrf: string) => ({ token, csrf }), headers: { origin: "https://evil.example" }, reason: /another origin/ },
-    { case: "an opaque Origin", fields: (csrf: string) => ({ token, csrf }), headers: { origin: "null" }, reason: /another origin/ },
+    { case: "no csrf field", fields: (csrf: string) => ({ token }), headers: {} as Record<string, string>, reason: /CSRF token is missing/ },
+    { case: "a mismatched csrf field", fields: (csrf: string) => ({ token, csrf: `${csrf.slice(0, -1)}x` }), headers: {} as Record<string, string>, reason: /does not match/ },
+    { case: "no csrf cookie", fields: (csrf: string) => ({ token, csrf }), headers: { cookie: "" } as Record<string, string>, reason: /CSRF token is missing/ },
+    { case: "a cross-origin Origin", fields: (csrf: string) => ({ token, csrf }), headers: { origin: "https://evil.example" } as Record<string, string>, reason: /another origin/ },
+    { case: "an opaque Origin", fields: (csrf: string) => ({ token, csrf }), headers: { origin: "null" } as Record<string, string>, reason: /another origin/ },
   ])("refuses $case with 403 before looking at the token or acting", async ({ fields, headers, reason }) => {
     const session = await browserSession();
     for (const path of ["/actions/sync", "/actions/rollback"]) {
