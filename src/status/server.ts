@@ -4,9 +4,14 @@ import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore, RolloutLog } from "../desired/index.ts";
 import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
+import { actionRoutes } from "./actions-api.ts";
 import { historyRoutes } from "./history-api.ts";
-import { apiRoutes, type Leadership } from "./api.ts";
+import { apiRoutes } from "./api.ts";
+import type { Leadership } from "./status-overview.ts";
+import { eventRoutes } from "./events-api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import { revisionRoutes } from "./revisions-api.ts";
+import { workloadRoutes } from "./workloads-api.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -55,7 +60,11 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
-  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.token));
+  app.route("/api", revisionRoutes(options.store, options.rollouts));
+  app.route("/api", workloadRoutes(options.store, options.rollouts));
+  app.route("/api", eventRoutes(options.store));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback));
+  app.route("/api", actionRoutes({ rollback: options.rollback, syncNow: options.syncNow, token: options.token }));
   return app;
 }
 
