@@ -205,7 +205,7 @@ export async function podSummaries(store: DesiredStore, namespace?: string): Pro
 }
 
 export function podSummary(pod: StoredObject): PodSummary {
-  const status = pod.status as StoredPodStatusView;
+  const status = podStatusView(pod.status);
   return {
     namespace: pod.namespace,
     name: pod.name,
@@ -230,6 +230,16 @@ interface StoredPodStatusView {
   reason?: string | null;
   initContainerStatuses?: ContainerStatusView[];
   containerStatuses?: ContainerStatusView[];
+}
+
+/** The stored status as read here; container lists that are not lists (a hand-edited or foreign row) count as none rather than failing the listing. */
+function podStatusView(status: Record<string, unknown>): StoredPodStatusView {
+  const view = status as StoredPodStatusView;
+  return {
+    ...view,
+    initContainerStatuses: Array.isArray(view.initContainerStatuses) ? view.initContainerStatuses : [],
+    containerStatuses: Array.isArray(view.containerStatuses) ? view.containerStatuses : [],
+  };
 }
 
 function podReason(status: StoredPodStatusView): string | null {
