@@ -33,7 +33,7 @@ let app: ReturnType<typeof createStatusApp>;
 const shas: { first: string; second: string; rejected: string } = { first: "", second: "", rejected: "" };
 
 /** Planted in the Secret of each commit: no answer may contain them, plain or base64. */
-const plantedSecrets = ["pl4nted-db-password-one", "pl4nted-db-password-two"];
+const plantedSecrets = ["pl4nted-db-password-one", "pl4nted-db-password-two", "pl4nted-db-password-three", "pl4nted!not-base64"];
 
 const node = "apiVersion: capstan.dev/v1\nkind: Node\nmetadata: { name: n1 }\nspec: { transport: local, address: 127.0.0.1 }\n";
 const secret = (password: string) => `apiVersion: v1\nkind: Secret\nmetadata: { name: db }\nstringData:\n  password: "${password}"\n`;
@@ -73,7 +73,11 @@ beforeAll(async () => {
   await repo.writeAll({ "secret.yaml": secret(plantedSecrets[1]!), "web.yaml": deployment("2") });
   shas.second = await repo.commit("web v2");
   await sync.syncOnce();
-  await repo.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: bad }\nspek: {}\n");
+  // Rejected: a typo, and a Secret whose values must not surface through the commit's errors either.
+  await repo.writeAll({
+    "bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: bad }\nspek: {}\n",
+    "secret2.yaml": `apiVersion: v1\nkind: Secret\nmetadata: { name: db2 }\nstringData: { password: "${plantedSecrets[2]}" }\ndata: { other: "${plantedSecrets[3]}" }\n`,
+  });
   shas.rejected = await repo.commit("a typo");
   await sync.syncOnce();
 
@@ -236,7 +240,10 @@ describe("revisions", () => {
   it("gives a rejected commit's errors by file and line", async () => {
     const detail = await get(`/api/revisions/${shas.rejected}`, revisionDetailSchema);
     expect(detail).toMatchObject({ state: "rejected", live: false, changes: [], rollouts: [] });
-    expect(detail.errors).toEqual([expect.objectContaining({ file: "bad.yaml", line: 4, severity: "error" })]);
+    expect(detail.errors).toEqual([
+      expect.objectContaining({ file: "bad.yaml", line: 4, severity: "error" }),
+      expect.objectContaining({ file: "secret2.yaml", line: 5, path: "data.other", message: "must be a base64-encoded string" }),
+    ]);
   });
 
   it("answers 404 for a commit capstan has not seen and 400 for what is not a sha", async () => {
