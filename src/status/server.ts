@@ -1,12 +1,15 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
-import { CapstanError, toHttpStatus } from "../errors.ts";
+import { CapstanError, messageOf, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore, RolloutLog } from "../desired/index.ts";
 import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
 import { historyRoutes } from "./history-api.ts";
 import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import type { Metrics } from "./metrics/index.ts";
+import { requestLog, type StatusEnv } from "./request-log.ts";
+import { StoreDeadlineError, storeWithin } from "./store-deadline.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -26,27 +29,51 @@ export interface StatusServerOptions {
   token?: string;
   /** "Sync now": asks the leader's Git sync to fetch at once (an action: needs the token). */
   syncNow?: () => void;
+  /** This control plane's metrics, served at /metrics; without them /metrics answers 404. */
+  metrics?: Metrics;
+  /** How long /readyz waits for the store before answering 503 (default 2 s). */
+  readyTimeoutMs?: number;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
-export function createStatusApp(options: StatusServerOptions): Hono {
-  const app = new Hono();
+export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
+  const app = new Hono<StatusEnv>();
+  app.use(requestLog(options.log));
 
   app.onError((error, c) => {
     const status = toHttpStatus(error);
-    if (status >= 500) options.log.error({ err: error.message, path: c.req.path }, "request failed");
+    if (status >= 500) (c.get("log") ?? options.log).error({ err: error.message, path: c.req.path }, "request failed");
     const message = error instanceof CapstanError || status < 500 ? error.message : "internal error";
     return c.json({ error: message }, status as 400);
   });
 
   app.get("/healthz", (c) => c.text("ok"));
+  // Says which check failed, one line each: a prober's log then tells why without a second request.
   app.get("/readyz", async (c) => {
-    const ready = await options.storeReachable().catch(() => false);
-    if (!ready) return c.text("store unreachable", 503);
+    const failed: string[] = [];
+    const timeoutMs = options.readyTimeoutMs ?? 2_000;
+    // The driver's message (a host and port, say) goes to the log, not to an unauthenticated prober.
+    const store = await storeWithin(Promise.resolve().then(() => options.storeReachable()), timeoutMs).then(
+      (answered) => (answered ? null : "the check query returned nothing"),
+      (error: unknown) => {
+        c.get("log").debug({ check: "store", err: messageOf(error) }, "not ready");
+        return error instanceof StoreDeadlineError ? `no answer within ${timeoutMs} ms` : "the query failed";
+      },
+    );
+    if (store) failed.push(`store unreachable: ${store}`);
     // Between a leader's death and a follower taking over nobody acts on changes: not ready.
     const leader = options.leadership ? options.leadership().leader : { replica: "self" };
-    return leader ? c.text("ok") : c.text("no leader known", 503);
+    if (!leader) failed.push("no leader known");
+    return failed.length === 0 ? c.text("ok") : c.text(failed.join("\n"), 503);
   });
+
+  if (options.metrics) {
+    const metrics = options.metrics;
+    app.get("/metrics", async (c) => {
+      const { contentType, body } = await metrics.exposition();
+      return c.body(body, 200, { "Content-Type": contentType });
+    });
+  }
 
   if (options.webhook) {
     const { secret, branch, onPush } = options.webhook;
@@ -65,7 +92,7 @@ export interface RunningServer {
 }
 
 /** Listens on host:port (port 0 = any free port) and resolves once bound. */
-export function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+export function listen(app: Pick<Hono, "fetch">, host: string, port: number): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     let server: ServerType;
     try {
