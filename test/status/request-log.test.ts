@@ -82,6 +82,14 @@ describe("request ids", () => {
     for (const secret of ["query-secret-value", "header-secret-value", "cookie-secret-value"]) expect(raw()).not.toContain(secret);
   });
 
+  it("redacts credentials from headers a handler logs whole", async () => {
+    const { log, lines, raw } = capture();
+    log.info({ req: { headers: { authorization: "Bearer a-secret-1", cookie: "sid=a-secret-2", "set-cookie": "sid=a-secret-3", accept: "text/html" } } }, "headers");
+    log.info({ headers: { cookie: "sid=a-secret-4", "set-cookie": "sid=a-secret-5" }, cookie: "a-secret-6" }, "more headers");
+    for (const secret of ["a-secret-1", "a-secret-2", "a-secret-3", "a-secret-4", "a-secret-5", "a-secret-6"]) expect(raw()).not.toContain(secret);
+    expect(lines[0]).toMatchObject({ req: { headers: { accept: "text/html", authorization: "[redacted]" } } });
+  });
+
   it("logs a failed request's error with its request id", async () => {
     const { log, lines } = capture();
     const store = new MemoryDesiredStore();
