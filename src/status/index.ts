@@ -7,3 +7,4 @@ export { jobListSchema, jobSummaries, type JobSummary, type CronJobSummary } fro
 export { historyListSchema, historyRoutes } from "./history-api.ts";
 export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";
 export { Metrics, type MetricsSources } from "./metrics/index.ts";
+export { requestIdOf, type RequestVariables, type StatusEnv } from "./request-log.ts";

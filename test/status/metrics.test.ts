@@ -119,7 +119,7 @@ describe("GET /metrics", () => {
       const sync = syncFrom(repo.dir);
 
       await repo.write("app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  v: '1'\n");
-      await repo.commit("good");
+      const good = await repo.commit("good");
       expect((await sync.syncOnce()).result).toBe("applied");
       let exposition = await scrape(metrics);
       expect(valueOf(exposition, "capstan_sync_duration_seconds_count", { outcome: "applied" })).toBe(1);
@@ -152,6 +152,18 @@ describe("GET /metrics", () => {
       expect(valueOf(exposition, "capstan_sync_errors_total", { reason: "apply" })).toBe(0);
       expect(valueOf(exposition, "capstan_git_source_up")).toBe(0);
       expect(valueOf(exposition, "capstan_git_source_last_success_timestamp_seconds")).toBe(lastSuccess);
+
+      // Fixed, then force-pushed back to the first commit: in sync each time, the commits in between being history.
+      await repo.write("app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  v: '2'\n");
+      await repo.commit("fixed");
+      expect((await sync.syncOnce()).result).toBe("applied");
+      exposition = await scrape(metrics);
+      expect([valueOf(exposition, "capstan_revisions_behind"), valueOf(exposition, "capstan_revision_lag_seconds")]).toEqual([0, 0]);
+      await repo.resetTo(good);
+      expect(await sync.syncOnce()).toMatchObject({ result: "applied", sha: good });
+      exposition = await scrape(metrics);
+      expect([valueOf(exposition, "capstan_revisions_behind"), valueOf(exposition, "capstan_revision_lag_seconds")]).toEqual([0, 0]);
+      expect(valueOf(exposition, "capstan_git_source_up")).toBe(1);
     });
   });
 

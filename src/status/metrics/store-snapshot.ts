@@ -13,7 +13,7 @@ export interface StoreSnapshot {
     lastSuccessSeconds?: number;
     /** Now − commit time of the newest seen commit that is not live; 0 in sync. */
     lagSeconds: number;
-    /** Commits seen after the live one (rejected, superseded or still applying). */
+    /** Commits seen after the live one was (rejected, superseded or still applying). */
     behind: number;
   };
 }
@@ -44,7 +44,7 @@ export async function readStoreSnapshot(store: DesiredStore, now: Date): Promise
     podsByPhase,
     nodes: nodes.map((node) => ({ name: node.name, ready: nodeReady(node) })),
     workloads: [...byHealth.values()],
-    sync: syncFigures(sync, revisions, now),
+    sync: await syncFigures(store, sync, revisions, now),
   };
 }
 
@@ -53,15 +53,20 @@ function nodeReady(node: StoredObject): boolean {
   return conditions.some((condition) => condition.type === "Ready" && condition.status === "True");
 }
 
-/** `revisions` newest first: those before the live one are seen and not live. */
-function syncFigures(sync: SyncState | null, revisions: Revision[], now: Date): StoreSnapshot["sync"] {
-  const liveIndex = revisions.findIndex((revision) => revision.sha === sync?.liveSha);
-  const behind = liveIndex === -1 ? revisions.length : liveIndex;
-  const newest = behind > 0 ? revisions[0] : undefined;
+/**
+ * Not live: seen after the live revision was (last) seen. Not "above it in
+ * the list": a force-push back to an older commit makes that commit live
+ * again under its old id, and the commits between are then history, not lag.
+ */
+async function syncFigures(store: DesiredStore, sync: SyncState | null, revisions: Revision[], now: Date): Promise<StoreSnapshot["sync"]> {
+  const liveSha = sync?.liveSha ?? null;
+  const live = liveSha ? (revisions.find((revision) => revision.sha === liveSha) ?? (await store.getRevision(liveSha))) : null;
+  const notLive = revisions.filter((revision) => revision.sha !== liveSha && (!live || revision.seenAt > live.seenAt));
+  const newest = notLive.reduce<Revision | undefined>((found, revision) => (!found || revision.seenAt > found.seenAt ? revision : found), undefined);
   return {
     up: sync?.lastFetchAt ? (sync.lastError === null ? 1 : 0) : undefined,
     lastSuccessSeconds: sync?.lastSuccessAt ? sync.lastSuccessAt.getTime() / 1000 : undefined,
     lagSeconds: newest ? Math.max(0, (now.getTime() - newest.committedAt.getTime()) / 1000) : 0,
-    behind,
+    behind: notLive.length,
   };
 }
