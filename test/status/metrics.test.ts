@@ -242,11 +242,18 @@ describe("GET /metrics", () => {
     expect(valueOf(await scrape(leading), "capstan_leader")).toBe(1);
   });
 
-  it("counts each CronJob run once: its Job created, then its Job succeeded", async () => {
-    const clock = new ManualClock(Date.now());
-    const metrics = metricsFor();
+  describe("CronJob runs", () => {
+    let clock: ManualClock;
+    let metrics: Metrics;
     const context = (source: string) => ({ ...reconcileContext(store, clock, source), cronJobRuns: metrics });
-    const content = `apiVersion: batch/v1
+    const cronKey: ObjectKey = { kind: "CronJob", namespace: "default", name: "report" };
+    const runs = (outcome: string, exposition: Exposition) => valueOf(exposition, "capstan_cronjob_runs_total", { namespace: "default", cronjob: "report", outcome });
+
+    /** Stores the CronJob, moves the clock past its first minute, and has the CronJob controller make the run's Job (twice: one Job). */
+    async function startRun(jobSpec: string): Promise<{ jobKey: ObjectKey; finish(phase: "Succeeded" | "Failed"): Promise<void> }> {
+      clock = new ManualClock(Date.now());
+      metrics = metricsFor();
+      const content = `apiVersion: batch/v1
 kind: CronJob
 metadata: { name: report, namespace: default }
 spec:
@@ -254,38 +261,53 @@ spec:
   timeZone: UTC
   jobTemplate:
     spec:
-      template:
+${jobSpec}      template:
         spec:
           restartPolicy: Never
           containers: [{ name: work, command: [/bin/true] }]
 `;
-    const { objects, problems } = validateFiles([{ path: "cron.yaml", content }]);
-    expect(problems).toEqual([]);
-    const info: CommitInfo = { sha: "c1", parentSha: null, authorName: "t", authorEmail: "t@x", message: "m", committedAt: clock.now() };
-    await store.applyRevision(info, objects, []);
-    const cronKey: ObjectKey = { kind: "CronJob", namespace: "default", name: "report" };
-    const created = (await store.getObject(cronKey))!.createdAt.getTime();
-    await clock.advance(Math.ceil((created + 1) / 60_000) * 60_000 + 2_000 - clock.now().getTime());
+      const { objects, problems } = validateFiles([{ path: "cron.yaml", content }]);
+      expect(problems).toEqual([]);
+      const info: CommitInfo = { sha: "c1", parentSha: null, authorName: "t", authorEmail: "t@x", message: "m", committedAt: clock.now() };
+      await store.applyRevision(info, objects, []);
+      const created = (await store.getObject(cronKey))!.createdAt.getTime();
+      await clock.advance(Math.ceil((created + 1) / 60_000) * 60_000 + 2_000 - clock.now().getTime());
+      await cronJobReconciler.reconcile(context("cronjob-controller"), cronKey);
+      await cronJobReconciler.reconcile(context("cronjob-controller"), cronKey);
+      const [job] = await store.listObjects({ kind: "Job", namespace: "default" });
+      const jobKey: ObjectKey = { kind: "Job", namespace: "default", name: job!.name };
+      await jobReconciler.reconcile(context("job-controller"), jobKey);
+      const [pod] = await store.listObjects({ kind: "Pod", namespace: "default", ownerUid: job!.uid });
+      return {
+        jobKey,
+        finish: async (phase) => {
+          const terminated = { exitCode: phase === "Succeeded" ? 0 : 1, reason: phase === "Succeeded" ? "Completed" : "Error", finishedAt: clock.now().toISOString() };
+          await store.updateStatuses([{ key: { kind: "Pod", namespace: "default", name: pod!.name }, uid: pod!.uid, status: { phase, containerStatuses: [{ name: "work", restartCount: 0, state: { terminated } }] } }]);
+        },
+      };
+    }
 
-    await cronJobReconciler.reconcile(context("cronjob-controller"), cronKey);
-    await cronJobReconciler.reconcile(context("cronjob-controller"), cronKey);
-    const runs = (outcome: string, exposition: Exposition) => valueOf(exposition, "capstan_cronjob_runs_total", { namespace: "default", cronjob: "report", outcome });
-    let exposition = await scrape(metrics);
-    expect(runs("created", exposition)).toBe(1);
-    expect(runs("succeeded", exposition)).toBeUndefined();
+    it("counts each run once: its Job created, then its Job succeeded", async () => {
+      const { jobKey, finish } = await startRun("");
+      let exposition = await scrape(metrics);
+      expect(runs("created", exposition)).toBe(1);
+      expect(runs("succeeded", exposition)).toBeUndefined();
+      await finish("Succeeded");
+      await jobReconciler.reconcile(context("job-controller"), jobKey);
+      await jobReconciler.reconcile(context("job-controller"), jobKey);
+      exposition = await scrape(metrics);
+      expect([runs("created", exposition), runs("succeeded", exposition), runs("failed", exposition)]).toEqual([1, 1, undefined]);
+    });
 
-    const [job] = await store.listObjects({ kind: "Job", namespace: "default" });
-    const jobKey: ObjectKey = { kind: "Job", namespace: "default", name: job!.name };
-    await jobReconciler.reconcile(context("job-controller"), jobKey);
-    const [pod] = await store.listObjects({ kind: "Pod", namespace: "default", ownerUid: job!.uid });
-    const terminated = { exitCode: 0, reason: "Completed", finishedAt: clock.now().toISOString() };
-    await store.updateStatuses([{ key: { kind: "Pod", namespace: "default", name: pod!.name }, uid: pod!.uid, status: { phase: "Succeeded", containerStatuses: [{ name: "work", restartCount: 0, state: { terminated } }] } }]);
-    await jobReconciler.reconcile(context("job-controller"), jobKey);
-    await jobReconciler.reconcile(context("job-controller"), jobKey);
-    exposition = await scrape(metrics);
-    expect(runs("succeeded", exposition)).toBe(1);
-    expect(runs("failed", exposition)).toBeUndefined();
-    expect(runs("created", exposition)).toBe(1);
+    it("counts a failed run whose Job is deleted in the pass that fails it (ttlSecondsAfterFinished 0)", async () => {
+      const { jobKey, finish } = await startRun("      backoffLimit: 0\n      ttlSecondsAfterFinished: 0\n");
+      await finish("Failed");
+      await jobReconciler.reconcile(context("job-controller"), jobKey);
+      expect(await store.getObject(jobKey)).toBeNull();
+      await jobReconciler.reconcile(context("job-controller"), jobKey);
+      const exposition = await scrape(metrics);
+      expect([runs("created", exposition), runs("succeeded", exposition), runs("failed", exposition)]).toEqual([1, undefined, 1]);
+    });
   });
 
   it("counts a node link's redials and shows whether each link is up", async () => {
