@@ -293,7 +293,6 @@ export class ControllerManager {
       const after = result?.requeueAfterMs;
       if (after !== undefined && Number.isFinite(after)) queue.addAfter(key, Math.max(0, after));
     } catch (error) {
-      // A vanished object is a race, not a failure (below).
       observe(!(error instanceof ObjectNotFoundError));
       // An object written to vanished mid-reconcile (a pod deleted while being bound): the deletion's own
       // notification brings the key back if anything is left to do; it is a race, not a failure to report.

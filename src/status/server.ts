@@ -1,15 +1,15 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
-import { CapstanError, messageOf, toHttpStatus } from "../errors.ts";
+import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore, RolloutLog } from "../desired/index.ts";
 import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
 import { historyRoutes } from "./history-api.ts";
 import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import { healthRoutes } from "./health.ts";
 import type { Metrics } from "./metrics/index.ts";
 import { requestLog, type StatusEnv } from "./request-log.ts";
-import { StoreDeadlineError, storeWithin } from "./store-deadline.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -47,33 +47,7 @@ export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
     return c.json({ error: message }, status as 400);
   });
 
-  app.get("/healthz", (c) => c.text("ok"));
-  // Says which check failed, one line each: a prober's log then tells why without a second request.
-  app.get("/readyz", async (c) => {
-    const failed: string[] = [];
-    const timeoutMs = options.readyTimeoutMs ?? 2_000;
-    // The driver's message (a host and port, say) goes to the log, not to an unauthenticated prober.
-    const store = await storeWithin(Promise.resolve().then(() => options.storeReachable()), timeoutMs).then(
-      (answered) => (answered ? null : "the check query returned nothing"),
-      (error: unknown) => {
-        c.get("log").debug({ check: "store", err: messageOf(error) }, "not ready");
-        return error instanceof StoreDeadlineError ? `no answer within ${timeoutMs} ms` : "the query failed";
-      },
-    );
-    if (store) failed.push(`store unreachable: ${store}`);
-    // Between a leader's death and a follower taking over nobody acts on changes: not ready.
-    const leader = options.leadership ? options.leadership().leader : { replica: "self" };
-    if (!leader) failed.push("no leader known");
-    return failed.length === 0 ? c.text("ok") : c.text(failed.join("\n"), 503);
-  });
-
-  if (options.metrics) {
-    const metrics = options.metrics;
-    app.get("/metrics", async (c) => {
-      const { contentType, body } = await metrics.exposition();
-      return c.body(body, 200, { "Content-Type": contentType });
-    });
-  }
+  app.route("/", healthRoutes(options));
 
   if (options.webhook) {
     const { secret, branch, onPush } = options.webhook;
