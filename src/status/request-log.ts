@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { Logger } from "../logging.ts";
 
 /** What every request carries for its handlers: `c.get("reqId")`, and `c.get("log")`, a child logger bound to it. */
@@ -19,14 +20,32 @@ export function requestIdOf(header: string | undefined): string {
   return header !== undefined && acceptedRequestId.test(header) ? header : randomUUID();
 }
 
+/** Told of every request once answered (/metrics). `route` is the matched pattern, never the raw path. */
+export interface RequestObserver {
+  answered(request: { method: string; route: string; status: number; seconds: number }): void;
+}
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * The route pattern that answered (`/api/pods/:namespace/:name/logs`), so
+ * that a metric label has one value per route, not per URL; "unmatched" for
+ * a 404 no route took (any path a client sends would otherwise be a label).
+ */
+function routeOf(c: Context): string {
+  const last = matchedRoutes(c).at(-1);
+  return last && (last.method !== "ALL" || c.res.status !== 404) ? last.path : "unmatched";
+}
+
 /**
  * Gives each request an id (the caller's `X-Request-Id` when acceptable,
  * else a new UUID), echoes it in the answer's `X-Request-Id`, hands the
  * handlers a logger bound to it, and logs one line per request: method, path
- * (never the query string, which may carry a token), status and duration.
+ * (never the query string, which may carry a token), route, status and
+ * duration; `observer` is told the same, for the request metrics.
  * Headers are never logged, so neither Authorization nor cookies can be.
  */
-export function requestLog(log: Logger): MiddlewareHandler<StatusEnv> {
+export function requestLog(log: Logger, observer?: RequestObserver): MiddlewareHandler<StatusEnv> {
   return async (c, next) => {
     const reqId = requestIdOf(c.req.header("x-request-id"));
     const requestLog = log.child({ reqId });
@@ -43,7 +62,10 @@ export function requestLog(log: Logger): MiddlewareHandler<StatusEnv> {
         // Immutable headers: the id is still in the log.
       }
     }
-    const line = { method: c.req.method, path: c.req.path.slice(0, 200), status: c.res.status, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+    const seconds = (performance.now() - started) / 1000;
+    const route = routeOf(c);
+    observer?.answered({ method: knownMethods.has(c.req.method) ? c.req.method : "other", route, status: c.res.status, seconds });
+    const line = { method: c.req.method, path: c.req.path.slice(0, 200), route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 };
     if (quietPaths.has(c.req.path)) requestLog.debug(line, "request");
     else requestLog.info(line, "request");
   };

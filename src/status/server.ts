@@ -38,7 +38,7 @@ export interface StatusServerOptions {
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
 export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
   const app = new Hono<StatusEnv>();
-  app.use(requestLog(options.log));
+  app.use(requestLog(options.log, options.metrics));
 
   app.onError((error, c) => {
     const status = toHttpStatus(error);

@@ -63,6 +63,7 @@ const families: Record<string, string> = {
   capstan_cronjob_runs_total: "counter",
   capstan_leader: "gauge",
   capstan_fenced_writes_total: "counter",
+  capstan_http_request_duration_seconds: "histogram",
   // Two of collectDefaultMetrics' process metrics.
   process_cpu_user_seconds_total: "counter",
   nodejs_eventloop_lag_seconds: "gauge",
@@ -89,6 +90,25 @@ describe("GET /metrics", () => {
     expect(valueOf(other, "capstan_sync_duration_seconds_count", { outcome: "applied" })).toBeUndefined();
     expect(valueOf(other, "capstan_ssh_reconnects_total", { node: "n1" })).toBeUndefined();
     expect(await globalRegister.getSingleMetric("capstan_sync_duration_seconds")).toBeUndefined();
+  });
+
+  it("times HTTP requests by method, route pattern and status, never by raw path or unknown method", async () => {
+    const metrics = metricsFor();
+    const app = createStatusApp({ store, log: silentLogger, storeReachable: async () => true, metrics });
+    await app.request("/api/revisions?limit=2");
+    await app.request("/api/revisions?limit=abc");
+    await app.request("/api/pods/default/web-1/logs");
+    await app.request("/no/such/page-4f2a");
+    await app.request("/api/revisions", { method: "PROPFIND" });
+    const exposition = parseExposition(await (await app.request("/metrics")).text());
+    const count = (labels: Record<string, string>) => valueOf(exposition, "capstan_http_request_duration_seconds_count", labels);
+    expect(count({ method: "GET", route: "/api/revisions", status: "200" })).toBe(1);
+    expect(count({ method: "GET", route: "/api/revisions", status: "400" })).toBe(1);
+    expect(count({ method: "GET", route: "/api/pods/:namespace/:name/logs" })).toBe(1);
+    expect(count({ method: "GET", route: "unmatched", status: "404" })).toBe(1);
+    expect(count({ method: "other", route: "unmatched", status: "404" })).toBe(1);
+    const routes = new Set(exposition.samples.filter((sample) => sample.name.startsWith("capstan_http_request")).map((sample) => sample.labels.route));
+    expect([...routes].sort()).toEqual(["/api/pods/:namespace/:name/logs", "/api/revisions", "unmatched"]);
   });
 
   describe("the Git sync of a real repository", () => {

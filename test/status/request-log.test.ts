@@ -54,7 +54,7 @@ describe("request ids", () => {
     expect(await response.text()).toBe("req-42");
     expect(lines.find((line) => line.msg === "handler says")).toMatchObject({ reqId: "req-42", step: "inside" });
     const line = lines.find((entry) => entry.msg === "request");
-    expect(line).toMatchObject({ reqId: "req-42", method: "GET", path: "/probe", status: 200, level: 30 });
+    expect(line).toMatchObject({ reqId: "req-42", method: "GET", path: "/probe", route: "/probe", status: 200, level: 30 });
     expect(typeof line!.durationMs).toBe("number");
 
     await app.request("/api/revisions?limit=abc");

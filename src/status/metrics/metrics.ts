@@ -7,6 +7,7 @@ import type { Logger } from "../../logging.ts";
 import type { NodeLinkObserver, NodeLinkState } from "../../nodes/index.ts";
 import type { CronJobRunObserver, QueueStats, ReconcileObserver } from "../../reconcilers/index.ts";
 import type { Leadership } from "../api.ts";
+import type { RequestObserver } from "../request-log.ts";
 import { storeWithin } from "../store-deadline.ts";
 import { readStoreSnapshot, type StoreSnapshot } from "./store-snapshot.ts";
 
@@ -30,12 +31,13 @@ const syncErrorReasons: Partial<Record<SyncPassOutcome, string>> = { fetchFailed
  * Every metric of one control plane, in a Registry of its own (never
  * prom-client's global one: tests run several control planes in a process).
  * The components report through the small observer interfaces they define
- * (SyncObserver, ReconcileObserver, CronJobRunObserver, NodeLinkObserver)
+ * (SyncObserver, ReconcileObserver, CronJobRunObserver, NodeLinkObserver,
+ * and the HTTP server's RequestObserver)
  * and know nothing of prom-client; the store-derived gauges are computed
  * when scraped. Labels are kinds, controllers, node, namespace and CronJob
  * names, phases and health words: nothing from Secret data, no URL.
  */
-export class Metrics implements SyncObserver, ReconcileObserver, CronJobRunObserver, NodeLinkObserver {
+export class Metrics implements SyncObserver, ReconcileObserver, CronJobRunObserver, NodeLinkObserver, RequestObserver {
   readonly registry = new Registry();
   readonly #sources: MetricsSources;
   #snapshot: Promise<StoreSnapshot | undefined> | undefined;
@@ -46,6 +48,7 @@ export class Metrics implements SyncObserver, ReconcileObserver, CronJobRunObser
   readonly #reconcileErrors: Counter<"kind" | "controller">;
   readonly #cronJobRuns: Counter<"namespace" | "cronjob" | "outcome">;
   readonly #reconnects: Counter<"node">;
+  readonly #requests: Histogram<"method" | "route" | "status">;
 
   constructor(sources: MetricsSources) {
     this.#sources = sources;
@@ -76,6 +79,13 @@ export class Metrics implements SyncObserver, ReconcileObserver, CronJobRunObser
       registers,
     });
     this.#reconnects = new Counter({ name: "capstan_ssh_reconnects_total", help: "Times a node link was dialled again after a failure or a drop", labelNames: ["node"], registers });
+    this.#requests = new Histogram({
+      name: "capstan_http_request_duration_seconds",
+      help: "HTTP requests answered by the page, API and probes, by method, route pattern and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
     this.#scrapeTimeGauges(registers);
   }
 
@@ -97,6 +107,10 @@ export class Metrics implements SyncObserver, ReconcileObserver, CronJobRunObser
 
   redialled(node: string, times: number): void {
     this.#reconnects.inc({ node }, times);
+  }
+
+  answered(request: { method: string; route: string; status: number; seconds: number }): void {
+    this.#requests.observe({ method: request.method, route: request.route, status: String(request.status) }, request.seconds);
   }
 
   /** The Prometheus text exposition of every metric. */
