@@ -15,3 +15,5 @@ export { serviceListSchema, serviceSummarySchema, type ServiceSummary } from "./
 export { jobListSchema, jobSummaries, type JobSummary, type CronJobSummary } from "./jobs.ts";
 export { historyListSchema, historyRoutes } from "./history-api.ts";
 export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";
+export { Metrics, type MetricsSources } from "./metrics/index.ts";
+export { requestIdOf, type RequestVariables, type StatusEnv } from "./request-log.ts";
