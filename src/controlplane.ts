@@ -16,6 +16,7 @@ import type { GitSync } from "./gitsync/index.ts";
 import type { NodeManager } from "./nodes/index.ts";
 import type { ControllerManager } from "./reconcilers/index.ts";
 import { createStatusApp, listen, type Leadership } from "./status/index.ts";
+import { PgNotificationOutbox } from "./notifications/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -71,7 +72,7 @@ export async function startControlPlane(
     const store = new PgDesiredStore(pool);
     const repo = config.repo ?? (await ensureExampleRepository(join(config.dataDir, "examples-repo"), join(packageRoot, "examples-repo")));
     const rollouts = new PgRolloutLog(pool);
-    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert };
+    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert, pool };
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;
@@ -95,7 +96,7 @@ export async function startControlPlane(
       const terms = new TermRunner<LeaderComponents>(
         (token) => {
           const fence = new LeaseFence(controlPlaneLease, token, (error) => elector?.fenced(error));
-          return startLeaderComponents({ ...termContext, log: log.child({ term: token }) }, new PgDesiredStore(pool, { writeGuard: fence }));
+          return startLeaderComponents({ ...termContext, log: log.child({ term: token }), writeGuard: fence }, new PgDesiredStore(pool, { writeGuard: fence }));
         },
         log.child({ component: "leader" }),
         (token) => elector?.abandon(token),
@@ -147,6 +148,7 @@ export async function startControlPlane(
       store,
       log: log.child({ component: "status" }),
       rollouts,
+      notifications: new PgNotificationOutbox(pool),
       // Rollbacks push from the leader (a follower answers 503 naming it), like log streams.
       rollback: {
         diff: (from, to) => leaderComponents().rollback.diff(from, to),

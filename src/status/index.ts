@@ -6,3 +6,14 @@ export { serviceListSchema, serviceSummarySchema, type ServiceSummary } from "./
 export { jobListSchema, jobSummaries, type JobSummary, type CronJobSummary } from "./jobs.ts";
 export { historyListSchema, historyRoutes } from "./history-api.ts";
 export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";
+export {
+  notificationListSchema,
+  notificationDeliverySchema,
+  notificationQuerySchema,
+  notificationRoutes,
+  recentNotifications,
+  type NotificationDelivery,
+  type NotificationList,
+  type NotificationQuery,
+  type NotificationSource,
+} from "./notifications-api.ts";

@@ -7,6 +7,7 @@ import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
 import { historyRoutes } from "./history-api.ts";
 import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import { notificationRoutes, type NotificationSource } from "./notifications-api.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -26,6 +27,8 @@ export interface StatusServerOptions {
   token?: string;
   /** "Sync now": asks the leader's Git sync to fetch at once (an action: needs the token). */
   syncNow?: () => void;
+  /** Notification deliveries (the outbox); without it /api/notifications answers 404. */
+  notifications?: NotificationSource;
 }
 
 /** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
@@ -56,6 +59,7 @@ export function createStatusApp(options: StatusServerOptions): Hono {
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
   app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.token));
+  app.route("/api", notificationRoutes(options.notifications));
   return app;
 }
 
