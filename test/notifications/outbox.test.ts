@@ -1,0 +1,120 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { PgDesiredStore, type NewEvent } from "../../src/desired/index.ts";
+import { PgNotificationOutbox } from "../../src/notifications/index.ts";
+import { useTestDatabase } from "../helpers/test-database.ts";
+import { applyManifests, notifierYaml } from "./fixtures.ts";
+
+/**
+ * The dispatcher's half on real PostgreSQL: which stored facts become
+ * deliveries for which Notifier, once each, behind a cursor that survives a
+ * restart and never skips a fact whose transaction commits late.
+ */
+
+const database = useTestDatabase();
+let store: PgDesiredStore;
+let outbox: PgNotificationOutbox;
+
+const event = (reason: string, overrides: Partial<NewEvent> = {}): NewEvent => ({
+  kind: "Deployment",
+  namespace: "shop",
+  name: "web",
+  type: reason === "RolloutFailed" ? "Warning" : "Normal",
+  reason,
+  message: `${reason} happened`,
+  source: "test",
+  ...overrides,
+});
+
+async function deliveries(): Promise<{ notifier: string; type: string; key: string }[]> {
+  const rows = await outbox.list({ limit: 500 });
+  return rows.map((row) => ({ notifier: row.notifier.name, type: row.type, key: row.idempotencyKey })).sort((a, b) => (a.notifier + a.key).localeCompare(b.notifier + b.key));
+}
+
+beforeEach(async () => {
+  const { pool } = database();
+  await pool.query("TRUNCATE revisions, objects, events, rollouts, notification_deliveries RESTART IDENTITY CASCADE");
+  // Facts from earlier tests are history: start each test's cursor at now.
+  await pool.query("UPDATE notification_cursor SET horizon = pg_current_xact_id()");
+  store = new PgDesiredStore(pool);
+  outbox = new PgNotificationOutbox(pool);
+});
+
+describe("dispatching stored facts into the outbox", () => {
+  it("enqueues each notifiable fact once per Notifier that wants it, and nothing else", async () => {
+    await applyManifests(
+      store,
+      notifierYaml("all", "http://127.0.0.1:1/all"),
+      notifierYaml("picky", "http://127.0.0.1:1/picky", ["events: [RolloutFailed, NodeNotReady]", "namespaces: [other]"]),
+      notifierYaml("paused", "http://127.0.0.1:1/paused", ["suspend: true"]),
+    );
+    const { pool } = database();
+    await pool.query("INSERT INTO rollouts (revision_sha, kind, namespace, name, generation, outcome, finished_at) VALUES ($1, 'Deployment', 'shop', 'web', 2, 'failed', now())", ["a".repeat(40)]);
+    await store.recordEvent(event("RolloutFailed"));
+    await store.recordEvent(event("ScalingReplicaSet"));
+    await store.recordEvent(event("NodeNotReady", { kind: "Node", namespace: "", name: "n1", type: "Warning" }));
+    await store.recordEvent(event("SawCompletedJob", { kind: "CronJob", name: "report", type: "Warning" }));
+    await store.recordEvent(event("SawCompletedJob", { kind: "CronJob", name: "backup", type: "Normal" }));
+    await store.rejectRevision(
+      { sha: "b".repeat(40), parentSha: null, authorName: "t", authorEmail: "t@x", message: "bad", committedAt: new Date() },
+      [{ file: "web.yaml", line: 3, column: 1, path: "spec", message: "is broken", severity: "error" }],
+    );
+
+    expect(await outbox.dispatch()).toBe(5);
+    const rows = await outbox.list({ limit: 50 });
+    expect((await deliveries()).map(({ notifier, type }) => `${notifier} ${type}`).sort()).toEqual(
+      ["all CommitRejected", "all CronJobRunFailed", "all NodeNotReady", "all RolloutFailed", "picky NodeNotReady"].sort(),
+    );
+    const rolloutFailed = rows.find((row) => row.type === "RolloutFailed")!;
+    expect(rolloutFailed.notification).toMatchObject({ object: { kind: "Deployment", namespace: "shop", name: "web" }, revision: "a".repeat(40), reason: "RolloutFailed", message: "RolloutFailed happened" });
+    expect(rows.find((row) => row.type === "CommitRejected")!.notification).toMatchObject({
+      revision: "b".repeat(40),
+      message: `Commit bbbbbbb rejected: web.yaml:3: is broken`,
+      idempotencyKey: `commit-rejected-${"b".repeat(40)}`,
+    });
+    expect(rows.every((row) => row.state === "pending" && row.attempts === 0)).toBe(true);
+
+    // Seen once, enqueued once.
+    expect(await outbox.dispatch()).toBe(0);
+    expect(await outbox.list({ limit: 50 })).toHaveLength(5);
+  });
+
+  it("a repeat of a folded event is a new occurrence with its own key; a restarted dispatcher resumes at the stored cursor", async () => {
+    await applyManifests(store, notifierYaml("all", "http://127.0.0.1:1/all"));
+    await store.recordEvent(event("RolloutFailed"));
+    expect(await outbox.dispatch()).toBe(1);
+    await store.recordEvent(event("RolloutFailed")); // same row, count 2
+    const restarted = new PgNotificationOutbox(database().pool);
+    expect(await restarted.dispatch()).toBe(1);
+    expect(await restarted.dispatch()).toBe(0);
+    const keys = (await deliveries()).map((row) => row.key);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    expect(keys.every((key) => /^event-1-\d+-[12]$/.test(key))).toBe(true);
+  });
+
+  it("never skips a fact whose transaction began earlier and commits later than another", async () => {
+    await applyManifests(store, notifierYaml("all", "http://127.0.0.1:1/all"));
+    const slow = await database().pool.connect();
+    try {
+      await slow.query("BEGIN");
+      await slow.query("SELECT record_event(NULL, 'Deployment', 'shop', 'slow', 'Normal', 'RolloutComplete', 'slow one', 'test')");
+      await store.recordEvent(event("RolloutComplete", { name: "fast", message: "fast one" }));
+      // The fast fact is committed, but the slow transaction's may still come below it: wait for both.
+      expect(await outbox.dispatch()).toBe(0);
+      await slow.query("COMMIT");
+    } finally {
+      slow.release();
+    }
+    expect(await outbox.dispatch()).toBe(2);
+    expect((await outbox.list({ limit: 10 })).map((row) => row.notification.object.name).sort()).toEqual(["fast", "slow"]);
+  });
+
+  it("two dispatchers at once enqueue each fact once", async () => {
+    await applyManifests(store, notifierYaml("all", "http://127.0.0.1:1/all"));
+    for (let index = 0; index < 20; index++) await store.recordEvent(event("RolloutComplete", { name: `web-${index}` }));
+    const other = new PgNotificationOutbox(database().pool);
+    const added = await Promise.all([outbox.dispatch(), other.dispatch(), outbox.dispatch(), other.dispatch()]);
+    expect(added.reduce((sum, count) => sum + count, 0)).toBe(20);
+    expect(await outbox.list({ limit: 100 })).toHaveLength(20);
+  });
+});
