@@ -34,6 +34,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
+  /** The status it was answered with; undefined while held open (hang). */
+  status?: number;
 }
 
 /** How the receiver answers: 200, a status, or never (holds the request open). Down = not listening. */
@@ -60,13 +62,15 @@ export class Receiver {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
-        this.requests.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() });
         const mode = this.mode;
+        const received: ReceivedRequest = { path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() };
+        this.requests.push(received);
         if ("hang" in mode) {
           this.#hanging.add(response);
           response.on("close", () => this.#hanging.delete(response));
           return;
         }
+        received.status = mode.answer;
         response.writeHead(mode.answer, { "content-type": "text/plain" }).end(mode.answer < 300 ? "ok" : "not now");
       });
     });
