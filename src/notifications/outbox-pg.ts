@@ -42,7 +42,21 @@ export interface OutboxOptions {
   writeGuard?: WriteGuard;
 }
 
+// How stale the cursor may get while no notifiable fact arrives (only bounds the scanned range).
+const cursorRefreshMs = 60_000;
+
+async function anyFacts(db: Pick<pg.Pool, "query">, range: string[]): Promise<boolean> {
+  const result = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM events WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND reason = ANY($3))
+         OR EXISTS (SELECT 1 FROM revisions WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND state = 'rejected') AS found`,
+    [...range, notifiableReasons],
+  );
+  return result.rows[0]?.found === true;
+}
+
 export class PgNotificationOutbox {
+  #advancedAt = 0;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: OutboxOptions = {},
@@ -65,6 +79,11 @@ export class PgNotificationOutbox {
   async dispatch(): Promise<number> {
     // Every transaction below the horizon has ended, so all it wrote is visible now (see the migration).
     const horizon = (await this.pool.query<{ horizon: string }>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon")).rows[0]!.horizon;
+    // An idle pass writes nothing: the cursor moves only for news, or now and then to keep the range it scans short.
+    const seen = (await this.pool.query<{ horizon: string }>("SELECT horizon::text FROM notification_cursor WHERE id = 'facts'")).rows[0];
+    if (!seen || BigInt(horizon) <= BigInt(seen.horizon)) return 0;
+    if (Date.now() - this.#advancedAt < cursorRefreshMs && !(await anyFacts(this.pool, [seen.horizon, horizon]))) return 0;
+    this.#advancedAt = Date.now();
     return this.#transaction(async (client) => {
       const cursor = (await client.query<{ horizon: string }>("SELECT horizon::text FROM notification_cursor WHERE id = 'facts' FOR UPDATE")).rows[0];
       if (!cursor || BigInt(horizon) <= BigInt(cursor.horizon)) return 0;
@@ -146,6 +165,7 @@ export class PgNotificationOutbox {
              WHERE state = 'pending' AND next_attempt_at <= $1
                AND NOT (notifier_namespace || '/' || notifier_name = ANY($4::text[]))
              ORDER BY id
+             LIMIT 1000
              FOR UPDATE SKIP LOCKED
            ) due ORDER BY notifier_namespace, notifier_name, id
            LIMIT $3)

@@ -109,6 +109,19 @@ describe("dispatching stored facts into the outbox", () => {
     expect((await outbox.list({ limit: 10 })).map((row) => row.notification.object.name).sort()).toEqual(["fast", "slow"]);
   });
 
+  it("an idle pass writes nothing: the cursor moves for news (or now and then), not on every pass", async () => {
+    await applyManifests(store, notifierYaml("all", "http://127.0.0.1:1/all"));
+    const cursor = async () => (await database().pool.query("SELECT horizon::text FROM notification_cursor")).rows[0].horizon as string;
+    await outbox.dispatch();
+    const first = await cursor();
+    await store.recordEvent(event("ScalingReplicaSet"));
+    expect(await outbox.dispatch()).toBe(0);
+    expect(await cursor()).toBe(first);
+    await store.recordEvent(event("RolloutComplete"));
+    expect(await outbox.dispatch()).toBe(1);
+    expect(BigInt(await cursor())).toBeGreaterThan(BigInt(first));
+  });
+
   it("two dispatchers at once enqueue each fact once", async () => {
     await applyManifests(store, notifierYaml("all", "http://127.0.0.1:1/all"));
     for (let index = 0; index < 20; index++) await store.recordEvent(event("RolloutComplete", { name: `web-${index}` }));
