@@ -66,14 +66,23 @@ export interface PostOptions {
 
 /** Posts once. Never throws: an abort by `signal` comes back as unreachable with "aborted". */
 export async function postNotification(options: PostOptions): Promise<PostResult> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
+  // One controller per post, its listener on the worker's signal removed afterwards, so a long-lived worker gathers none.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const onStop = (): void => controller.abort();
+  options.signal.addEventListener("abort", onStop, { once: true });
+  if (options.signal.aborted) controller.abort();
   try {
     const response = await fetch(options.url, {
       method: "POST",
       headers: options.headers,
       body: options.body,
       redirect: "manual",
-      signal: AbortSignal.any([options.signal, timeout]),
+      signal: controller.signal,
     });
     // Read a little of the answer for last_error, then drop the rest so the connection is freed.
     const text = await response.text().catch(() => "");
@@ -87,8 +96,11 @@ export async function postNotification(options: PostOptions): Promise<PostResult
     };
   } catch (error) {
     if (options.signal.aborted) return { kind: "unreachable", error: "aborted: capstan is stopping" };
-    if (timeout.aborted) return { kind: "unreachable", error: `no answer within ${options.timeoutMs} ms` };
+    if (timedOut) return { kind: "unreachable", error: `no answer within ${options.timeoutMs} ms` };
     return { kind: "unreachable", error: networkError(error, options.url) };
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener("abort", onStop);
   }
 }
 

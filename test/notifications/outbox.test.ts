@@ -48,8 +48,9 @@ describe("dispatching stored facts into the outbox", () => {
       notifierYaml("paused", "http://127.0.0.1:1/paused", ["suspend: true"]),
     );
     const { pool } = database();
-    await pool.query("INSERT INTO rollouts (revision_sha, kind, namespace, name, generation, outcome, finished_at) VALUES ($1, 'Deployment', 'shop', 'web', 2, 'failed', now())", ["a".repeat(40)]);
+    await pool.query("INSERT INTO rollouts (revision_sha, kind, namespace, name, generation, outcome, finished_at, reverted_by) VALUES ($1, 'Deployment', 'shop', 'web', 2, 'failed', now(), $2)", ["a".repeat(40), "d".repeat(40)]);
     await store.recordEvent(event("RolloutFailed"));
+    await store.recordEvent(event("AutoReverted"));
     await store.recordEvent(event("ScalingReplicaSet"));
     await store.recordEvent(event("NodeNotReady", { kind: "Node", namespace: "", name: "n1", type: "Warning" }));
     await store.recordEvent(event("SawCompletedJob", { kind: "CronJob", name: "report", type: "Warning" }));
@@ -59,11 +60,12 @@ describe("dispatching stored facts into the outbox", () => {
       [{ file: "web.yaml", line: 3, column: 1, path: "spec", message: "is broken", severity: "error" }],
     );
 
-    expect(await outbox.dispatch()).toBe(5);
+    expect(await outbox.dispatch()).toBe(6);
     const rows = await outbox.list({ limit: 50 });
     expect((await deliveries()).map(({ notifier, type }) => `${notifier} ${type}`).sort()).toEqual(
-      ["all CommitRejected", "all CronJobRunFailed", "all NodeNotReady", "all RolloutFailed", "picky NodeNotReady"].sort(),
+      ["all AutoRevertPushed", "all CommitRejected", "all CronJobRunFailed", "all NodeNotReady", "all RolloutFailed", "picky NodeNotReady"].sort(),
     );
+    expect(rows.find((row) => row.type === "AutoRevertPushed")!.notification).toMatchObject({ reason: "AutoReverted", revision: "d".repeat(40) });
     const rolloutFailed = rows.find((row) => row.type === "RolloutFailed")!;
     expect(rolloutFailed.notification).toMatchObject({ object: { kind: "Deployment", namespace: "shop", name: "web" }, revision: "a".repeat(40), reason: "RolloutFailed", message: "RolloutFailed happened" });
     expect(rows.find((row) => row.type === "CommitRejected")!.notification).toMatchObject({
@@ -75,7 +77,7 @@ describe("dispatching stored facts into the outbox", () => {
 
     // Seen once, enqueued once.
     expect(await outbox.dispatch()).toBe(0);
-    expect(await outbox.list({ limit: 50 })).toHaveLength(5);
+    expect(await outbox.list({ limit: 50 })).toHaveLength(6);
   });
 
   it("a repeat of a folded event is a new occurrence with its own key; a restarted dispatcher resumes at the stored cursor", async () => {
