@@ -42,13 +42,14 @@ export interface OutboxOptions {
   writeGuard?: WriteGuard;
 }
 
-// How stale the cursor may get while no notifiable fact arrives (only bounds the scanned range).
+// How stale the cursor may get while no notifiable fact (or no Notifier) is there: it only bounds the scanned range.
 const cursorRefreshMs = 60_000;
 
 async function anyFacts(db: Pick<pg.Pool, "query">, range: string[]): Promise<boolean> {
   const result = await db.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM events WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND reason = ANY($3))
-         OR EXISTS (SELECT 1 FROM revisions WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND state = 'rejected') AS found`,
+    `SELECT EXISTS (SELECT 1 FROM objects WHERE kind = 'Notifier' AND deleted_at IS NULL)
+        AND (EXISTS (SELECT 1 FROM events WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND reason = ANY($3))
+             OR EXISTS (SELECT 1 FROM revisions WHERE written_xid >= $1::xid8 AND written_xid < $2::xid8 AND state = 'rejected')) AS found`,
     [...range, notifiableReasons],
   );
   return result.rows[0]?.found === true;
@@ -156,6 +157,9 @@ export class PgNotificationOutbox {
    */
   async claim(options: { now: Date; leaseUntil: Date; limit: number; busy: string[] }): Promise<Delivery[]> {
     if (options.limit <= 0) return [];
+    // Most wakes find nothing due: look before taking locks (and, with replicas, the lease fence) in a transaction.
+    const due = await this.pool.query("SELECT 1 FROM notification_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1", [options.now]);
+    if (due.rowCount === 0) return [];
     return this.#transaction(async (client) => {
       const result = await client.query(
         `UPDATE notification_deliveries SET next_attempt_at = $2
