@@ -56,7 +56,8 @@ async function anyFacts(db: Pick<pg.Pool, "query">, range: string[]): Promise<bo
 }
 
 export class PgNotificationOutbox {
-  #advancedAt = 0;
+  // From construction: a new leader's first idle pass writes nothing either.
+  #advancedAt = Date.now();
 
   constructor(
     private readonly pool: pg.Pool,
