@@ -65,7 +65,9 @@ export async function startControlPlane(
       databaseUrl = embedded.url;
       log.info({ dataDir: join(config.dataDir, "pg") }, "embedded PostgreSQL started");
     }
-    const pool = createPool(databaseUrl);
+    // With replicas, a leader frozen inside a write transaction (SIGSTOP, a VM paused) would hold its fence's
+    // FOR KEY SHARE lock on the lease row and so block every takeover until it thaws; past a lease it is ended.
+    const pool = createPool(databaseUrl, config.replicasShare ? { idleInTransactionTimeoutMs: config.leaseDurationSeconds * 1000 } : {});
     stack.push(() => pool.end());
     await migrate(pool);
     // Unguarded: the page and API only read, and a lone control plane needs no fence.
