@@ -42,7 +42,7 @@ export interface Notifications {
 }
 
 export async function startNotifications(options: NotificationsOptions): Promise<Notifications> {
-  const outbox = new PgNotificationOutbox(options.pool, { writeGuard: options.writeGuard });
+  const outbox = new PgNotificationOutbox(options.pool, { writeGuard: options.writeGuard, clock: options.clock });
   const dispatcher = new Dispatcher({ outbox, log: options.log, intervalMs: options.dispatchIntervalMs });
   const worker = new DeliveryWorker({ outbox, store: options.store, clock: options.clock, log: options.log, policy: options.policy, timeoutMs: options.timeoutMs });
   const listener = await listen(

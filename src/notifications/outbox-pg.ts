@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { z } from "zod";
+import { systemClock, type Clock } from "../clock.ts";
 import { withTransaction, type WriteGuard } from "../db/index.ts";
 import { notificationEventTypes } from "../desired/index.ts";
 import {
@@ -40,6 +41,8 @@ export type Delivery = z.infer<typeof deliverySchema>;
 export interface OutboxOptions {
   /** The leader term's fence: an old leader's worker cannot record outcomes or move the cursor. */
   writeGuard?: WriteGuard;
+  /** Only paces the idle cursor refresh; deliveries' times come from the caller. */
+  clock?: Pick<Clock, "now">;
 }
 
 // How stale the cursor may get while no notifiable fact (or no Notifier) is there: it only bounds the scanned range.
@@ -56,13 +59,17 @@ async function anyFacts(db: Pick<pg.Pool, "query">, range: string[]): Promise<bo
 }
 
 export class PgNotificationOutbox {
-  // From construction: a new leader's first idle pass writes nothing either.
-  #advancedAt = Date.now();
+  readonly #clock: Pick<Clock, "now">;
+  #advancedAt: number;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: OutboxOptions = {},
-  ) {}
+  ) {
+    this.#clock = options.clock ?? systemClock;
+    // From construction: a new leader's first idle pass writes nothing either.
+    this.#advancedAt = this.#clock.now().getTime();
+  }
 
   #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const guard = this.options.writeGuard;
@@ -84,8 +91,9 @@ export class PgNotificationOutbox {
     // An idle pass writes nothing: the cursor moves only for news, or now and then to keep the range it scans short.
     const seen = (await this.pool.query<{ horizon: string }>("SELECT horizon::text FROM notification_cursor WHERE id = 'facts'")).rows[0];
     if (!seen || BigInt(horizon) <= BigInt(seen.horizon)) return 0;
-    if (Date.now() - this.#advancedAt < cursorRefreshMs && !(await anyFacts(this.pool, [seen.horizon, horizon]))) return 0;
-    this.#advancedAt = Date.now();
+    const now = this.#clock.now().getTime();
+    if (now - this.#advancedAt < cursorRefreshMs && !(await anyFacts(this.pool, [seen.horizon, horizon]))) return 0;
+    this.#advancedAt = now;
     return this.#transaction(async (client) => {
       const cursor = (await client.query<{ horizon: string }>("SELECT horizon::text FROM notification_cursor WHERE id = 'facts' FOR UPDATE")).rows[0];
       if (!cursor || BigInt(horizon) <= BigInt(cursor.horizon)) return 0;
