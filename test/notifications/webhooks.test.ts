@@ -240,6 +240,21 @@ describe("webhook deliveries", () => {
     expect(slowKeys.size).toBe(2);
   }, 30_000);
 
+  it("two workers on one database (an old leader overlapping a new one) post each delivery once", async () => {
+    const hook = await receiver();
+    await applyManifests(store, notifierYaml("a", hook.url), notifierYaml("b", hook.url), notifierYaml("c", hook.url));
+    await Promise.all([start(), start()]);
+    for (let index = 0; index < 15; index++) await store.recordEvent(rolloutComplete(`web-${index}`));
+    await eventually(async () => {
+      const rows = await outboxRows();
+      expect(rows).toHaveLength(45);
+      expect(rows.every((row) => row.state === "delivered" && row.attempts === 1)).toBe(true);
+    }, 20_000);
+    // Each (notifier, key) once: the same key goes to three Notifiers, all at this one receiver.
+    expect(hook.requests).toHaveLength(45);
+    expect([...hook.byKey().values()].every((requests) => requests.length === 3)).toBe(true);
+  }, 30_000);
+
   it("a receiver that never answers is timed out and retried, not waited on", async () => {
     const slow = await receiver();
     slow.mode = { hang: true };
