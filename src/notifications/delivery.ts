@@ -92,7 +92,7 @@ export async function postNotification(options: PostOptions): Promise<PostResult
       status: response.status,
       statusText: response.statusText,
       ...(Number.isFinite(retryAfter) && retryAfter >= 0 && response.headers.has("retry-after") ? { retryAfterMs: retryAfter * 1000 } : {}),
-      excerpt: text.replace(/\s+/g, " ").trim().slice(0, 200),
+      excerpt: withoutUrlSecrets(text, options.url).replace(/\s+/g, " ").trim().slice(0, 200),
     };
   } catch (error) {
     if (options.signal.aborted) return { kind: "unreachable", error: "aborted: capstan is stopping" };
@@ -102,6 +102,16 @@ export async function postNotification(options: PostOptions): Promise<PostResult
     clearTimeout(timer);
     options.signal.removeEventListener("abort", onStop);
   }
+}
+
+/** A receiver that echoes the request line would put the URL's token into last_error, the API and an event. */
+function withoutUrlSecrets(text: string, url: string): string {
+  const parsed = new URL(url);
+  let scrubbed = text;
+  for (const part of [parsed.pathname + parsed.search, parsed.pathname, parsed.search.slice(1)]) {
+    if (part.length > 1) scrubbed = scrubbed.split(part).join("[redacted]");
+  }
+  return scrubbed;
 }
 
 // fetch says only "fetch failed"; the cause has the code (ECONNREFUSED...). The URL may hold a token: never echoed.

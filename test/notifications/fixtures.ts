@@ -71,7 +71,7 @@ export class Receiver {
           return;
         }
         received.status = mode.answer;
-        response.writeHead(mode.answer, { "content-type": "text/plain" }).end(mode.answer < 300 ? "ok" : "not now");
+        response.writeHead(mode.answer, { "content-type": "text/plain" }).end(mode.answer < 300 ? "ok" : `not now: POST ${request.url}`);
       });
     });
     await new Promise<void>((resolve, reject) => {

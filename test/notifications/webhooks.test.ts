@@ -139,7 +139,7 @@ describe("webhook deliveries", () => {
     await applyManifests(store, notifierYaml("gone", hook.url));
     await start();
     await store.recordEvent(rolloutComplete("web"));
-    await eventually(async () => expect(await outboxRows()).toMatchObject([{ state: "failed", attempts: 1, last_status: 404, last_error: "HTTP 404 Not Found: not now" }]));
+    await eventually(async () => expect(await outboxRows()).toMatchObject([{ state: "failed", attempts: 1, last_status: 404, last_error: "HTTP 404 Not Found: not now: POST [redacted]" }]));
     const events = await eventually(async () => {
       const found = await store.listEvents({ kind: "Notifier", name: "gone" });
       expect(found).toHaveLength(1);
