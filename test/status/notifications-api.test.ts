@@ -3,6 +3,7 @@ import { PgDesiredStore } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
 import { PgNotificationOutbox } from "../../src/notifications/index.ts";
 import { createStatusApp, notificationListSchema, recentNotifications } from "../../src/status/index.ts";
+import { eventually } from "../helpers/eventually.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 import { applyManifests, notifierYaml } from "../notifications/fixtures.ts";
 
@@ -23,7 +24,12 @@ beforeEach(async () => {
   for (let index = 0; index < 5; index++) {
     await store.recordEvent({ kind: "Deployment", namespace: "default", name: `web-${index}`, type: "Normal", reason: "RolloutComplete", message: `done ${index}`, source: "test" });
   }
-  expect(await outbox.dispatch()).toBe(5);
+  // Until all five are in: another test file's open transaction on the shared server can hold the horizon back.
+  let added = 0;
+  await eventually(async () => {
+    added += await outbox.dispatch();
+    expect(added).toBe(5);
+  });
   await outbox.markFailed(1, "HTTP 410 Gone", 410, new Date());
   await outbox.markRetry(2, "could not reach https://hooks.example.com: ECONNREFUSED", null, new Date(Date.now() + 60_000));
 });
