@@ -1,11 +1,13 @@
 import { join } from "node:path";
+import type pg from "pg";
 import type { UpConfig } from "./config.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./logging.ts";
-import { channels, listen as listenForNotifications } from "./db/index.ts";
+import { channels, listen as listenForNotifications, type WriteGuard } from "./db/index.ts";
 import type { DesiredStore, RolloutLog, ValidationPool } from "./desired/index.ts";
 import { GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
+import { startNotifications, type Notifications } from "./notifications/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import type { Metrics } from "./status/index.ts";
 
@@ -25,6 +27,9 @@ export interface LeaderTermContext {
   autoRevert: boolean;
   /** The process's metrics (one registry for every term): the components report into it. */
   metrics?: Metrics;
+  /** The pool and (with replicas) the term's fence, for the notifications outbox. */
+  pool: pg.Pool;
+  writeGuard?: WriteGuard;
 }
 
 /** What only the leader runs. A follower has none of it; each term gets fresh ones. */
@@ -34,6 +39,8 @@ export interface LeaderComponents {
   controllers: ControllerManager;
   /** Rollbacks and auto-reverts: commits pushed to the watched branch, then synced like any other. */
   rollback: RollbackService;
+  /** Webhook deliveries (kind: Notifier) from the outbox. */
+  notifications: Notifications;
   /** Stops everything it started, in reverse order: node links first, so SSH connections close. */
   stop(): Promise<void>;
 }
@@ -139,7 +146,17 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
     stack.push(() => controllers.stop());
     garbageCollector.start();
     stack.push(() => garbageCollector.stop());
-    return { sync, nodes, controllers, rollback, stop };
+    // Last in, first out: no post is in flight while the rest stops. It only reads what the others recorded.
+    const notifications = await startNotifications({
+      pool: context.pool,
+      databaseUrl: context.databaseUrl,
+      writeGuard: context.writeGuard,
+      store,
+      clock,
+      log: log.child({ component: "notifications" }),
+    });
+    stack.push(() => notifications.stop());
+    return { sync, nodes, controllers, rollback, notifications, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -16,6 +16,7 @@ import type { GitSync } from "./gitsync/index.ts";
 import type { NodeManager } from "./nodes/index.ts";
 import type { ControllerManager } from "./reconcilers/index.ts";
 import { createStatusApp, listen, LiveUpdates, Metrics, pgChangeFeed, type Leadership } from "./status/index.ts";
+import { PgNotificationOutbox } from "./notifications/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -64,7 +65,9 @@ export async function startControlPlane(
       databaseUrl = embedded.url;
       log.info({ dataDir: join(config.dataDir, "pg") }, "embedded PostgreSQL started");
     }
-    const pool = createPool(databaseUrl);
+    // With replicas, a leader frozen inside a write transaction (SIGSTOP, a VM paused) would hold its fence's
+    // FOR KEY SHARE lock on the lease row and so block every takeover until it thaws; past a lease it is ended.
+    const pool = createPool(databaseUrl, config.replicasShare ? { idleInTransactionTimeoutMs: config.leaseDurationSeconds * 1000 } : {});
     stack.push(() => pool.end());
     await migrate(pool);
     // Unguarded: the page and API only read, and a lone control plane needs no fence.
@@ -80,7 +83,7 @@ export async function startControlPlane(
       queues: () => current()?.controllers.stats() ?? [],
       links: () => current()?.nodes.links() ?? [],
     });
-    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert, metrics };
+    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert, metrics, pool };
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;
@@ -104,7 +107,7 @@ export async function startControlPlane(
       const terms = new TermRunner<LeaderComponents>(
         (token) => {
           const fence = new LeaseFence(controlPlaneLease, token, (error) => elector?.fenced(error));
-          return startLeaderComponents({ ...termContext, log: log.child({ term: token }) }, new PgDesiredStore(pool, { writeGuard: fence }));
+          return startLeaderComponents({ ...termContext, log: log.child({ term: token }), writeGuard: fence }, new PgDesiredStore(pool, { writeGuard: fence }));
         },
         log.child({ component: "leader" }),
         (token) => elector?.abandon(token),
@@ -161,6 +164,7 @@ export async function startControlPlane(
       store,
       log: log.child({ component: "status" }),
       rollouts,
+      notifications: new PgNotificationOutbox(pool),
       // Rollbacks push from the leader (a follower answers 503 naming it), like log streams.
       rollback: {
         diff: (from, to) => leaderComponents().rollback.diff(from, to),

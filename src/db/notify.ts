@@ -7,6 +7,8 @@ export const channels = {
   objects: "capstan_objects",
   revisions: "capstan_revisions",
   events: "capstan_events",
+  /** A delivery entered the notifications outbox (migrations/007_notifications.sql; payload: its id). */
+  notifications: "capstan_notifications",
   /** A push webhook reached some replica: whichever leads fetches now (no payload). */
   syncTrigger: "capstan_sync_trigger",
 } as const;

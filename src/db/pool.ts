@@ -9,6 +9,12 @@ export interface PoolOptions {
   /** How long to wait for a connection (new or from the pool) before failing. */
   connectionTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * Server-side cap on a transaction left idle (its client frozen or gone
+   * quiet between statements): PostgreSQL ends the session, so its row
+   * locks, such as a leader's fence lock, do not outlive it.
+   */
+  idleInTransactionTimeoutMs?: number;
   applicationName?: string;
   log?: Logger;
 }
@@ -27,6 +33,7 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     // Detects a vanished server on idle connections instead of waiting for the next query.
     keepAlive: true,
   });

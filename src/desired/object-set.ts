@@ -63,7 +63,7 @@ export function validateObjectSet(objects: readonly DesiredObject[]): ManifestPr
           object,
           reference.path,
           `${reference.kind} ${JSON.stringify(reference.name)} not found in namespace ${JSON.stringify(object.namespace)} in this commit: ` +
-            "the pods will not start until it exists (set optional: true if they should start without it)",
+            (reference.consequence ? `${reference.consequence} until it exists` : "the pods will not start until it exists (set optional: true if they should start without it)"),
           "warning",
         );
         continue;
@@ -75,7 +75,7 @@ export function validateObjectSet(objects: readonly DesiredObject[]): ManifestPr
           object,
           path,
           `${reference.kind} ${JSON.stringify(reference.name)} has no key ${JSON.stringify(key)}: ` +
-            "the pods will not start until it does (set optional: true if they should start without it)",
+            (reference.consequence ? `${reference.consequence} until it does` : "the pods will not start until it does (set optional: true if they should start without it)"),
           "warning",
         );
       }

@@ -16,7 +16,12 @@ export interface ConfigReference {
   path: FieldPath;
   /** Keys the pod needs from the object, each with the manifest path naming it. */
   keys: { key: string; path: FieldPath }[];
+  /** What goes wrong while the reference is unmet, for the warning; pods not starting unless said otherwise. */
+  consequence?: string;
 }
+
+// A Notifier signs with a key from a Secret (src/desired/kinds/notifier.ts).
+const notifierSecretView = z.object({ secretRef: z.object({ name: z.string(), key: z.string() }).optional() });
 
 // Where each workload kind keeps its pod spec, as a manifest path.
 const podSpecPaths: Record<string, FieldPath> = {
@@ -57,6 +62,12 @@ const podSpecView = z.object({
 });
 
 export function configReferences(object: DesiredObject): ConfigReference[] {
+  if (object.kind === "Notifier") {
+    const ref = notifierSecretView.safeParse(object.spec).data?.secretRef;
+    if (!ref) return [];
+    const path: FieldPath = ["spec", "secretRef"];
+    return [{ kind: "Secret", name: ref.name, optional: false, path: [...path, "name"], keys: [{ key: ref.key, path: [...path, "key"] }], consequence: "its deliveries will fail" }];
+  }
   const podSpecPath = podSpecPaths[object.kind];
   if (!podSpecPath) return [];
   // DesiredObject.spec is the manifest's `spec`, so the manifest path drops its leading "spec".

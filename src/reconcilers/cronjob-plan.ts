@@ -36,6 +36,7 @@ export const cronJobStatusSchema = z.object({
 export type CronJobStatus = z.infer<typeof cronJobStatusSchema>;
 
 const previousSchema = z.object({
+  active: z.array(z.object({ name: z.string() })).catch([]),
   lastScheduleTime: z.string().nullish().catch(null),
   lastSuccessfulTime: z.string().nullish().catch(null),
 });
@@ -110,6 +111,13 @@ export function planCronJob(input: CronJobPlanInput): CronJobPlan {
       reason: "TooManyMissedTimes",
       message: `too many missed start times: more than ${due.missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew`,
     });
+  }
+  // Kubernetes' SawCompletedJob: a run last seen active has ended. Warning when it failed, so that
+  // notifications (CronJobRunFailed) and the events list single out failed runs.
+  const wasActive = new Set(previous.active.map((entry) => entry.name));
+  for (const { job, outcome } of jobs) {
+    if (outcome === "Running" || !wasActive.has(job.name)) continue;
+    events.push({ type: outcome === "Failed" ? "Warning" : "Normal", reason: "SawCompletedJob", message: `Saw completed job: ${job.name}, status: ${outcome}` });
   }
   let runs = due.runs;
   if (runs.length === 0 && due.missed > 0 && !due.tooManyMissed) {

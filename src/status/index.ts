@@ -18,3 +18,14 @@ export { commitPlacementListSchema, commitPlacements, type CommitPlacement } fro
 export { Metrics, type MetricsSources } from "./metrics/index.ts";
 export { requestIdOf, type RequestVariables, type StatusEnv } from "./request-log.ts";
 export { LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type ChangeFeed, type ChangeMessage } from "./live/index.ts";
+export {
+  notificationListSchema,
+  notificationDeliverySchema,
+  notificationQuerySchema,
+  notificationRoutes,
+  recentNotifications,
+  type NotificationDelivery,
+  type NotificationList,
+  type NotificationQuery,
+  type NotificationSource,
+} from "./notifications-api.ts";

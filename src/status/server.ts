@@ -18,6 +18,7 @@ import { requestLog, type StatusEnv } from "./request-log.ts";
 import type { Clock } from "../clock.ts";
 import { liveRoutes, type LiveUpdates } from "./live/index.ts";
 import { pageNotFound, pageRoutes } from "./page/index.ts";
+import { notificationRoutes, type NotificationSource } from "./notifications-api.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -45,6 +46,8 @@ export interface StatusServerOptions {
   live?: LiveUpdates;
   /** For the page's ages ("3m ago"); the system clock by default. */
   clock?: Clock;
+  /** Notification deliveries (the outbox); without it /api/notifications answers 404. */
+  notifications?: NotificationSource;
 }
 
 /** The HTTP face of the control plane: the page, health, the JSON API, live updates and the Git webhook. */
@@ -74,6 +77,7 @@ export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
   app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback));
   app.route("/api", actionRoutes({ rollback: options.rollback, syncNow: options.syncNow, token: options.token }));
   app.route("/api", liveRoutes(options.live));
+  app.route("/api", notificationRoutes(options.notifications));
   app.route("/", pageRoutes(options));
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404) : pageNotFound(c, options)));
   return app;

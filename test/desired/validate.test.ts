@@ -137,7 +137,7 @@ describe("validating one document", () => {
     const [problem] = problemsOf("x.yaml", lines("apiVersion: v1", "kind: Ingress", "metadata: {name: x}"));
     expect(problem).toMatchObject({ file: "x.yaml", line: 2, column: 1, path: "kind", severity: "error" });
     expect(problem?.message).toBe(
-      'unknown kind "Ingress": known kinds are Namespace, Node, ConfigMap, Secret, Deployment, ReplicaSet, Pod, DaemonSet, StatefulSet, Job, CronJob, Service, HorizontalPodAutoscaler, PersistentVolumeClaim',
+      'unknown kind "Ingress": known kinds are Namespace, Node, ConfigMap, Secret, Deployment, ReplicaSet, Pod, DaemonSet, StatefulSet, Job, CronJob, Service, HorizontalPodAutoscaler, PersistentVolumeClaim, Notifier',
     );
   });
 

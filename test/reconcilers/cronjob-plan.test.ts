@@ -150,6 +150,18 @@ describe("planCronJob", () => {
     expect(plan.status.health).toBe("Healthy");
   });
 
+  it("a run last seen active that ended is reported once: Warning SawCompletedJob when it failed, Normal when it completed", () => {
+    const status = { ...lastAt(1), active: [{ name: nameAt(0) }, { name: nameAt(1) }] };
+    const plan = planCronJob({ cronJob: cronJob({ concurrencyPolicy: "Allow" }, status), jobs: [job(0, "Failed"), job(1, "Complete")], now: at(1, 40) });
+    expect(plan.events).toEqual([
+      { type: "Warning", reason: "SawCompletedJob", message: `Saw completed job: ${nameAt(0)}, status: Failed` },
+      { type: "Normal", reason: "SawCompletedJob", message: `Saw completed job: ${nameAt(1)}, status: Complete` },
+    ]);
+    // The next pass sees them no longer active: nothing again.
+    const again = planCronJob({ cronJob: cronJob({ concurrencyPolicy: "Allow" }, { ...lastAt(1), active: plan.status.active }), jobs: [job(0, "Failed"), job(1, "Complete")], now: at(1, 50) });
+    expect(again.events).toEqual([]);
+  });
+
   it("suspended: Suspended, no next time, not requeued", () => {
     const plan = planCronJob({ cronJob: cronJob({ suspend: true }, lastAt(0)), jobs: [], now: at(5) });
     expect(plan.status).toMatchObject({ health: "Suspended", nextScheduleTime: null });

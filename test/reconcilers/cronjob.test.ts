@@ -130,6 +130,16 @@ describe("CronJob reconciler on PostgreSQL", () => {
     expect((await jobs()).map((job) => job.name).sort()).toEqual([`report-${firstRun / minute}`, `report-${firstRun / minute + 1}`]);
   });
 
+  it("a run that fails leaves one Warning SawCompletedJob on the CronJob (what CronJobRunFailed notifications forward)", async () => {
+    await reconcile();
+    const [run] = await jobs();
+    await store.updateStatuses([{ key: { kind: "Job", namespace: "default", name: run!.name }, status: { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", lastTransitionTime: clock.now().toISOString() }] } }]);
+    await reconcile();
+    await reconcile();
+    const seen = (await store.listEvents({ kind: "CronJob", name: "report" })).filter((event) => event.reason === "SawCompletedJob");
+    expect(seen.map((event) => [event.type, event.message, event.count])).toEqual([["Warning", `Saw completed job: ${run!.name}, status: Failed`, 1]]);
+  });
+
   it("suspended: no Job; resumed: the latest missed run starts", async () => {
     await commit("  suspend: true\n");
     await reconcile();

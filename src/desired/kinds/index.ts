@@ -10,6 +10,7 @@ import { horizontalPodAutoscalerKind } from "./horizontalpodautoscaler.ts";
 import { jobKind } from "./job.ts";
 import { namespaceKind } from "./namespace.ts";
 import { nodeKind } from "./node.ts";
+import { notifierKind } from "./notifier.ts";
 import { persistentVolumeClaimKind } from "./persistentvolumeclaim.ts";
 import { podKind } from "./pod-object.ts";
 import type { KindDefinition } from "./registry.ts";
@@ -35,6 +36,7 @@ export const kindDefinitions: readonly KindDefinition[] = [
   serviceKind,
   horizontalPodAutoscalerKind,
   persistentVolumeClaimKind,
+  notifierKind,
 ];
 
 const byKind = new Map(kindDefinitions.map((definition) => [definition.kind, definition]));
@@ -59,6 +61,7 @@ export { jobKind, type Job, type JobSpec } from "./job.ts";
 export { namespaceKind, type Namespace } from "./namespace.ts";
 export { nodeKind, type Node, type NodeSpec } from "./node.ts";
 export { podKind, type Pod } from "./pod-object.ts";
+export { notifierKind, notifierSpecSchema, notificationEventTypes, type NotificationEventType, type Notifier, type NotifierSpec } from "./notifier.ts";
 export {
   persistentVolumeClaimKind,
   reclaimPolicyOf,

@@ -35,8 +35,12 @@ export class NodeStatusWriter {
   async write(state: NodeLinkState): Promise<void> {
     const now = this.#options.clock.now();
     const ready = readyCondition(state, this.#ready, now);
-    const transitioned = this.#ready?.status !== ready.status;
+    const previous = this.#ready?.status;
+    const transitioned = previous !== ready.status;
     this.#ready = ready;
+    // As Kubernetes' node controller: a node that was Ready and no longer is gets a NodeNotReady event
+    // (notifications forward it); one refused for good (False) gets it even before it was ever Ready.
+    if (transitioned && ready.status !== "True" && (previous === "True" || ready.status === "False")) await this.#recordNotReady(ready);
     const status = nodeStatus(state, this.#options.address, ready);
     // Everything but the heartbeat time: a change there is written at once, a heartbeat alone only now and then.
     const withoutHeartbeat = canonicalJson({ ...status, conditions: [{ ...ready, lastHeartbeatTime: null }] });
@@ -49,6 +53,23 @@ export class NodeStatusWriter {
     } catch (error) {
       this.#lastWritten = undefined;
       this.#options.log.warn({ node: this.#options.node, err: messageOf(error) }, "could not write node status");
+    }
+  }
+
+  async #recordNotReady(ready: NodeReadyCondition): Promise<void> {
+    try {
+      await this.#options.store.recordEvent({
+        kind: "Node",
+        namespace: "",
+        name: this.#options.node,
+        type: "Warning",
+        reason: "NodeNotReady",
+        message: `Node ${this.#options.node} status is now: Ready=${ready.status} (${ready.reason}): ${ready.message}`,
+        source: "node-controller",
+        at: ready.lastTransitionTime ? new Date(ready.lastTransitionTime) : undefined,
+      });
+    } catch (error) {
+      this.#options.log.warn({ node: this.#options.node, err: messageOf(error) }, "could not record a NodeNotReady event");
     }
   }
 }

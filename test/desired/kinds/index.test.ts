@@ -19,11 +19,12 @@ describe("the kind registry", () => {
         "Service",
         "StatefulSet",
         "HorizontalPodAutoscaler",
+        "Notifier",
       ].sort(),
     );
   });
 
-  it("pairs capstan.dev/v1 with each kind's Kubernetes apiVersion", () => {
+  it("pairs capstan.dev/v1 with each kind's Kubernetes apiVersion (capstan's own Notifier has only capstan.dev/v1)", () => {
     const versions = Object.fromEntries(kindDefinitions.map((definition) => [definition.kind, [...definition.apiVersions]]));
     expect(versions).toEqual({
       Namespace: ["v1", "capstan.dev/v1"],
@@ -40,6 +41,7 @@ describe("the kind registry", () => {
       Job: ["batch/v1", "capstan.dev/v1"],
       CronJob: ["batch/v1", "capstan.dev/v1"],
       HorizontalPodAutoscaler: ["autoscaling/v2", "capstan.dev/v1"],
+      Notifier: ["capstan.dev/v1"],
     });
   });
 
