@@ -17,7 +17,7 @@ export { historyListSchema, historyRoutes } from "./history-api.ts";
 export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";
 export { Metrics, type MetricsSources } from "./metrics/index.ts";
 export { requestIdOf, type RequestVariables, type StatusEnv } from "./request-log.ts";
-export { LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type ChangeFeed, type ChangeMessage } from "./live/index.ts";
+export { LiveUpdates, ManualChangeFeed, pgChangeFeed, changeChannelSchema, changeMessageSchema, type ChangeFeed, type ChangeMessage } from "./live/index.ts";
 export {
   notificationListSchema,
   notificationDeliverySchema,

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { BadRequestError, NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
+import { parseQuery } from "./request-input.ts";
 import { deliverySchema, deliveryStates, type PgNotificationOutbox } from "../notifications/index.ts";
 
 /**
@@ -42,12 +43,7 @@ export function notificationRoutes(source: NotificationSource | undefined): Hono
   const api = new Hono();
   api.get("/notifications", async (c) => {
     if (!source) throw new NotFoundError("notifications are not available on this server");
-    const parsed = notificationQuerySchema.safeParse(c.req.query());
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "query"}: ${issue.message}`).join("; ");
-      throw new BadRequestError(`bad query parameters: ${detail}`);
-    }
-    return c.json(await recentNotifications(source, parsed.data));
+    return c.json(await recentNotifications(source, parseQuery(notificationQuerySchema, c.req.query())));
   });
   return api;
 }

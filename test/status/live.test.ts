@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PgDesiredStore } from "../../src/desired/index.ts";
 import { silentLogger } from "../../src/logging.ts";
-import { createStatusApp, listen, LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type ChangeFeed, type RunningServer } from "../../src/status/index.ts";
+import { createStatusApp, listen, LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, changeChannelSchema, type ChangeFeed, type RunningServer } from "../../src/status/index.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
 /** /api/events/stream: one change feed fanned out to every subscriber, coalesced, beating, and ended on close. */
@@ -177,7 +177,7 @@ describe("the PostgreSQL change feed", () => {
     cleanups.push(() => stream.cancel());
     await stream.waitFor((text) => text.includes("retry: 1000"), 1000);
     await database().pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'capstan-listen' AND datname = current_database()");
-    await stream.waitFor((text) => new Set(changes(text).map((change) => change.channel)).size === 4, 10_000);
+    await stream.waitFor((text) => new Set(changes(text).map((change) => change.channel)).size === changeChannelSchema.options.length, 10_000);
     // And it listens again.
     await store.recordEvent({ kind: "Node", namespace: "", name: "n", type: "Normal", reason: "Seen", message: "after reconnect", source: "test" });
     await stream.waitFor((text) => changes(text).filter((change) => change.channel === "events").length === 2, 2000);

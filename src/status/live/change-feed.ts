@@ -4,7 +4,7 @@ import type { DesiredStore, SyncState } from "../../desired/index.ts";
 import { silentLogger, type Logger } from "../../logging.ts";
 
 /** What the page hears about: a store table changed ("sync": the Git source's state). */
-export const changeChannelSchema = z.enum(["objects", "revisions", "events", "sync"]);
+export const changeChannelSchema = z.enum(["objects", "revisions", "events", "notifications", "sync"]);
 export type ChangeChannel = z.infer<typeof changeChannelSchema>;
 
 /** One `event: change` of /api/events/stream: the channel, and how many changes the coalescing window folded. */
@@ -39,6 +39,7 @@ const channelByName: Record<string, ChangeChannel> = {
   [dbChannels.objects]: "objects",
   [dbChannels.revisions]: "revisions",
   [dbChannels.events]: "events",
+  [dbChannels.notifications]: "notifications",
 };
 
 export interface PgChangeFeedOptions {

@@ -6,6 +6,7 @@ import { jobSummaries, type CronJobSummary } from "../jobs.ts";
 import { eventPage } from "../events.ts";
 import { nodeList, type NodeList } from "../nodes.ts";
 import { workloadSummaries, type WorkloadSummary } from "../workloads.ts";
+import { recentNotifications, type NotificationDelivery, type NotificationSource } from "../notifications-api.ts";
 
 /** The filter and page of the events section: `/?kind=Deployment&namespace=default&name=web&before=123`. */
 export const eventQuerySchema = z.object({
@@ -18,6 +19,7 @@ export type EventFilter = z.infer<typeof eventQuerySchema>;
 
 export const eventsPerPage = 50;
 export const revisionsShown = 20;
+export const notificationsShown = 20;
 
 /** Where the Git source stands, as the header's `data-state` says it. */
 export type SyncStatus =
@@ -54,6 +56,8 @@ export interface OverviewBase {
   nodes: NodeList["items"];
   revisions: RevisionRow[];
   cronJobs: CronJobSummary[];
+  /** The newest webhook deliveries; null when this server has no outbox to read. */
+  notifications: NotificationDelivery[] | null;
 }
 
 export interface Overview extends OverviewBase {
@@ -66,16 +70,18 @@ export interface Overview extends OverviewBase {
 export interface OverviewSources {
   store: DesiredStore;
   rollouts?: RolloutLog;
+  notifications?: NotificationSource;
 }
 
 /** Everything `/` shows but the events, read in parallel. */
-export async function loadOverviewBase({ store, rollouts }: OverviewSources): Promise<OverviewBase> {
-  const [sync, workloads, nodes, revisions, jobs] = await Promise.all([
+export async function loadOverviewBase({ store, rollouts, notifications }: OverviewSources): Promise<OverviewBase> {
+  const [sync, workloads, nodes, revisions, jobs, deliveries] = await Promise.all([
     store.getSyncState(),
     workloadSummaries(store),
     nodeList(store),
     recentRevisions(store, rollouts),
     jobSummaries(store),
+    notifications ? recentNotifications(notifications, { limit: notificationsShown }) : null,
   ]);
   const live = sync?.liveSha ? (revisions.find((revision) => revision.sha === sync.liveSha) ?? (await store.getRevision(sync.liveSha))) : null;
   return {
@@ -86,6 +92,7 @@ export async function loadOverviewBase({ store, rollouts }: OverviewSources): Pr
     nodes: nodes.items,
     revisions,
     cronJobs: jobs.cronJobs,
+    notifications: deliveries?.items ?? null,
   };
 }
 
