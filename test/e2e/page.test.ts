@@ -1,0 +1,228 @@
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { useBrowser } from "../helpers/browser.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { usePageCapstan } from "../helpers/page-capstan.ts";
+
+/**
+ * The status page in real headless Chromium against a real capstan (control
+ * plane with real PostgreSQL, a real Git repository, the local node running
+ * real processes): what a user sees first, that it follows Git live, that
+ * hostile commit text stays text, and that its one write — the rollback
+ * button — needs the token and ends as a Git commit.
+ */
+const browser = useBrowser();
+
+const token = "page-e2e-token-0123456789";
+const sections = ["workloads", "nodes", "revisions", "cronjobs", "events"];
+/** Bad health on the page (the summary's word, in whatever case the page writes it). */
+const badHealth = /^(degraded|failed|missing)$/i;
+const short = (sha: string) => sha.slice(0, 7);
+
+const configMap = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+
+/** A Deployment whose only container exits at once: the rollout misses its 3 s deadline. */
+const crashing = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: crash
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 3
+  selector:
+    matchLabels: { app: crash }
+  template:
+    metadata:
+      labels: { app: crash }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: main
+          command: ["sh", "-c", "exit 1"]
+`;
+
+/** Counts the page's own navigations: a live update must not be a reload. */
+function countNavigations(page: Page): () => number {
+  let count = 0;
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) count += 1;
+  });
+  return () => count;
+}
+
+async function waitForLive(page: Page): Promise<void> {
+  await page.waitForFunction("document.body.dataset.live === 'connected'", undefined, { timeout: 15_000 });
+}
+
+/** Whether a computed CSS colour is clearly red: red dominates green and blue. */
+function isRedish(color: string): boolean {
+  const [red = 0, green = 0, blue = 0] = (color.match(/[\d.]+/g) ?? []).map(Number);
+  return red >= 150 && red - green >= 70 && red - blue >= 70;
+}
+
+describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", () => {
+  const capstan = usePageCapstan({ token, localNode: true, files: { "settings.yaml": configMap("settings", "one") } });
+
+  it("loads: the header names the source, branch and live commit; every section is there; no console errors or CSP violations", async () => {
+    const { page } = browser;
+    const live = await capstan.repo.revParse();
+    const response = await page.goto(capstan.url);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()["content-security-policy"]).toMatch(/script-src/);
+    const source = page.getByTestId("source");
+    await expect.poll(() => source.textContent()).toContain(capstan.repo.dir);
+    expect(await source.textContent()).toContain("main");
+    const commit = (await page.getByTestId("live-commit").textContent()) ?? "";
+    expect(commit).toContain(short(live));
+    expect(commit).toContain("First commit: the cluster");
+    expect(commit).toContain("Capstan Test");
+    expect(await page.getByTestId("sync-state").getAttribute("data-state")).toBe("in-sync");
+    for (const id of sections) expect(await page.locator(`section#${id}`).count(), `section#${id}`).toBe(1);
+    await expect.poll(() => page.locator('tr[data-node="local"]').count(), { timeout: 20_000 }).toBe(1);
+    await waitForLive(page);
+    browser.expectNoProblems();
+  });
+
+  it("shows a new commit live, without a reload", async () => {
+    const { page } = browser;
+    await page.goto(capstan.url);
+    await waitForLive(page);
+    const navigations = countNavigations(page);
+    const sha = await capstan.commit({ "settings.yaml": configMap("settings", "two") }, "Settings two, shown live");
+    const header = page.getByTestId("live-commit");
+    await expect.poll(() => header.textContent(), { timeout: 10_000 }).toContain("Settings two, shown live");
+    expect(await header.textContent()).toContain(short(sha));
+    expect(await page.locator(`tr[data-revision="${sha}"] .subject`).textContent()).toBe("Settings two, shown live");
+    expect(navigations()).toBe(0);
+    browser.expectNoProblems();
+  });
+
+  it("renders hostile commit subjects as inert text: no dialog, no element made from them", async () => {
+    const { page } = browser;
+    const subjects = ["<script>alert(1)</script>", `"><img src=x onerror=alert(1)>`];
+    const shas: string[] = [];
+    for (const [index, subject] of subjects.entries()) {
+      shas.push(await capstan.commit({ "settings.yaml": configMap("settings", `xss-${index}`) }, subject));
+      await capstan.waitForLive(shas[index]!);
+    }
+    await page.goto(capstan.url);
+    await waitForLive(page);
+    for (const [index, subject] of subjects.entries()) {
+      await expect.poll(() => page.locator(`tr[data-revision="${shas[index]}"] .subject`).textContent()).toBe(subject);
+    }
+    expect(await page.getByTestId("live-commit").textContent()).toContain(subjects[1]);
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    // Once more after a live refresh of the sections, which may render differently from the server.
+    await capstan.commit({ "settings.yaml": configMap("settings", "after-xss") }, "After the hostile ones");
+    await expect.poll(() => page.getByTestId("live-commit").textContent(), { timeout: 10_000 }).toContain("After the hostile ones");
+    expect(await page.locator(`tr[data-revision="${shas[0]}"] .subject`).textContent()).toBe(subjects[0]);
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    expect(browser.problems().filter((problem) => problem.kind === "dialog")).toEqual([]);
+    browser.expectNoProblems();
+  });
+
+  it("shows a failed rollout in red, saying the health word and the reason", async () => {
+    const { page } = browser;
+    await capstan.commit({ "crash.yaml": crashing }, "A deployment that crashes");
+    await page.goto(capstan.url);
+    await waitForLive(page);
+    const row = page.locator('tr[data-workload="Deployment/default/crash"]');
+    // The container exits at once; after the 3 s progress deadline the rollout fails (live, no reload).
+    await expect.poll(() => row.getAttribute("data-health"), { timeout: 60_000 }).toMatch(badHealth);
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toMatch(/failed: ProgressDeadlineExceeded/);
+    const health = (await row.getAttribute("data-health"))!;
+    // The deepest element in the row that says the health word carries the red (text or background).
+    const colours = await row.evaluate((element, word) => {
+      const all = [element, ...element.querySelectorAll("*")] as Array<{ textContent: string | null; children: { length: number } }>;
+      const saying = all.filter((each) => each.textContent?.trim().toLowerCase() === word.toLowerCase());
+      const view = (globalThis as unknown as { getComputedStyle(e: unknown): { color: string; backgroundColor: string } }).getComputedStyle;
+      return saying.map((each) => ({ color: view(each).color, background: view(each).backgroundColor }));
+    }, health);
+    expect(colours.length, `an element in the row saying "${health}"`).toBeGreaterThan(0);
+    expect(colours.some(({ color, background }) => isRedish(color) || isRedish(background)), JSON.stringify(colours)).toBe(true);
+    browser.expectNoProblems();
+  });
+
+  it("keeps updating across a server restart: the page reconnects and shows a commit made meanwhile", async () => {
+    const { page } = browser;
+    await page.goto(capstan.url);
+    await waitForLive(page);
+    const navigations = countNavigations(page);
+    await capstan.stopControlPlane();
+    await page.waitForFunction("document.body.dataset.live !== 'connected'", undefined, { timeout: 10_000 });
+    const sha = await capstan.commit({ "settings.yaml": configMap("settings", "while-down") }, "Committed while capstan was down");
+    await capstan.startControlPlane();
+    await waitForLive(page);
+    await expect.poll(() => page.getByTestId("live-commit").textContent(), { timeout: 20_000 }).toContain("Committed while capstan was down");
+    expect(await page.getByTestId("live-commit").textContent()).toContain(short(sha));
+    expect(navigations()).toBe(0);
+    // The EventSource's failed reconnects while the server was down are expected; nothing else.
+    browser.expectNoProblems([/ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING/]);
+  });
+
+  it("refuses the rollback button without the token typed, and pushes a revert commit with it", async () => {
+    const { page } = browser;
+    const tip = await capstan.repo.revParse();
+    const target = await capstan.repo.revParse("HEAD~1");
+    await page.goto(capstan.url);
+    const form = page.locator(`tr[data-revision="${target}"] form.rollback`);
+    expect(await form.getAttribute("action")).toBe("/actions/rollback");
+    expect(await form.locator('input[name="to"]').inputValue()).toBe(target);
+
+    const refused = page.waitForResponse((response) => response.url().endsWith("/actions/rollback"));
+    await form.locator('button, input[type="submit"]').first().click();
+    expect([401, 403]).toContain((await refused).status());
+    await expect.poll(() => page.locator('[role="alert"]').count()).toBeGreaterThan(0);
+    expect(await page.locator('[role="alert"]').first().textContent()).toMatch(/token/i);
+    expect(await capstan.repo.revParse()).toBe(tip);
+
+    await page.goto(capstan.url);
+    const wrong = page.locator(`tr[data-revision="${target}"] form.rollback`);
+    await wrong.locator('input[name="token"]').fill("not-the-token-0123456789");
+    const forbidden = page.waitForResponse((response) => response.url().endsWith("/actions/rollback"));
+    await wrong.locator('button, input[type="submit"]').first().click();
+    expect((await forbidden).status()).toBe(403);
+    await expect.poll(() => page.locator('[role="alert"]').count()).toBeGreaterThan(0);
+    expect(await capstan.repo.revParse()).toBe(tip);
+
+    await page.goto(capstan.url);
+    const again = page.locator(`tr[data-revision="${target}"] form.rollback`);
+    await again.locator('input[name="token"]').fill(token);
+    await again.locator('button, input[type="submit"]').first().click();
+    await expect.poll(() => page.locator('[role="status"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    const head = await capstan.repo.revParse();
+    expect(head).not.toBe(tip);
+    expect(await capstan.repo.git("log", "-1", "--format=%P %s")).toBe(`${tip} Revert to ${short(target)}: ${await capstan.repo.git("log", "-1", "--format=%s", target)}`);
+    expect(await page.locator('[role="status"]').first().textContent()).toContain(short(head));
+    // The page never shows the token it was given.
+    expect(await page.content()).not.toContain(token);
+    browser.expectNoProblems([/status of 40[13]/]);
+  });
+});
+
+describe("the status page with actions off (no CAPSTAN_TOKEN) and no node", () => {
+  const capstan = usePageCapstan({ files: { "settings.yaml": configMap("settings", "one") } });
+
+  it("disables the buttons and says why", async () => {
+    const { page } = browser;
+    await page.goto(capstan.url);
+    const disabled = page.getByTestId("actions-disabled");
+    expect(await disabled.textContent()).toMatch(/CAPSTAN_TOKEN/);
+    expect(await disabled.isVisible()).toBe(true);
+    const rollbacks = page.locator("form.rollback").locator('button, input[type="submit"]');
+    expect(await rollbacks.count()).toBeGreaterThan(0);
+    for (const button of await rollbacks.all()) expect(await button.isDisabled()).toBe(true);
+    for (const button of await page.locator("form.sync-now").locator('button, input[type="submit"]').all()) expect(await button.isDisabled()).toBe(true);
+    browser.expectNoProblems();
+  });
+
+  it("works without JavaScript: the header and every section are served as HTML", async () => {
+    const page = await browser.newPage({ javaScriptEnabled: false });
+    const live = await capstan.repo.revParse();
+    await page.goto(capstan.url);
+    expect(await page.getByTestId("live-commit").textContent()).toContain(short(live));
+    for (const id of sections) expect(await page.locator(`section#${id}`).isVisible(), `section#${id}`).toBe(true);
+    expect(await page.locator(`tr[data-revision="${live}"] .subject`).textContent()).toBe("First commit: the cluster");
+    expect(await page.evaluate("document.body.dataset.live ?? 'no script ran'")).toBe("no script ran");
+  });
+});
