@@ -121,6 +121,23 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     browser.expectNoProblems();
   });
 
+  it("shows a rejected commit's errors as file:line in the sync state, live, and in sync again once fixed", async () => {
+    const { page } = browser;
+    await page.goto(capstan.url);
+    await waitForLive(page);
+    const live = await capstan.repo.revParse();
+    await capstan.commit({ "broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\nspec:\n  nonsense: true\n" }, "A manifest that does not validate");
+    const state = page.getByTestId("sync-state");
+    await expect.poll(() => state.getAttribute("data-state"), { timeout: 10_000 }).toBe("rejected");
+    expect(await state.textContent()).toMatch(/broken\.yaml:\d+: \S/);
+    // The previous commit stays live.
+    expect(await page.getByTestId("live-commit").textContent()).toContain(short(live));
+    const fixed = await capstan.commit({ "broken.yaml": null }, "Remove the broken manifest");
+    await expect.poll(() => state.getAttribute("data-state"), { timeout: 10_000 }).toBe("in-sync");
+    expect(await page.getByTestId("live-commit").textContent()).toContain(short(fixed));
+    browser.expectNoProblems();
+  });
+
   it("shows a failed rollout in red, saying the health word and the reason", async () => {
     const { page } = browser;
     await capstan.commit({ "crash.yaml": crashing }, "A deployment that crashes");
