@@ -15,7 +15,7 @@ import { controlPlaneLease, leaderChannel, LeaderElector, LeaseFence, TermRunner
 import type { GitSync } from "./gitsync/index.ts";
 import type { NodeManager } from "./nodes/index.ts";
 import type { ControllerManager } from "./reconcilers/index.ts";
-import { createStatusApp, listen, type Leadership } from "./status/index.ts";
+import { createStatusApp, listen, LiveUpdates, pgChangeFeed, type Leadership } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -142,7 +142,12 @@ export async function startControlPlane(
       };
     }
 
+    // One LISTEN for every browser watching the page, however many there are.
+    const live = await LiveUpdates.start({ feed: pgChangeFeed({ databaseUrl, store, log }), log });
+    stack.push(() => live.close());
     const app = createStatusApp({
+      live,
+      clock,
       nodes: { logs: (params, onText, signal) => leaderComponents().nodes.logs(params, onText, signal) },
       store,
       log: log.child({ component: "status" }),
@@ -161,7 +166,11 @@ export async function startControlPlane(
         : undefined,
     });
     const server = await listen(app, config.host, config.port);
-    stack.push(() => server.close());
+    // Open event streams end first (popped before the server closes), or the server's close would wait on them.
+    stack.push(async () => {
+      await live.close();
+      await server.close();
+    });
     // With --host 0.0.0.0 the listening address means nothing to another host.
     await startLeading(config.advertiseUrl ?? server.url);
     log.info({ url: server.url, repo: redactUrl(repo), branch: config.branch, replica, replicasShare: Boolean(config.replicasShare) }, "capstan is up");

@@ -43,10 +43,7 @@ const logsQuerySchema = z.strictObject({
 export function nodeRoutes(store: DesiredStore, logSource: LogSource | undefined): Hono {
   const api = new Hono();
 
-  api.get("/nodes", async (c) => {
-    const [nodes, pods] = await Promise.all([store.listObjects({ kind: "Node" }), store.listObjects({ kind: "Pod" })]);
-    return c.json(nodeListSchema.parse({ items: nodes.map((node) => nodeSummary(node, pods)) }));
-  });
+  api.get("/nodes", async (c) => c.json(nodeListSchema.parse({ items: await nodeListItems(store) })));
 
   api.get("/pods/:namespace/:name/logs", async (c) => {
     if (!logSource) throw new BadRequestError("logs are served by the control plane that runs the node links");
@@ -77,6 +74,12 @@ export function nodeRoutes(store: DesiredStore, logSource: LogSource | undefined
   });
 
   return api;
+}
+
+/** Every node with its readiness, capacity and what its pods request: GET /api/nodes and the page's nodes. */
+export async function nodeListItems(store: DesiredStore): Promise<NodeList["items"]> {
+  const [nodes, pods] = await Promise.all([store.listObjects({ kind: "Node" }), store.listObjects({ kind: "Pod" })]);
+  return nodes.map((node) => nodeSummary(node, pods));
 }
 
 function nodeSummary(node: StoredObject, pods: StoredObject[]): NodeList["items"][number] {

@@ -7,6 +7,9 @@ import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
 import { historyRoutes } from "./history-api.ts";
 import { apiRoutes, type Leadership } from "./api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import type { Clock } from "../clock.ts";
+import { liveRoutes, type LiveUpdates } from "./live/index.ts";
+import { pageNotFound, pageRoutes } from "./page/index.ts";
 
 export interface StatusServerOptions {
   store: DesiredStore;
@@ -26,9 +29,13 @@ export interface StatusServerOptions {
   token?: string;
   /** "Sync now": asks the leader's Git sync to fetch at once (an action: needs the token). */
   syncNow?: () => void;
+  /** Store changes fanned out to /api/events/stream; without it that endpoint answers 404 and the page is not live. */
+  live?: LiveUpdates;
+  /** For the page's ages ("3m ago"); the system clock by default. */
+  clock?: Clock;
 }
 
-/** The HTTP face of the control plane: health, the JSON API and the Git webhook. */
+/** The HTTP face of the control plane: the page, health, the JSON API, live updates and the Git webhook. */
 export function createStatusApp(options: StatusServerOptions): Hono {
   const app = new Hono();
 
@@ -56,6 +63,9 @@ export function createStatusApp(options: StatusServerOptions): Hono {
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
   app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.token));
+  app.route("/api", liveRoutes(options.live));
+  app.route("/", pageRoutes(options));
+  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404) : pageNotFound(c, options)));
   return app;
 }
 

@@ -1,0 +1,81 @@
+// capstan status page: keeps the server-rendered page live. Plain browser
+// JavaScript, no build step. The server stays the only renderer: on a change
+// this re-fetches the page it is on and swaps the live regions' contents.
+// Loaded with the CSP nonce; it adds no inline script or handler attributes.
+"use strict";
+
+(function () {
+  const regionSelector = "[data-live-region][id]";
+  let fetching = false;
+  let again = false;
+  let deferred = false;
+
+  // A region the user is typing in (a token in a rollback form) is left alone until they are done.
+  function busy(region) {
+    const active = document.activeElement;
+    if (active && active !== document.body && region.contains(active)) return true;
+    for (const input of region.querySelectorAll("input[type=password]")) if (input.value) return true;
+    return false;
+  }
+
+  async function refresh() {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    try {
+      const response = await fetch(window.location.href, { headers: { accept: "text/html" }, credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) return;
+      const next = new DOMParser().parseFromString(await response.text(), "text/html");
+      deferred = false;
+      for (const region of document.querySelectorAll(regionSelector)) {
+        const fresh = next.getElementById(region.id);
+        if (!fresh || !fresh.hasAttribute("data-live-region")) continue;
+        if (busy(region)) {
+          deferred = true;
+          continue;
+        }
+        if (region.innerHTML !== fresh.innerHTML) region.innerHTML = fresh.innerHTML;
+        for (const attribute of fresh.attributes) region.setAttribute(attribute.name, attribute.value);
+      }
+      document.body.dataset.refreshed = String(Date.now());
+    } catch (error) {
+      // The next change or reconnect tries again.
+    } finally {
+      fetching = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    }
+  }
+
+  // Sections skipped while in use catch up as soon as the user leaves them.
+  document.addEventListener("focusout", function () {
+    if (deferred) setTimeout(refresh, 0);
+  });
+
+  function connect() {
+    if (!("EventSource" in window)) return;
+    const source = new EventSource("/api/events/stream");
+    let opened = false;
+    source.addEventListener("open", function () {
+      document.body.dataset.live = "connected";
+      // After a reconnect (a server restart) what changed meanwhile was never announced.
+      if (opened) refresh();
+      opened = true;
+    });
+    source.addEventListener("change", function () {
+      refresh();
+    });
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself after the server's `retry` (1 s); it gives up only on a non-stream answer.
+      document.body.dataset.live = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
+  else connect();
+})();

@@ -1,0 +1,144 @@
+import { formatProblem } from "../../errors.ts";
+import type { HistoryEntry, Revision } from "../../desired/index.ts";
+import { healthTone, shortSha } from "./format.ts";
+import { ActionsDisabledNote, RollbackForm } from "./forms.tsx";
+import { Badge, Layout, Time, type PageContext } from "./layout.tsx";
+import { revisionOutcome } from "./revisions-section.tsx";
+import { workloadPath, } from "./workloads-section.tsx";
+
+/** A changed field's value as text; the rollout history already masks Secret values (absent `from`/`to`). */
+function valueText(value: unknown): string {
+  if (value === undefined) return "—";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** One commit: who, what, what became of it, and the manifest changes it made (or its errors if rejected). */
+export function RevisionPage(props: { page: PageContext; revision: Revision; history: HistoryEntry | null; liveSha: string | null }) {
+  const { revision, history } = props;
+  const outcome = revisionOutcome({ ...revision, health: history?.health ?? null });
+  const workloadKinds = new Set(["Deployment", "DaemonSet", "StatefulSet"]);
+  return (
+    <Layout page={props.page} title={`Commit ${shortSha(revision.sha)}`}>
+      <main>
+        <h1>
+          Commit <code>{shortSha(revision.sha)}</code>
+        </h1>
+        <section id="summary" data-live-region data-revision={revision.sha}>
+          <pre class="commit-message subject">{revision.message}</pre>
+          <dl>
+            <dt>sha</dt>
+            <dd>
+              <code>{revision.sha}</code>
+              {revision.sha === props.liveSha ? <span class="badge tone-good"> live</span> : null}
+            </dd>
+            <dt>author</dt>
+            <dd class="author">
+              {revision.authorName} &lt;{revision.authorEmail}&gt;
+            </dd>
+            <dt>committed</dt>
+            <dd>
+              <Time at={revision.committedAt} now={props.page.now} />
+            </dd>
+            <dt>outcome</dt>
+            <dd>
+              <Badge tone={outcome.tone}>{outcome.word}</Badge>
+            </dd>
+          </dl>
+          {revision.state === "applied" && revision.sha !== props.liveSha ? (
+            <>
+              <RollbackForm page={props.page} sha={revision.sha} />
+              <ActionsDisabledNote page={props.page} />
+            </>
+          ) : null}
+        </section>
+        {revision.errors.length > 0 ? (
+          <section id="errors">
+            <h2>Errors</h2>
+            <ul class="problems">
+              {revision.errors.map((problem) => (
+                <li>
+                  <code>{formatProblem(problem)}</code>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+        {revision.warnings.length > 0 ? (
+          <section id="warnings">
+            <h2>Warnings</h2>
+            <ul class="problems">
+              {revision.warnings.map((problem) => (
+                <li>
+                  <code>{formatProblem(problem)}</code>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+        <section id="changes">
+          <h2>Changes</h2>
+          {!history ? (
+            <p class="muted">No recorded changes for this commit.</p>
+          ) : history.changes.length === 0 ? (
+            <p class="muted">This commit changed no object.</p>
+          ) : (
+            <table>
+              <thead>
+                <tr>
+                  <th>object</th>
+                  <th>change</th>
+                  <th>field</th>
+                  <th>from</th>
+                  <th>to</th>
+                </tr>
+              </thead>
+              <tbody>
+                {history.changes.flatMap((change) => {
+                  const name = `${change.kind}/${change.namespace ? `${change.namespace}/` : ""}${change.name}`;
+                  const label = workloadKinds.has(change.kind) ? <a href={workloadPath(change)}>{name}</a> : name;
+                  const rows = change.fields.length === 0 ? [undefined] : change.fields;
+                  return rows.map((field) => (
+                    <tr data-change={`${change.kind}/${change.namespace}/${change.name}`} data-change-type={change.change}>
+                      <td>{label}</td>
+                      <td>{change.change}</td>
+                      <td>{field ? <code>{field.path}</code> : null}</td>
+                      <td>
+                        <code>{field ? valueText(field.from) : ""}</code>
+                      </td>
+                      <td>
+                        <code>{field ? valueText(field.to) : ""}</code>
+                      </td>
+                    </tr>
+                  ));
+                })}
+                {history.changes.some((change) => change.truncated) ? (
+                  <tr>
+                    <td colspan={5} class="muted">
+                      Some objects changed more fields than are listed.
+                    </td>
+                  </tr>
+                ) : null}
+              </tbody>
+            </table>
+          )}
+        </section>
+        {history && history.rollouts.length > 0 ? (
+          <section id="rollouts" data-live-region>
+            <h2>Rollouts</h2>
+            <ul>
+              {history.rollouts.map((rollout) => (
+                <li data-rollout={rollout.id}>
+                  <a href={workloadPath(rollout)}>
+                    {rollout.kind}/{rollout.namespace}/{rollout.name}
+                  </a>{" "}
+                  <Badge tone={healthTone(rollout.outcome)}>{rollout.outcome}</Badge>
+                  {rollout.reason ? <span class="reason"> {rollout.reason}</span> : null}
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+      </main>
+    </Layout>
+  );
+}
