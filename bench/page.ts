@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       syncNow: () => undefined,
     });
     server = await listen(app, "127.0.0.1", 0);
+    await expectFullPage(server.url);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const results: Record<string, Timings> = {};
     for (const path of ["/", "/api/status"]) {
@@ -88,6 +89,16 @@ async function main(): Promise<void> {
     await pool.end();
     await embedded?.stop();
     if (root) await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The timed answers must be the whole page of this store, not an error or an empty page that happens to be 200. */
+async function expectFullPage(base: string): Promise<void> {
+  const html = await (await fetch(`${base}/`)).text();
+  const count = (pattern: RegExp) => html.match(pattern)?.length ?? 0;
+  const found = { workloads: count(/<tr data-workload=/g), nodes: count(/<tr data-node=/g), revisions: count(/<tr data-revision=/g), inSync: html.includes('data-state="in-sync"') };
+  if (found.workloads !== deploymentCount || found.nodes !== nodeCount || found.revisions === 0 || !found.inSync) {
+    throw new Error(`GET / does not show the seeded store: ${JSON.stringify(found)}`);
   }
 }
 
@@ -172,6 +183,7 @@ async function seed(store: PgDesiredStore): Promise<number> {
     await store.applyRevision(commit, objects, problems);
     parentSha = sha;
   }
+  await store.recordFetch({ url: "https://git.example.com/team/manifests.git", branch: "main", path: "", at: new Date(), error: null });
 
   const byKind = async (kind: string) => new Map((await store.listObjects({ kind })).map((object) => [`${object.namespace}/${object.name}`, object]));
   const deployments = await byKind("Deployment");
