@@ -24,6 +24,8 @@ export function Layout(props: { page: PageContext; title: string; children: Chil
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{props.title} · capstan</title>
+          {/* No favicon request to 404 on every load (img-src allows data:). */}
+          <link rel="icon" href="data:," />
           <link rel="stylesheet" href={assetUrl("page.css")} />
           <script nonce={props.page.nonce} src={assetUrl("page.js")} defer></script>
         </head>
