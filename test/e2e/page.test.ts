@@ -146,7 +146,7 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     browser.expectNoProblems();
   });
 
-  it("shows a failed rollout in red, saying the health word and the reason", async () => {
+  it("shows a failed rollout in red, saying the health word and the reason, and its pods on the workload's page", async () => {
     const { page } = browser;
     await capstan.commit({ "crash.yaml": crashing }, "A deployment that crashes");
     await page.goto(capstan.url);
@@ -165,6 +165,19 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     }, health);
     expect(colours.length, `an element in the row saying "${health}"`).toBeGreaterThan(0);
     expect(colours.some(({ color, background }) => isRedish(color) || isRedish(background)), JSON.stringify(colours)).toBe(true);
+
+    // Its name leads to the workload's page: the pod on the local node, restarting, with its last error.
+    await row.getByRole("link", { name: "crash", exact: true }).click();
+    await page.waitForURL(`${capstan.url}/workloads/Deployment/default/crash`);
+    const pod = page.locator('article.pod[data-pod^="default/crash-"]');
+    await expect.poll(() => pod.count()).toBeGreaterThan(0);
+    expect(await pod.first().getByRole("link", { name: "local", exact: true }).getAttribute("href")).toBe("/nodes/local");
+    await expect.poll(async () => (await pod.first().locator(".last-error").textContent()) ?? "", { timeout: 20_000 }).toMatch(/CrashLoopBackOff|exit(ed)? (with )?code 1/i);
+    expect(await page.locator("#rollouts").textContent()).toMatch(/ProgressDeadlineExceeded/);
+    // And the node's page, from there.
+    await pod.first().getByRole("link", { name: "local", exact: true }).click();
+    await page.waitForURL(`${capstan.url}/nodes/local`);
+    expect(await page.locator("h1").textContent()).toContain("local");
     browser.expectNoProblems();
   }, 90_000);
 
@@ -223,6 +236,27 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     // The page never shows the token it was given.
     expect(await page.content()).not.toContain(token);
     browser.expectNoProblems([/status of 40[13]/]);
+  }, 60_000);
+
+  it("asks for a sync with the token, and refuses a form whose CSRF token was tampered with", async () => {
+    const { page } = browser;
+    const tip = await capstan.repo.revParse();
+    await page.goto(capstan.url);
+    const sync = page.locator("form.sync-now");
+    await sync.locator('input[name="token"]').fill(token);
+    await sync.locator('button, input[type="submit"]').first().click();
+    await expect.poll(() => page.locator('[role="status"]').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+
+    await page.goto(capstan.url);
+    const form = page.locator(`tr[data-revision="${await capstan.repo.git("rev-list", "--max-parents=0", "HEAD")}"] form.rollback`);
+    await form.locator('input[name="csrf"]').evaluate((input, value) => ((input as unknown as { value: string }).value = value), "forged-csrf-token-0123456789");
+    await form.locator('input[name="token"]').fill(token);
+    const refused = page.waitForResponse((response) => response.url().endsWith("/actions/rollback"));
+    await form.locator('button, input[type="submit"]').first().click();
+    expect((await refused).status()).toBe(403);
+    await expect.poll(() => page.locator('[role="alert"]').count()).toBeGreaterThan(0);
+    expect(await capstan.repo.revParse()).toBe(tip);
+    browser.expectNoProblems([/status of 403/]);
   }, 60_000);
 });
 
