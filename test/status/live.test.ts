@@ -170,6 +170,19 @@ describe("the PostgreSQL change feed", () => {
     await streams[0]!.waitFor((text) => changes(text).some((change) => change.channel === "objects"), 1000);
   });
 
+  it("reports every channel changed after its LISTEN connection was lost and re-established (what was missed is unknown)", async () => {
+    const store = new PgDesiredStore(database().pool);
+    const { app } = await hub(pgChangeFeed({ databaseUrl: database().url, store }));
+    const stream = reader((await app.request("/api/events/stream")).body!);
+    cleanups.push(() => stream.cancel());
+    await stream.waitFor((text) => text.includes("retry: 1000"), 1000);
+    await database().pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'capstan-listen' AND datname = current_database()");
+    await stream.waitFor((text) => new Set(changes(text).map((change) => change.channel)).size === 4, 10_000);
+    // And it listens again.
+    await store.recordEvent({ kind: "Node", namespace: "", name: "n", type: "Normal", reason: "Seen", message: "after reconnect", source: "test" });
+    await stream.waitFor((text) => changes(text).filter((change) => change.channel === "events").length === 2, 2000);
+  });
+
   it("reports a change of the sync state, which has no trigger, by reading it", async () => {
     const store = new PgDesiredStore(database().pool);
     const { app } = await hub(pgChangeFeed({ databaseUrl: database().url, store, syncPollMs: 50 }));

@@ -181,6 +181,7 @@ describe("GET /", () => {
     expect(nonceOf(second.headers.get("content-security-policy")!)).not.toBe(nonce);
     expect(first.headers.get("x-content-type-options")).toBe("nosniff");
     expect(first.headers.get("x-frame-options")).toBe("DENY");
+    expect(first.headers.get("cache-control")).toBe("no-store");
     // No inline event handlers and no inline styles anywhere (the CSP would block them).
     expect(first.html).not.toMatch(/\son[a-z]+=/i);
     expect(first.html).not.toMatch(/\sstyle=/i);

@@ -4,7 +4,7 @@ import { healthTone, shortSha } from "./format.ts";
 import { ActionsDisabledNote, RollbackForm } from "./forms.tsx";
 import { Badge, Layout, Time, type PageContext } from "./layout.tsx";
 import { revisionOutcome } from "./revisions-section.tsx";
-import { workloadPath, } from "./workloads-section.tsx";
+import { workloadPath } from "./workloads-section.tsx";
 
 /** A changed field's value as text; the rollout history already masks Secret values (absent `from`/`to`). */
 function valueText(value: unknown): string {

@@ -10,7 +10,7 @@ export type PageEnv = { Variables: SecureHeadersVariables };
  * no-referrer: under no-referrer a browser sends `Origin: null` on a
  * same-origin form POST, which the CSRF check would have to refuse.
  */
-export const pageSecurityHeaders: MiddlewareHandler<PageEnv> = secureHeaders({
+const securityHeaders: MiddlewareHandler<PageEnv> = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
     scriptSrc: [NONCE],
@@ -26,6 +26,12 @@ export const pageSecurityHeaders: MiddlewareHandler<PageEnv> = secureHeaders({
   // Served over plain HTTP on a LAN as often as behind TLS; HSTS is the proxy's business.
   strictTransportSecurity: false,
 });
+
+/** The security headers, and no caching: a page is a moment's state, and carries the browser's CSRF token. */
+export const pageSecurityHeaders: MiddlewareHandler<PageEnv> = async (c, next) => {
+  await securityHeaders(c, next);
+  c.header("cache-control", "no-store");
+};
 
 /** The nonce the CSP header names, for the page's one script tag. */
 export function nonceOf(c: { get(key: "secureHeadersNonce"): string | undefined }): string {

@@ -57,7 +57,8 @@
   });
 
   function connect() {
-    if (!("EventSource" in window)) return;
+    // An action's answer page has nothing live to refresh: no stream for it.
+    if (!("EventSource" in window) || !document.querySelector(regionSelector)) return;
     const source = new EventSource("/api/events/stream");
     let opened = false;
     source.addEventListener("open", function () {
