@@ -5,6 +5,7 @@ import { registerJobs } from "./jobs.ts";
 import { registerLogs, registerNodes } from "./nodes.ts";
 import { registerRollback } from "./rollback.ts";
 import { registerPods, registerStatus } from "./status.ts";
+import { registerSync } from "./sync.ts";
 import { registerUp } from "./up.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -22,5 +23,6 @@ registerJobs(program);
 registerNodes(program);
 registerLogs(program);
 registerRollback(program);
+registerSync(program);
 
 await runProgram(program, process.argv);

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { diffObjects, type ComparableObject, type ObjectChangeRecord } from "./object-diff.ts";
-import { rolloutKinds, type HistoryEntry, type Rollout, type RolloutLog, type WorkloadRef } from "./rollouts.ts";
+import { rolloutKinds, type HistoryEntry, type HistoryQuery, type Rollout, type RolloutLog, type WorkloadRef } from "./rollouts.ts";
 import { revisionFromRow } from "./rows-pg.ts";
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
@@ -65,14 +65,15 @@ async function updateHealth(client: Queryable, shas: string[]): Promise<void> {
 export class PgRolloutLog implements RolloutLog {
   constructor(private readonly pool: pg.Pool) {}
 
-  async history(options: { limit?: number; workload?: WorkloadRef } = {}): Promise<HistoryEntry[]> {
+  async history(options: HistoryQuery = {}): Promise<HistoryEntry[]> {
     const workload = options.workload;
     const revisions = await this.pool.query(
       `SELECT * FROM revisions r
-       WHERE $2::text IS NULL OR EXISTS (
-         SELECT 1 FROM rollouts x WHERE x.revision_sha = r.sha AND x.kind = $2 AND x.namespace = $3 AND x.name = $4)
+       WHERE ($2::text IS NULL OR EXISTS (
+         SELECT 1 FROM rollouts x WHERE x.revision_sha = r.sha AND x.kind = $2 AND x.namespace = $3 AND x.name = $4))
+         AND ($5::text IS NULL OR left(r.sha, length($5)) = $5)
        ORDER BY id DESC LIMIT $1`,
-      [options.limit ?? 50, workload?.kind ?? null, workload?.namespace ?? null, workload?.name ?? null],
+      [options.limit ?? 50, workload?.kind ?? null, workload?.namespace ?? null, workload?.name ?? null, options.shaPrefix ?? null],
     );
     const shas = revisions.rows.map((row) => row.sha as string);
     const rollouts = await this.pool.query("SELECT * FROM rollouts WHERE revision_sha = ANY($1::text[]) ORDER BY id", [shas]);

@@ -48,10 +48,20 @@ export interface WorkloadRef {
   name: string;
 }
 
+export interface HistoryQuery {
+  limit?: number;
+  workload?: WorkloadRef;
+  shaPrefix?: string;
+}
+
 /** The rollout history, written by the sync (in applyRevision's transaction) and by the rollout tracker. */
 export interface RolloutLog {
-  /** Newest first; with `workload`, only the revisions that started a rollout of it. */
-  history(options?: { limit?: number; workload?: WorkloadRef }): Promise<HistoryEntry[]>;
+  /**
+   * Newest first; with `workload`, only the revisions that started a rollout
+   * of it; with `shaPrefix`, only the revisions whose sha starts with it (a
+   * revision's page looks one up by a short sha).
+   */
+  history(options?: HistoryQuery): Promise<HistoryEntry[]>;
   /** The workload's rollout under way, if any. */
   progressing(workload: WorkloadRef): Promise<Rollout | null>;
   /**

@@ -4,9 +4,14 @@ import { CapstanError, toHttpStatus } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import type { DesiredStore, RolloutLog } from "../desired/index.ts";
 import { webhookRoute, type RollbackService } from "../gitsync/index.ts";
+import { actionRoutes } from "./actions-api.ts";
 import { historyRoutes } from "./history-api.ts";
-import { apiRoutes, type Leadership } from "./api.ts";
+import { apiRoutes } from "./api.ts";
+import type { Leadership } from "./status-overview.ts";
+import { eventRoutes } from "./events-api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
+import { revisionRoutes } from "./revisions-api.ts";
+import { workloadRoutes } from "./workloads-api.ts";
 import type { Clock } from "../clock.ts";
 import { liveRoutes, type LiveUpdates } from "./live/index.ts";
 import { pageNotFound, pageRoutes } from "./page/index.ts";
@@ -62,7 +67,11 @@ export function createStatusApp(options: StatusServerOptions): Hono {
 
   app.route("/api", apiRoutes(options.store, options.leadership));
   app.route("/api", nodeRoutes(options.store, options.nodes));
-  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback, options.token));
+  app.route("/api", revisionRoutes(options.store, options.rollouts));
+  app.route("/api", workloadRoutes(options.store, options.rollouts));
+  app.route("/api", eventRoutes(options.store));
+  app.route("/api", historyRoutes(options.store, options.rollouts, options.rollback));
+  app.route("/api", actionRoutes({ rollback: options.rollback, syncNow: options.syncNow, token: options.token }));
   app.route("/api", liveRoutes(options.live));
   app.route("/", pageRoutes(options));
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404) : pageNotFound(c, options)));

@@ -32,15 +32,24 @@ export const nodeSummarySchema = z.object({
   pods: z.number().int(),
 });
 
-const workloadKinds = ["Deployment", "DaemonSet", "StatefulSet"] as const;
+/** The kinds the workloads section and GET /api/workloads list: those with rollouts. */
+export const workloadKinds = ["Deployment", "DaemonSet", "StatefulSet"] as const;
+export type WorkloadKind = (typeof workloadKinds)[number];
 
-export async function workloadSummaries(store: DesiredStore): Promise<WorkloadSummary[]> {
-  const [autoscalers, ...lists] = await Promise.all([store.listObjects({ kind: "HorizontalPodAutoscaler" }), ...workloadKinds.map((kind) => store.listObjects({ kind }))]);
-  return lists
-    .flat()
-    .map((object) =>
-      object.kind === "DaemonSet" ? summariseDaemonSet(object) : object.kind === "StatefulSet" ? summariseStatefulSet(object, autoscalers) : summarise(object, autoscalers),
-    );
+/** Every workload's line, ordered by kind then namespace and name; `filter` narrows to one kind and/or namespace. */
+export async function workloadSummaries(store: DesiredStore, filter: { kind?: WorkloadKind; namespace?: string } = {}): Promise<WorkloadSummary[]> {
+  const kinds = filter.kind ? [filter.kind] : workloadKinds;
+  const namespace = filter.namespace !== undefined ? { namespace: filter.namespace } : {};
+  const [autoscalers, ...lists] = await Promise.all([
+    store.listObjects({ kind: "HorizontalPodAutoscaler", ...namespace }),
+    ...kinds.map((kind) => store.listObjects({ kind, ...namespace })),
+  ]);
+  return lists.flat().map((object) => workloadSummary(object, autoscalers));
+}
+
+/** One workload's line; `autoscalers` are the HorizontalPodAutoscalers that may size it. */
+export function workloadSummary(object: StoredObject, autoscalers: StoredObject[]): WorkloadSummary {
+  return object.kind === "DaemonSet" ? summariseDaemonSet(object) : object.kind === "StatefulSet" ? summariseStatefulSet(object, autoscalers) : summarise(object, autoscalers);
 }
 
 /**
@@ -187,24 +196,27 @@ export const podSummarySchema = z.object({
   commit: z.string().nullable(),
   createdAt: z.coerce.date(),
 });
+export type PodSummary = z.infer<typeof podSummarySchema>;
 export const podListSchema = z.object({ items: z.array(podSummarySchema) });
 
-export async function podSummaries(store: DesiredStore, namespace?: string): Promise<z.infer<typeof podSummarySchema>[]> {
+export async function podSummaries(store: DesiredStore, namespace?: string): Promise<PodSummary[]> {
   const pods = await store.listObjects({ kind: "Pod", ...(namespace ? { namespace } : {}) });
-  return pods.map((pod) => {
-    const status = pod.status as StoredPodStatusView;
-    return {
-      namespace: pod.namespace,
-      name: pod.name,
-      node: (pod.spec as { nodeName?: string }).nodeName ?? null,
-      phase: status.phase ?? "Pending",
-      reason: podReason(status),
-      ready: status.ready ?? false,
-      restarts: (status.containerStatuses ?? []).reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
-      commit: pod.annotations["capstan.dev/commit"] ?? pod.revisionSha ?? null,
-      createdAt: pod.createdAt,
-    };
-  });
+  return pods.map(podSummary);
+}
+
+export function podSummary(pod: StoredObject): PodSummary {
+  const status = podStatusView(pod.status);
+  return {
+    namespace: pod.namespace,
+    name: pod.name,
+    node: (pod.spec as { nodeName?: string }).nodeName ?? null,
+    phase: status.phase ?? "Pending",
+    reason: podReason(status),
+    ready: status.ready ?? false,
+    restarts: (status.containerStatuses ?? []).reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
+    commit: pod.annotations["capstan.dev/commit"] ?? pod.revisionSha ?? null,
+    createdAt: pod.createdAt,
+  };
 }
 
 interface ContainerStatusView {
@@ -218,6 +230,16 @@ interface StoredPodStatusView {
   reason?: string | null;
   initContainerStatuses?: ContainerStatusView[];
   containerStatuses?: ContainerStatusView[];
+}
+
+/** The stored status as read here; container lists that are not lists (a hand-edited or foreign row) count as none rather than failing the listing. */
+function podStatusView(status: Record<string, unknown>): StoredPodStatusView {
+  const view = status as StoredPodStatusView;
+  return {
+    ...view,
+    initContainerStatuses: Array.isArray(view.initContainerStatuses) ? view.initContainerStatuses : [],
+    containerStatuses: Array.isArray(view.containerStatuses) ? view.containerStatuses : [],
+  };
 }
 
 function podReason(status: StoredPodStatusView): string | null {

@@ -290,13 +290,17 @@ describe("detail pages", () => {
   });
 
   it("answers an HTML 404 for unknown objects and paths, and keeps JSON for the API", async () => {
-    for (const path of ["/workloads/Deployment/default/nope", "/workloads/Secret/default/db", "/nodes/nope", `/revisions/${"f".repeat(40)}`, "/revisions/<script>", "/no/such/page"]) {
+    for (const path of ["/workloads/Deployment/default/nope", "/workloads/Secret/default/db", "/nodes/nope", `/revisions/${"f".repeat(40)}`, "/no/such/page"]) {
       const { status, html, headers } = await page(path);
       expect(status, path).toBe(404);
       expect(headers.get("content-type")).toContain("text/html");
       expect(headers.get("content-security-policy")).toContain("default-src 'none'");
       expect(html).not.toContain("<script>alert");
     }
+    const malformed = await page("/revisions/%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    expect(malformed.status).toBe(400);
+    expect(malformed.html).not.toContain("<script>alert");
+    expect(textOf(element(malformed.html, "p", `role="alert"`))).toContain("bad sha");
     const api = await app().request("/api/no-such-endpoint");
     expect(api.status).toBe(404);
     expect(api.headers.get("content-type")).toContain("application/json");

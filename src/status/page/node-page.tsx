@@ -1,21 +1,15 @@
-import type { StoredEvent } from "../../desired/index.ts";
-import type { NodeList } from "../nodes-api.ts";
-import type { podSummaries } from "../workloads.ts";
+import type { NodeDetail } from "../node-detail.ts";
 import { EventsSection } from "./events-section.tsx";
 import { shortSha } from "./format.ts";
 import { Badge, Layout, Time, type PageContext } from "./layout.tsx";
 import { Capacity, HostKey, readyTone, readyWord } from "./nodes-section.tsx";
+import { Conditions, phaseTone } from "./pod-view.tsx";
 import { revisionPath } from "./revisions-section.tsx";
 
-export interface NodeDetail {
-  node: NodeList["items"][number];
-  pods: Awaited<ReturnType<typeof podSummaries>>;
-  events: StoredEvent[];
-}
-
-/** One node: readiness and why, capacity, agent, host key, labels, the pods placed there and its events. */
-export function NodePage(props: { page: PageContext; detail: NodeDetail; path: string }) {
-  const { node, pods, events } = props.detail;
+/** One node (the data of GET /api/nodes/:name): readiness and why, capacity, agent, host key, labels, conditions, the pods placed there and its events. */
+export function NodePage(props: { page: PageContext; detail: NodeDetail }) {
+  const { node, pods, events, conditions } = props.detail;
+  const now = props.page.now;
   return (
     <Layout page={props.page} title={`Node ${node.name}`}>
       <main>
@@ -30,7 +24,7 @@ export function NodePage(props: { page: PageContext; detail: NodeDetail; path: s
             </dd>
             <dt>last heartbeat</dt>
             <dd>
-              <Time at={node.lastHeartbeatTime} now={props.page.now} />
+              <Time at={node.lastHeartbeatTime} now={now} />
             </dd>
             <dt>address</dt>
             <dd>
@@ -60,6 +54,7 @@ export function NodePage(props: { page: PageContext; detail: NodeDetail; path: s
               ))}
             </dd>
           </dl>
+          <Conditions conditions={conditions} now={now} />
         </section>
         <section id="pods" data-live-region>
           <h2>Pods</h2>
@@ -74,7 +69,7 @@ export function NodePage(props: { page: PageContext; detail: NodeDetail; path: s
                   <th>phase</th>
                   <th>ready</th>
                   <th>restarts</th>
-                  <th>reason</th>
+                  <th>last error</th>
                   <th>commit</th>
                 </tr>
               </thead>
@@ -83,10 +78,12 @@ export function NodePage(props: { page: PageContext; detail: NodeDetail; path: s
                   <tr data-pod={`${pod.namespace}/${pod.name}`}>
                     <td>{pod.namespace}</td>
                     <td>{pod.name}</td>
-                    <td>{pod.phase}</td>
+                    <td>
+                      <Badge tone={phaseTone(pod.phase)}>{pod.phase}</Badge>
+                    </td>
                     <td>{pod.ready ? "yes" : "no"}</td>
                     <td>{pod.restarts}</td>
-                    <td>{pod.reason ?? ""}</td>
+                    <td class="last-error">{pod.lastError ?? pod.reason ?? ""}</td>
                     <td>{pod.commit ? <a href={revisionPath(pod.commit)}>{shortSha(pod.commit)}</a> : ""}</td>
                   </tr>
                 ))}
@@ -94,7 +91,7 @@ export function NodePage(props: { page: PageContext; detail: NodeDetail; path: s
             </table>
           )}
         </section>
-        <EventsSection events={events} filter={{}} next={null} now={props.page.now} action={props.path} showFilter={false} />
+        <EventsSection events={events} filter={{}} next={null} now={now} action="/" showFilter={false} />
       </main>
     </Layout>
   );

@@ -1,4 +1,4 @@
-import type { NodeList } from "../nodes-api.ts";
+import type { NodeList } from "../nodes.ts";
 import { formatBytes, formatCpu } from "./format.ts";
 import { Badge, Bar, Time } from "./layout.tsx";
 

@@ -3,7 +3,8 @@ import { formatProblem } from "../../errors.ts";
 import { redactText, redactUrl } from "../../gitsync/index.ts";
 import type { DesiredStore, HistoryEntry, Revision, RolloutLog, StoredEvent, SyncState } from "../../desired/index.ts";
 import { jobSummaries, type CronJobSummary } from "../jobs.ts";
-import { nodeListItems, type NodeList } from "../nodes-api.ts";
+import { eventPage } from "../events.ts";
+import { nodeList, type NodeList } from "../nodes.ts";
 import { workloadSummaries, type WorkloadSummary } from "../workloads.ts";
 
 /** The filter and page of the events section: `/?kind=Deployment&namespace=default&name=web&before=123`. */
@@ -68,23 +69,22 @@ export async function loadOverview({ store, rollouts }: OverviewSources, filter:
   const [sync, workloads, nodes, revisions, jobs, events] = await Promise.all([
     store.getSyncState(),
     workloadSummaries(store),
-    nodeListItems(store),
+    nodeList(store),
     recentRevisions(store, rollouts),
     jobSummaries(store),
-    store.listEvents({ ...filter, limit: eventsPerPage + 1 }),
+    eventPage(store, { ...filter, limit: eventsPerPage }),
   ]);
   const live = sync?.liveSha ? (revisions.find((revision) => revision.sha === sync.liveSha) ?? (await store.getRevision(sync.liveSha))) : null;
-  const page = events.slice(0, eventsPerPage);
   return {
     source: sync && { url: redactUrl(sync.url), branch: sync.branch, path: sync.path },
     live,
     sync: syncStatus(sync, revisions[0] ?? null),
     workloads,
-    nodes,
+    nodes: nodes.items,
     revisions,
     cronJobs: jobs.cronJobs,
-    events: page,
-    nextEvents: events.length > eventsPerPage ? page.at(-1)!.id : null,
+    events: events.items,
+    nextEvents: events.next,
     filter,
   };
 }

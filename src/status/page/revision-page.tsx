@@ -1,5 +1,5 @@
 import { formatProblem } from "../../errors.ts";
-import type { HistoryEntry, Revision } from "../../desired/index.ts";
+import type { RevisionDetail } from "../revisions.ts";
 import { healthTone, shortSha } from "./format.ts";
 import { ActionsDisabledNote, RollbackForm } from "./forms.tsx";
 import { Badge, Layout, Time, type PageContext } from "./layout.tsx";
@@ -13,9 +13,11 @@ function valueText(value: unknown): string {
 }
 
 /** One commit: who, what, what became of it, and the manifest changes it made (or its errors if rejected). */
-export function RevisionPage(props: { page: PageContext; revision: Revision; history: HistoryEntry | null; liveSha: string | null }) {
-  const { revision, history } = props;
-  const outcome = revisionOutcome({ ...revision, health: history?.health ?? null });
+export function RevisionPage(props: { page: PageContext; revision: RevisionDetail }) {
+  const { revision } = props;
+  // Without a rollout history the revision is known but not what it changed.
+  const history = props.revision.changes.length > 0 || props.revision.health !== null ? revision : null;
+  const outcome = revisionOutcome(revision);
   const workloadKinds = new Set(["Deployment", "DaemonSet", "StatefulSet"]);
   return (
     <Layout page={props.page} title={`Commit ${shortSha(revision.sha)}`}>
@@ -29,7 +31,7 @@ export function RevisionPage(props: { page: PageContext; revision: Revision; his
             <dt>sha</dt>
             <dd>
               <code>{revision.sha}</code>
-              {revision.sha === props.liveSha ? <span class="badge tone-good"> live</span> : null}
+              {revision.live ? <span class="badge tone-good"> live</span> : null}
             </dd>
             <dt>author</dt>
             <dd class="author">
@@ -44,7 +46,7 @@ export function RevisionPage(props: { page: PageContext; revision: Revision; his
               <Badge tone={outcome.tone}>{outcome.word}</Badge>
             </dd>
           </dl>
-          {revision.state === "applied" && revision.sha !== props.liveSha ? (
+          {revision.state === "applied" && !revision.live ? (
             <>
               <RollbackForm page={props.page} sha={revision.sha} />
               <ActionsDisabledNote page={props.page} />

@@ -1,13 +1,13 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { z } from "zod";
 import { systemClock, type Clock } from "../../clock.ts";
 import { BadRequestError, CapstanError, toHttpStatus } from "../../errors.ts";
 import type { Logger } from "../../logging.ts";
 import type { DesiredStore, RolloutLog } from "../../desired/index.ts";
 import type { RollbackService } from "../../gitsync/index.ts";
-import { nodeListItems, type LogSource } from "../nodes-api.ts";
-import { podSummaries } from "../workloads.ts";
+import { nodeDetail } from "../node-detail.ts";
+import type { LogSource } from "../nodes-api.ts";
+import { revisionDetail } from "../revisions.ts";
 import { rollbackAction, syncAction, type ActionOptions } from "./actions.tsx";
 import { assetRoutes } from "./assets.ts";
 import { csrfToken } from "./csrf.ts";
@@ -18,7 +18,7 @@ import { eventQuerySchema, loadOverview } from "./overview.ts";
 import { OverviewPage } from "./overview-page.tsx";
 import { RevisionPage } from "./revision-page.tsx";
 import { nonceOf, pageSecurityHeaders, type PageEnv } from "./security.ts";
-import { loadWorkload } from "./workload-data.ts";
+import { loadWorkloadPage } from "./workload-data.ts";
 import { WorkloadPage } from "./workload-page.tsx";
 
 export interface PageOptions {
@@ -33,8 +33,6 @@ export interface PageOptions {
   /** How long a pod's log tail may take before the page says it is unavailable. */
   logTimeoutMs?: number;
 }
-
-const shaParamSchema = z.string().regex(/^[0-9a-f]{4,40}$/);
 
 /**
  * The server-rendered page (hono JSX: every text escaped) and its detail
@@ -51,7 +49,10 @@ export function pageRoutes(options: PageOptions): Hono<PageEnv> {
     const status = toHttpStatus(error);
     if (status >= 500) options.log.error({ err: error.message, path: c.req.path }, "page failed");
     const message = error instanceof CapstanError || status < 500 ? error.message : "internal error";
-    return c.html(<ErrorPage page={context(c as Context<PageEnv>)} status={status} message={message} />, status as 400);
+    const page = context(c as Context<PageEnv>);
+    // An unknown workload, node or commit: the detail functions say which with a NotFoundError.
+    if (status === 404) return c.html(<NotFoundPage page={page} what={`${message.charAt(0).toUpperCase()}${message.slice(1)}.`} />, 404);
+    return c.html(<ErrorPage page={page} status={status} message={message} />, status as 400);
   });
 
   page.route("/", assetRoutes());
@@ -63,44 +64,27 @@ export function pageRoutes(options: PageOptions): Hono<PageEnv> {
     return c.html(<OverviewPage page={context(c)} overview={overview} />);
   });
 
+  // The detail pages show the data of their API twins (workloadDetail, nodeDetail, revisionDetail), which throw NotFoundError for unknown objects.
   page.get("/workloads/:kind/:namespace/:name", pageSecurityHeaders, async (c) => {
     const key = { kind: c.req.param("kind"), namespace: c.req.param("namespace"), name: c.req.param("name") };
-    const detail = await loadWorkload({ store: options.store, rollouts: options.rollouts, logs: options.nodes, logTimeoutMs: options.logTimeoutMs ?? 1500, logLines: 40 }, key);
-    if (!detail) return c.html(<NotFoundPage page={context(c)} what={`No workload ${key.kind}/${key.namespace}/${key.name}.`} />, 404);
-    return c.html(<WorkloadPage page={context(c)} detail={detail} path={c.req.path} />);
+    const data = await loadWorkloadPage({ store: options.store, rollouts: options.rollouts, logs: options.nodes, logTimeoutMs: options.logTimeoutMs ?? 1500, logLines: 40 }, key);
+    return c.html(<WorkloadPage page={context(c)} data={data} />);
   });
 
   page.get("/nodes/:name", pageSecurityHeaders, async (c) => {
-    const name = c.req.param("name");
-    const [nodes, pods, events] = await Promise.all([nodeListItems(options.store), podSummaries(options.store), options.store.listEvents({ kind: "Node", name, limit: 30 })]);
-    const node = nodes.find((candidate) => candidate.name === name);
-    if (!node) return c.html(<NotFoundPage page={context(c)} what={`No node ${name}.`} />, 404);
-    const detail = { node, pods: pods.filter((pod) => pod.node === name), events };
-    return c.html(<NodePage page={context(c)} detail={detail} path={c.req.path} />);
+    const detail = await nodeDetail(options.store, c.req.param("name"));
+    return c.html(<NodePage page={context(c)} detail={detail} />);
   });
 
   page.get("/revisions/:sha", pageSecurityHeaders, async (c) => {
-    const sha = c.req.param("sha");
-    const revision = shaParamSchema.safeParse(sha).success ? await findRevision(options.store, sha) : null;
-    if (!revision) return c.html(<NotFoundPage page={context(c)} what={`No commit ${sha} has been seen.`} />, 404);
-    const [history, sync] = await Promise.all([
-      options.rollouts ? options.rollouts.history({ limit: 500 }).then((entries) => entries.find((entry) => entry.sha === revision.sha) ?? null) : Promise.resolve(null),
-      options.store.getSyncState(),
-    ]);
-    return c.html(<RevisionPage page={context(c)} revision={revision} history={history} liveSha={sync?.liveSha ?? null} />);
+    const revision = await revisionDetail(options.store, options.rollouts, c.req.param("sha"));
+    return c.html(<RevisionPage page={context(c)} revision={revision} />);
   });
 
   page.post("/actions/rollback", pageSecurityHeaders, (c) => rollbackAction(c, actions));
   page.post("/actions/sync", pageSecurityHeaders, (c) => syncAction(c, actions));
 
   return page;
-}
-
-/** A full sha, or a prefix of one among the recent revisions. */
-async function findRevision(store: DesiredStore, sha: string) {
-  if (sha.length === 40) return store.getRevision(sha);
-  const matches = (await store.listRevisions({ limit: 500 })).filter((revision) => revision.sha.startsWith(sha));
-  return matches.length === 1 ? matches[0]! : null;
 }
 
 /** The HTML 404 of any path nobody serves (the JSON API keeps its JSON 404). */

@@ -1,44 +1,14 @@
 import { messageOf } from "../../errors.ts";
-import type { DesiredStore, HistoryEntry, PodSpec, RolloutLog, StoredEvent, StoredObject } from "../../desired/index.ts";
+import type { DesiredStore, PodSpec, RolloutLog } from "../../desired/index.ts";
 import type { LogSource } from "../nodes-api.ts";
-import { workloadSummaries, type WorkloadSummary } from "../workloads.ts";
+import type { PodDetail } from "../pod-detail.ts";
+import { workloadDetail, type WorkloadDetail, type WorkloadKey } from "../workload-detail.ts";
 
-/** Kinds with a detail page: those with pods of their own and a rollout. */
-export const workloadKinds = ["Deployment", "DaemonSet", "StatefulSet"] as const;
-
-interface ContainerStateView {
-  waiting?: { reason?: string; message?: string };
-  terminated?: { reason?: string; message?: string; exitCode?: number | null; finishedAt?: string };
-}
-interface ContainerStatusView {
-  name: string;
-  ready?: boolean;
-  restartCount?: number;
-  state?: ContainerStateView;
-  lastState?: ContainerStateView;
-}
-interface PodStatusView {
-  phase?: string;
-  ready?: boolean;
-  reason?: string;
-  message?: string;
-  initContainerStatuses?: ContainerStatusView[];
-  containerStatuses?: ContainerStatusView[];
-}
-
-export interface PodRow {
-  namespace: string;
-  name: string;
-  node: string | null;
-  phase: string;
-  ready: boolean;
-  restarts: number;
-  /** The pod's or a container's latest trouble, as "Reason: message", or null. */
-  lastError: string | null;
-  commit: string | null;
-  createdAt: Date;
-  logs: LogTail;
-}
+/**
+ * A workload's detail page: the same data as GET /api/workloads/… (one
+ * function, workloadDetail), plus what only the page shows: the template's
+ * containers with their env var names, and each pod's log tail.
+ */
 
 export type LogTail = { available: true; text: string } | { available: false; why: string };
 
@@ -57,13 +27,11 @@ export interface ContainerView {
   env: EnvView[];
 }
 
-export interface WorkloadDetail {
-  object: StoredObject;
-  summary: WorkloadSummary | null;
+export interface WorkloadPageData {
+  detail: WorkloadDetail;
   containers: ContainerView[];
-  pods: PodRow[];
-  history: HistoryEntry[];
-  events: StoredEvent[];
+  /** By pod name. */
+  logs: Map<string, LogTail>;
 }
 
 export interface WorkloadSources {
@@ -74,39 +42,19 @@ export interface WorkloadSources {
   logLines: number;
 }
 
-export async function loadWorkload(sources: WorkloadSources, key: { kind: string; namespace: string; name: string }): Promise<WorkloadDetail | null> {
-  const { store, rollouts } = sources;
-  if (!(workloadKinds as readonly string[]).includes(key.kind)) return null;
-  const object = await store.getObject(key);
-  if (!object) return null;
-  const [summaries, pods, history, events] = await Promise.all([
-    workloadSummaries(store),
-    ownedPods(store, object),
-    rollouts ? rollouts.history({ limit: 10, workload: key }) : Promise.resolve([]),
-    store.listEvents({ ...key, limit: 30 }),
-  ]);
+/** Throws NotFoundError for a kind that is not a workload or a workload that does not exist. */
+export async function loadWorkloadPage(sources: WorkloadSources, key: WorkloadKey): Promise<WorkloadPageData> {
+  const detail = await workloadDetail(sources.store, sources.rollouts, key);
+  const [object, tails] = await Promise.all([sources.store.getObject(key), Promise.all(detail.pods.map((pod) => logTail(sources, pod)))]);
   return {
-    object,
-    summary: summaries.find((summary) => summary.kind === key.kind && summary.namespace === key.namespace && summary.name === key.name) ?? null,
-    containers: containersOf(object),
-    pods: await Promise.all(pods.map((pod) => podRow(sources, pod))),
-    history,
-    events,
+    detail,
+    containers: object ? containersOf(object.spec) : [],
+    logs: new Map(detail.pods.map((pod, index) => [pod.name, tails[index]!])),
   };
 }
 
-/** A Deployment's pods belong to its ReplicaSets; a DaemonSet's and a StatefulSet's to it directly. */
-async function ownedPods(store: DesiredStore, object: StoredObject): Promise<StoredObject[]> {
-  const owners = new Set([object.uid]);
-  if (object.kind === "Deployment") {
-    for (const replicaSet of await store.listObjects({ kind: "ReplicaSet", ownerUid: object.uid })) owners.add(replicaSet.uid);
-  }
-  const pods = await store.listObjects({ kind: "Pod", namespace: object.namespace });
-  return pods.filter((pod) => pod.ownerUid !== null && owners.has(pod.ownerUid));
-}
-
-function containersOf(object: StoredObject): ContainerView[] {
-  const template = (object.spec as { template?: { spec?: PodSpec } }).template?.spec;
+function containersOf(spec: Record<string, unknown>): ContainerView[] {
+  const template = (spec as { template?: { spec?: PodSpec } }).template?.spec;
   return (template?.containers ?? []).map((container) => ({
     name: container.name,
     run: container.image ?? [...(container.command ?? []), ...(container.args ?? [])].join(" "),
@@ -114,7 +62,9 @@ function containersOf(object: StoredObject): ContainerView[] {
   }));
 }
 
-function envSource(variable: { value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }): string {
+type EnvVar = NonNullable<PodSpec["containers"][number]["env"]>[number];
+
+function envSource(variable: EnvVar): string {
   const from = variable.valueFrom;
   if (from?.secretKeyRef) return `Secret ${from.secretKeyRef.name} (key ${from.secretKeyRef.key}, value hidden)`;
   if (from?.configMapKeyRef) return `ConfigMap ${from.configMapKeyRef.name} (key ${from.configMapKeyRef.key})`;
@@ -122,42 +72,10 @@ function envSource(variable: { value?: string; valueFrom?: { secretKeyRef?: { na
   return "set in the manifest (value hidden)";
 }
 
-async function podRow(sources: WorkloadSources, pod: StoredObject): Promise<PodRow> {
-  const status = pod.status as PodStatusView;
-  const containers = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])];
-  return {
-    namespace: pod.namespace,
-    name: pod.name,
-    node: (pod.spec as { nodeName?: string }).nodeName ?? null,
-    phase: status.phase ?? "Pending",
-    ready: status.ready ?? false,
-    restarts: containers.reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
-    lastError: lastError(status, containers),
-    commit: pod.annotations["capstan.dev/commit"] ?? pod.revisionSha ?? null,
-    createdAt: pod.createdAt,
-    logs: await logTail(sources, pod),
-  };
-}
-
-function lastError(status: PodStatusView, containers: ContainerStatusView[]): string | null {
-  const said = (reason: string | undefined, message: string | undefined, who?: string) =>
-    reason || message ? `${who ? `${who}: ` : ""}${[reason, message].filter(Boolean).join(": ")}` : null;
-  if (status.reason && status.phase !== "Running") return said(status.reason, status.message);
-  for (const container of containers) {
-    const waiting = container.state?.waiting;
-    if (waiting && waiting.reason !== "ContainerCreating" && waiting.reason !== "PodInitializing") return said(waiting.reason, waiting.message, container.name);
-    const terminated = container.state?.terminated ?? container.lastState?.terminated;
-    if (terminated && terminated.exitCode !== 0) {
-      return said(terminated.reason, terminated.message ?? (terminated.exitCode !== null && terminated.exitCode !== undefined ? `exit code ${terminated.exitCode}` : undefined), container.name);
-    }
-  }
-  return null;
-}
-
 /** The last lines of a pod's logs, or why there are none: a slow or gone node must not hold the page up or fail it. */
-async function logTail(sources: WorkloadSources, pod: StoredObject): Promise<LogTail> {
+async function logTail(sources: WorkloadSources, pod: PodDetail): Promise<LogTail> {
   if (!sources.logs) return { available: false, why: "logs are served by the control plane that runs the node links" };
-  if (!(pod.spec as { nodeName?: string }).nodeName) return { available: false, why: "the pod is not on a node yet" };
+  if (!pod.node) return { available: false, why: "the pod is not on a node yet" };
   const abort = new AbortController();
   let text = "";
   let timer: NodeJS.Timeout | undefined;
