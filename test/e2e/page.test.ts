@@ -52,7 +52,15 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     const live = await capstan.repo.revParse();
     const response = await page.goto(capstan.url);
     expect(response?.status()).toBe(200);
-    expect(response?.headers()["content-security-policy"]).toMatch(/script-src/);
+    // A strict CSP: scripts only by this answer's nonce, nothing inline or eval'd, and every script on the page carries it.
+    const csp = response?.headers()["content-security-policy"] ?? "";
+    const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? /default-src ([^;]*)/.exec(csp)?.[1] ?? "";
+    const nonce = /'nonce-([^']+)'/.exec(scriptSrc)?.[1];
+    expect(nonce, csp).toBeDefined();
+    expect(scriptSrc).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    const scripts = await page.locator("script").evaluateAll((elements) => elements.map((element) => ({ nonce: (element as unknown as { nonce: string }).nonce, src: (element as unknown as { src: string }).src })));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) expect(script).toEqual({ nonce, src: expect.stringMatching(new RegExp(`^${capstan.url}/`)) });
     const source = page.getByTestId("source");
     await expect.poll(() => source.textContent()).toContain(capstan.repo.dir);
     expect(await source.textContent()).toContain("main");
