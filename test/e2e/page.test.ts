@@ -18,6 +18,9 @@ const token = "page-e2e-token-0123456789";
 /** Bad health on the page (the summary's word, in whatever case the page writes it). */
 const badHealth = /^(degraded|failed|missing)$/i;
 
+/** Markup in a manifest field (a shell comment, so the command still just exits): the workload's page must show it as text. */
+const hostileComment = "# <script>alert(3)</script><img src=x onerror=alert(4)>";
+
 /** A Deployment whose only container exits at once: the rollout misses its 3 s deadline. */
 const crashing = `apiVersion: apps/v1
 kind: Deployment
@@ -35,7 +38,7 @@ spec:
       terminationGracePeriodSeconds: 1
       containers:
         - name: main
-          command: ["sh", "-c", "exit 1"]
+          command: ["sh", "-c", "exit 1 ${hostileComment}"]
 `;
 
 /** Whether a computed CSS colour is clearly red: red dominates green and blue. */
@@ -191,6 +194,8 @@ describe("the status page with actions on (CAPSTAN_TOKEN) and the local node", (
     expect(await pod.first().getByRole("link", { name: "local", exact: true }).getAttribute("href")).toBe("/nodes/local");
     await expect.poll(async () => (await pod.first().locator(".last-error").textContent()) ?? "", { timeout: 20_000 }).toMatch(/CrashLoopBackOff|exit(ed)? (with )?code 1/i);
     expect(await page.locator("#rollouts").textContent()).toMatch(/ProgressDeadlineExceeded/);
+    expect(await page.locator('tr[data-container="main"]').textContent()).toContain(hostileComment);
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
     // And the node's page, from there.
     await pod.first().getByRole("link", { name: "local", exact: true }).click();
     await page.waitForURL(`${capstan.url}/nodes/local`);
