@@ -7,6 +7,7 @@ import type { DesiredStore, RolloutLog, ValidationPool } from "./desired/index.t
 import { GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
 import { NodeManager, transportFactory } from "./nodes/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
+import type { Metrics } from "./status/index.ts";
 
 export interface LeaderTermContext {
   config: UpConfig;
@@ -22,6 +23,8 @@ export interface LeaderTermContext {
   /** Rollout records: started by the sync, ended by the rollout trackers, read by the page. */
   rollouts: RolloutLog;
   autoRevert: boolean;
+  /** The process's metrics (one registry for every term): the components report into it. */
+  metrics?: Metrics;
 }
 
 /** What only the leader runs. A follower has none of it; each term gets fresh ones. */
@@ -65,6 +68,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
       log: log.child({ component: "gitsync" }),
       describe: { url: redactUrl(repo), branch: config.branch, path: config.path },
       pollIntervalMs: config.pollIntervalSeconds * 1000,
+      observer: context.metrics,
     });
     sync.start();
     stack.push(() => sync.stop());
@@ -83,6 +87,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
         sshKeyPath: config.sshKey,
         log: log.child({ component: "nodes" }),
       }),
+      observer: context.metrics,
       // A relative workingDir on the local node resolves against the repository when it is a local checkout.
       workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
     });
@@ -102,6 +107,8 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
         cronJobClock: context.cronJobClock,
       }),
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
+      observer: context.metrics,
+      cronJobRuns: context.metrics,
     });
     const garbageCollector = new GarbageCollector({ store, clock, log: log.child({ component: "gc" }) });
     const objectListener = await listenForNotifications(

@@ -15,7 +15,7 @@ import { controlPlaneLease, leaderChannel, LeaderElector, LeaseFence, TermRunner
 import type { GitSync } from "./gitsync/index.ts";
 import type { NodeManager } from "./nodes/index.ts";
 import type { ControllerManager } from "./reconcilers/index.ts";
-import { createStatusApp, listen, LiveUpdates, pgChangeFeed, type Leadership } from "./status/index.ts";
+import { createStatusApp, listen, LiveUpdates, Metrics, pgChangeFeed, type Leadership } from "./status/index.ts";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -71,7 +71,16 @@ export async function startControlPlane(
     const store = new PgDesiredStore(pool);
     const repo = config.repo ?? (await ensureExampleRepository(join(config.dataDir, "examples-repo"), join(packageRoot, "examples-repo")));
     const rollouts = new PgRolloutLog(pool);
-    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert };
+    // Read at scrape time: whichever term leads then (none on a follower).
+    const metrics = new Metrics({
+      store,
+      clock,
+      log: log.child({ component: "metrics" }),
+      leadership: () => leadership(),
+      queues: () => current()?.controllers.stats() ?? [],
+      links: () => current()?.nodes.links() ?? [],
+    });
+    const termContext: LeaderTermContext = { config, log, clock, cronJobClock, databaseUrl, validationPool, repo, packageRoot, rollouts, autoRevert: config.autoRevert, metrics };
     const replica = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     let current: () => LeaderComponents | undefined;
@@ -161,6 +170,7 @@ export async function startControlPlane(
       syncNow: () => onPush(),
       storeReachable: async () => (await pool.query("SELECT 1")).rowCount === 1,
       leadership: () => leadership(),
+      metrics,
       webhook: config.webhookSecret
         ? { secret: config.webhookSecret, branch: config.branch, onPush: () => onPush() }
         : undefined,

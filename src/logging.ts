@@ -20,6 +20,13 @@ const redactPaths = [
   "*.auth.*",
   "headers.authorization",
   "headers.cookie",
+  // A request or its headers logged whole (a handler's mistake) still shows no credential.
+  "cookie",
+  "*.cookie",
+  "*.headers.authorization",
+  "*.headers.cookie",
+  'headers["set-cookie"]',
+  '*.headers["set-cookie"]',
 ];
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {

@@ -25,6 +25,15 @@ export interface GitSyncOptions {
   maxCommitsPerFetch?: number;
   /** Enables sync waves: a wave is applied once the previous wave's rollouts are done. */
   rollouts?: RolloutLog;
+  /** Told how every pass ended and how long it took (/metrics); never told anything secret. */
+  observer?: SyncObserver;
+}
+
+/** How one fetch-validate-store pass ended: its outcome, or the step that threw. */
+export type SyncPassOutcome = SyncOutcome["result"] | "fetchFailed" | "applyFailed";
+
+export interface SyncObserver {
+  passEnded(pass: { outcome: SyncPassOutcome; seconds: number }): void;
 }
 
 export type SyncOutcome =
@@ -79,6 +88,20 @@ export class GitSync {
 
   /** One fetch-validate-store pass. Throws when the source or the store fails. */
   async syncOnce(): Promise<SyncOutcome> {
+    const started = performance.now();
+    const progress = { fetched: false };
+    const ended = (outcome: SyncPassOutcome) => this.options.observer?.passEnded({ outcome, seconds: (performance.now() - started) / 1000 });
+    try {
+      const outcome = await this.#pass(progress);
+      ended(outcome.result);
+      return outcome;
+    } catch (error) {
+      ended(progress.fetched ? "applyFailed" : "fetchFailed");
+      throw error;
+    }
+  }
+
+  async #pass(progress: { fetched: boolean }): Promise<SyncOutcome> {
     const { source, store, clock, describe } = this.options;
     let tip: string;
     try {
@@ -87,6 +110,7 @@ export class GitSync {
       await store.recordFetch({ ...describe, at: clock.now(), error: messageOf(error) });
       throw error;
     }
+    progress.fetched = true;
     await store.recordFetch({ ...describe, at: clock.now(), error: null });
 
     const state = await store.getSyncState();

@@ -4,7 +4,7 @@ import type { Clock } from "../clock.ts";
 import type { DesiredStore, ObjectKey } from "../desired/index.ts";
 import { CapstanError, messageOf, ObjectNotFoundError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
-import type { ObjectChange, ReconcileContext, Reconciler } from "./types.ts";
+import type { CronJobRunObserver, ObjectChange, ReconcileContext, ReconcileObserver, Reconciler } from "./types.ts";
 import { keyId, WorkQueue } from "./workqueue.ts";
 
 export interface ControllerOptions {
@@ -21,6 +21,10 @@ export interface ControllerOptions {
   backoff?: BackoffOptions;
   /** How long `stop()` waits for reconciles in flight. */
   stopTimeoutMs?: number;
+  /** Told of every reconcile's duration and failure (/metrics). */
+  observer?: ReconcileObserver;
+  /** Handed to the reconcilers (ctx.cronJobRuns), which tell it of CronJob runs. */
+  cronJobRuns?: CronJobRunObserver;
 }
 
 export interface QueueStats {
@@ -101,6 +105,8 @@ export class ControllerManager {
   readonly #resyncIntervalMs: number;
   readonly #backoff: BackoffOptions;
   readonly #stopTimeoutMs: number;
+  readonly #observer: ReconcileObserver | undefined;
+  readonly #cronJobRuns: CronJobRunObserver | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stopping = new AbortController();
   #cursor = 0;
@@ -118,6 +124,8 @@ export class ControllerManager {
     this.#resyncIntervalMs = options.resyncIntervalMs ?? defaults.resyncIntervalMs;
     this.#backoff = options.backoff ?? defaults.backoff;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? defaults.stopTimeoutMs;
+    this.#observer = options.observer;
+    this.#cronJobRuns = options.cronJobRuns;
     const names = new Set<string>();
     this.#controllers = options.reconcilers.map((reconciler) => {
       if (names.has(reconciler.name)) throw new Error(`two reconcilers are named ${reconciler.name}`);
@@ -275,12 +283,17 @@ export class ControllerManager {
     // Running again is the retry a parked key was waiting for; a terminal error parks it anew.
     controller.parked.delete(id);
     const log = controller.ctx.log.child({ kind: key.kind, namespace: key.namespace, name: key.name });
+    const started = performance.now();
+    const observe = (failed: boolean) =>
+      this.#observer?.reconciled({ kind: reconciler.kind, controller: reconciler.name, seconds: (performance.now() - started) / 1000, failed });
     try {
       const result = await reconciler.reconcile({ ...controller.ctx, log }, key);
+      observe(false);
       failures.delete(id);
       const after = result?.requeueAfterMs;
       if (after !== undefined && Number.isFinite(after)) queue.addAfter(key, Math.max(0, after));
     } catch (error) {
+      observe(!(error instanceof ObjectNotFoundError));
       // An object written to vanished mid-reconcile (a pod deleted while being bound): the deletion's own
       // notification brings the key back if anything is left to do; it is a race, not a failure to report.
       if (error instanceof ObjectNotFoundError) {
@@ -321,6 +334,7 @@ export class ControllerManager {
       store: this.#store,
       clock,
       log,
+      cronJobRuns: this.#cronJobRuns,
       event: async (about, event) => {
         try {
           await this.#store.recordEvent({

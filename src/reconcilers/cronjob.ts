@@ -74,5 +74,7 @@ async function apply(ctx: ReconcileContext, cronJob: StoredObject, action: CronJ
     await ctx.event(about, { type: "Warning", reason: "FailedCreate", message: `Job ${action.name} exists and is not owned by this CronJob: the run at ${action.scheduledTime.toISOString()} is not started` });
     return;
   }
+  // Counted here, past the unique create: a run whose Job another pass made is not counted twice.
+  ctx.cronJobRuns?.cronJobRun({ namespace: cronJob.namespace, cronJob: cronJob.name, outcome: "created" });
   await ctx.event(about, { type: "Normal", reason: "SuccessfulCreate", message: `Created job ${action.name}` });
 }

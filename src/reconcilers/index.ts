@@ -26,7 +26,8 @@ export { endpointSliceSpec, planEndpoints, resolveTargetPort, type EndpointsActi
 export { statefulSetReconciler };
 export { worse, worst, healthStates, type Health } from "./health.ts";
 export { rolloutTracker, autoRevertAnnotation, type FailedRollout, type RolloutTrackerOptions } from "./rollout-tracker.ts";
-export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange } from "./types.ts";
+export type { Reconciler, ReconcileContext, ReconcileResult, ObjectChange, ReconcileObserver, CronJobRunObserver } from "./types.ts";
+export type { QueueStats } from "./controller.ts";
 
 /**
  * Every reconciler `capstan up` runs, in one list. `cronJobClock` replaces

@@ -3,6 +3,7 @@ import type { ObjectKey } from "../desired/index.ts";
 import { commitAnnotation } from "../nodes/index.ts";
 import { planJob } from "./job-plan.ts";
 import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
+import { reportFinishedRun } from "./cronjob-runs.ts";
 import { ownKeyOrOwner } from "./owners.ts";
 import { inBatches, statusChanged } from "./writes.ts";
 import type { ObjectChange, ReconcileContext, ReconcileResult, Reconciler } from "./types.ts";
@@ -25,6 +26,8 @@ export const jobReconciler: Reconciler = {
       await inBatches(pods, 16, async (pod) => void (await store.deleteObject({ kind: "Pod", namespace: key.namespace, name: pod.name }, { uid: pod.uid })));
       await store.deleteObject(key, { uid: job.uid });
       await ctx.event(about, { type: "Normal", reason: "TTLExpired", message: "Job deleted: ttlSecondsAfterFinished passed" });
+      // A TTL of 0 deletes the Job in the pass that finishes it: its finished status is never written.
+      await reportFinishedRun(ctx, job, plan.status);
       return {};
     }
     await inBatches(plan.actions, 16, async (action) => {
@@ -36,7 +39,10 @@ export const jobReconciler: Reconciler = {
       }
     });
     for (const event of plan.events) await ctx.event(about, event);
-    if (statusChanged(job, plan.status)) await store.updateStatuses([{ key, uid: job.uid, status: plan.status, observedGeneration: job.generation }]);
+    if (statusChanged(job, plan.status)) {
+      await store.updateStatuses([{ key, uid: job.uid, status: plan.status, observedGeneration: job.generation }]);
+      await reportFinishedRun(ctx, job, plan.status);
+    }
     return plan.requeueAfterMs === undefined ? {} : { requeueAfterMs: plan.requeueAfterMs };
   },
 

@@ -26,6 +26,8 @@ export interface ReconcileContext {
   log: Logger;
   /** Records an event about the object being reconciled (folded with repeats by the store). */
   event(about: ObjectKey & { uid?: string }, event: EventInput): Promise<void>;
+  /** Told of CronJob runs as the CronJob and Job controllers start and finish them (/metrics). */
+  cronJobRuns?: CronJobRunObserver;
 }
 
 export interface Reconciler {
@@ -62,4 +64,14 @@ export interface ObjectChange {
   op: "INSERT" | "UPDATE" | "DELETE";
   deleted: boolean;
   statusOnly: boolean;
+}
+
+/** What the controller runtime reports of every reconcile (/metrics): which loop, how long, whether it failed. */
+export interface ReconcileObserver {
+  reconciled(run: { kind: string; controller: string; seconds: number; failed: boolean }): void;
+}
+
+/** A CronJob's run: its Job created, then that Job finished; each told once (/metrics). */
+export interface CronJobRunObserver {
+  cronJobRun(run: { namespace: string; cronJob: string; outcome: "created" | "succeeded" | "failed" }): void;
 }

@@ -15,4 +15,6 @@ export { serviceListSchema, serviceSummarySchema, type ServiceSummary } from "./
 export { jobListSchema, jobSummaries, type JobSummary, type CronJobSummary } from "./jobs.ts";
 export { historyListSchema, historyRoutes } from "./history-api.ts";
 export { commitPlacementListSchema, commitPlacements, type CommitPlacement } from "./commits.ts";
+export { Metrics, type MetricsSources } from "./metrics/index.ts";
+export { requestIdOf, type RequestVariables, type StatusEnv } from "./request-log.ts";
 export { LiveUpdates, ManualChangeFeed, pgChangeFeed, changeMessageSchema, type ChangeFeed, type ChangeMessage } from "./live/index.ts";

@@ -12,6 +12,9 @@ import { eventRoutes } from "./events-api.ts";
 import { nodeRoutes, type LogSource } from "./nodes-api.ts";
 import { revisionRoutes } from "./revisions-api.ts";
 import { workloadRoutes } from "./workloads-api.ts";
+import { healthRoutes } from "./health.ts";
+import type { Metrics } from "./metrics/index.ts";
+import { requestLog, type StatusEnv } from "./request-log.ts";
 import type { Clock } from "../clock.ts";
 import { liveRoutes, type LiveUpdates } from "./live/index.ts";
 import { pageNotFound, pageRoutes } from "./page/index.ts";
@@ -34,6 +37,10 @@ export interface StatusServerOptions {
   token?: string;
   /** "Sync now": asks the leader's Git sync to fetch at once (an action: needs the token). */
   syncNow?: () => void;
+  /** This control plane's metrics, served at /metrics; without them /metrics answers 404. */
+  metrics?: Metrics;
+  /** How long /readyz waits for the store before answering 503 (default 2 s). */
+  readyTimeoutMs?: number;
   /** Store changes fanned out to /api/events/stream; without it that endpoint answers 404 and the page is not live. */
   live?: LiveUpdates;
   /** For the page's ages ("3m ago"); the system clock by default. */
@@ -41,24 +48,18 @@ export interface StatusServerOptions {
 }
 
 /** The HTTP face of the control plane: the page, health, the JSON API, live updates and the Git webhook. */
-export function createStatusApp(options: StatusServerOptions): Hono {
-  const app = new Hono();
+export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
+  const app = new Hono<StatusEnv>();
+  app.use(requestLog(options.log, options.metrics));
 
   app.onError((error, c) => {
     const status = toHttpStatus(error);
-    if (status >= 500) options.log.error({ err: error.message, path: c.req.path }, "request failed");
+    if (status >= 500) (c.get("log") ?? options.log).error({ err: error.message, path: c.req.path }, "request failed");
     const message = error instanceof CapstanError || status < 500 ? error.message : "internal error";
     return c.json({ error: message }, status as 400);
   });
 
-  app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", async (c) => {
-    const ready = await options.storeReachable().catch(() => false);
-    if (!ready) return c.text("store unreachable", 503);
-    // Between a leader's death and a follower taking over nobody acts on changes: not ready.
-    const leader = options.leadership ? options.leadership().leader : { replica: "self" };
-    return leader ? c.text("ok") : c.text("no leader known", 503);
-  });
+  app.route("/", healthRoutes(options));
 
   if (options.webhook) {
     const { secret, branch, onPush } = options.webhook;
@@ -84,7 +85,7 @@ export interface RunningServer {
 }
 
 /** Listens on host:port (port 0 = any free port) and resolves once bound. */
-export function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+export function listen(app: Pick<Hono, "fetch">, host: string, port: number): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     let server: ServerType;
     try {

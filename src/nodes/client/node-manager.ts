@@ -34,6 +34,12 @@ export interface NodeManagerOptions {
   heartbeatWriteMs?: number;
   /** Full re-read of nodes and pods, besides the wake-ups from store notifications. */
   resyncIntervalMs?: number;
+  /** Told each time a node's link is dialled again after a failure or a drop (/metrics). */
+  observer?: NodeLinkObserver;
+}
+
+export interface NodeLinkObserver {
+  redialled(node: string, times: number): void;
 }
 
 interface NodeEntry {
@@ -48,6 +54,8 @@ interface NodeEntry {
   acknowledged?: Set<string>;
   /** The uids of pod sets sent and not yet acknowledged. */
   inFlight: Set<string>;
+  /** The client's reconnect count already told to the observer. */
+  reconnectsTold: number;
 }
 
 /**
@@ -252,10 +260,12 @@ export class NodeManager {
       address: node.spec.address,
       heartbeatWriteMs: this.#options.heartbeatWriteMs,
     });
-    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], nodeStatus, connected: client.state().connected, inFlight: new Set() };
+    const entry: NodeEntry = { node, specKey: canonicalJson(node.spec), client, unsubscribe: [], nodeStatus, connected: client.state().connected, inFlight: new Set(), reconnectsTold: client.state().reconnects };
     entry.unsubscribe.push(
       client.onState((state) => {
         void entry.nodeStatus.write(state);
+        if (state.reconnects > entry.reconnectsTold) this.#options.observer?.redialled(node.name, state.reconnects - entry.reconnectsTold);
+        entry.reconnectsTold = Math.max(entry.reconnectsTold, state.reconnects);
         // Back after a drop: push the routes again, so that this time the agent's listen errors are reported.
         if (state.connected && !entry.connected && !this.#stopped) {
           this.#routes.forget(node.name);

@@ -26,6 +26,7 @@ export interface LiveUpdatesOptions {
  */
 export class LiveUpdates {
   private readonly subscribers = new Set<LiveSubscriber>();
+  private readonly watchers = new Set<(channel: ChangeChannel) => void>();
   private pending = new Map<ChangeChannel, number>();
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -53,6 +54,22 @@ export class LiveUpdates {
     return this.subscribers.size;
   }
 
+  /** False once closed: nothing announces changes any more. */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * An in-process listener (a cache to invalidate), told of each change at
+   * once, not coalesced: a browser re-reading on a change, or anyone just
+   * after a write, never gets what was cached before it. Not counted as a
+   * subscriber.
+   */
+  watch(listener: (channel: ChangeChannel) => void): () => void {
+    this.watchers.add(listener);
+    return () => void this.watchers.delete(listener);
+  }
+
   /** Returns the unsubscribe function. A subscriber arriving after close() is ended at once. */
   subscribe(subscriber: LiveSubscriber): () => void {
     if (this.closed) {
@@ -69,6 +86,7 @@ export class LiveUpdates {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
+    this.watchers.clear();
     const open = [...this.subscribers];
     this.subscribers.clear();
     for (const subscriber of open) subscriber.end();
@@ -77,6 +95,7 @@ export class LiveUpdates {
 
   private changed(channel: ChangeChannel): void {
     if (this.closed) return;
+    for (const watcher of this.watchers) watcher(channel);
     this.pending.set(channel, (this.pending.get(channel) ?? 0) + 1);
     this.flushTimer ??= setTimeout(() => this.flush(), this.options.coalesceMs ?? 150);
   }

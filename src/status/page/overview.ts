@@ -45,7 +45,8 @@ export function syncStatus(sync: SyncState | null, newest: Revision | null): Syn
 /** A revision row: the revision, and its rollouts' health where the rollout history knows it. */
 export type RevisionRow = Revision & { health: HistoryEntry["health"] };
 
-export interface Overview {
+/** What `/` shows whatever the events filter: the part a cache may keep between changes (overview-cache.ts). */
+export interface OverviewBase {
   source: { url: string; branch: string; path: string } | null;
   live: Revision | null;
   sync: SyncStatus;
@@ -53,6 +54,9 @@ export interface Overview {
   nodes: NodeList["items"];
   revisions: RevisionRow[];
   cronJobs: CronJobSummary[];
+}
+
+export interface Overview extends OverviewBase {
   events: StoredEvent[];
   /** The `before` of the next (older) page of events, or null. */
   nextEvents: number | null;
@@ -64,15 +68,14 @@ export interface OverviewSources {
   rollouts?: RolloutLog;
 }
 
-/** Everything `/` shows, read in parallel. */
-export async function loadOverview({ store, rollouts }: OverviewSources, filter: EventFilter): Promise<Overview> {
-  const [sync, workloads, nodes, revisions, jobs, events] = await Promise.all([
+/** Everything `/` shows but the events, read in parallel. */
+export async function loadOverviewBase({ store, rollouts }: OverviewSources): Promise<OverviewBase> {
+  const [sync, workloads, nodes, revisions, jobs] = await Promise.all([
     store.getSyncState(),
     workloadSummaries(store),
     nodeList(store),
     recentRevisions(store, rollouts),
     jobSummaries(store),
-    eventPage(store, { ...filter, limit: eventsPerPage }),
   ]);
   const live = sync?.liveSha ? (revisions.find((revision) => revision.sha === sync.liveSha) ?? (await store.getRevision(sync.liveSha))) : null;
   return {
@@ -83,10 +86,13 @@ export async function loadOverview({ store, rollouts }: OverviewSources, filter:
     nodes: nodes.items,
     revisions,
     cronJobs: jobs.cronJobs,
-    events: events.items,
-    nextEvents: events.next,
-    filter,
   };
+}
+
+/** Everything `/` shows; `base` when a cache has it. */
+export async function loadOverview(sources: OverviewSources, filter: EventFilter, base?: () => Promise<OverviewBase>): Promise<Overview> {
+  const [overview, events] = await Promise.all([base ? base() : loadOverviewBase(sources), eventPage(sources.store, { ...filter, limit: eventsPerPage })]);
+  return { ...overview, events: events.items, nextEvents: events.next, filter };
 }
 
 async function recentRevisions(store: DesiredStore, rollouts: RolloutLog | undefined): Promise<RevisionRow[]> {

@@ -5,6 +5,7 @@ import { BadRequestError, CapstanError, toHttpStatus } from "../../errors.ts";
 import type { Logger } from "../../logging.ts";
 import type { DesiredStore, RolloutLog } from "../../desired/index.ts";
 import type { RollbackService } from "../../gitsync/index.ts";
+import type { LiveUpdates } from "../live/index.ts";
 import { nodeDetail } from "../node-detail.ts";
 import type { LogSource } from "../nodes-api.ts";
 import { revisionDetail } from "../revisions.ts";
@@ -14,7 +15,8 @@ import { csrfToken } from "./csrf.ts";
 import type { PageContext } from "./layout.tsx";
 import { ErrorPage, NotFoundPage } from "./messages.tsx";
 import { NodePage } from "./node-page.tsx";
-import { eventQuerySchema, loadOverview } from "./overview.ts";
+import { eventQuerySchema, loadOverview, loadOverviewBase } from "./overview.ts";
+import { OverviewCache } from "./overview-cache.ts";
 import { OverviewPage } from "./overview-page.tsx";
 import { RevisionPage } from "./revision-page.tsx";
 import { nonceOf, pageSecurityHeaders, type PageEnv } from "./security.ts";
@@ -30,6 +32,8 @@ export interface PageOptions {
   token?: string;
   syncNow?: () => void;
   clock?: Clock;
+  /** The change feed: with it the overview's data is cached between changes. */
+  live?: LiveUpdates;
   /** How long a pod's log tail may take before the page says it is unavailable. */
   logTimeoutMs?: number;
 }
@@ -43,6 +47,7 @@ export function pageRoutes(options: PageOptions): Hono<PageEnv> {
   const clock = options.clock ?? systemClock;
   const page = new Hono<PageEnv>();
   const context = (c: Context<PageEnv>): PageContext => ({ nonce: nonceOf(c), csrf: csrfToken(c), actionsEnabled: Boolean(options.token), now: clock.now() });
+  const cache = options.live ? new OverviewCache(() => loadOverviewBase(options), options.live, clock) : undefined;
   const actions: ActionOptions = { token: options.token, rollback: options.rollback, syncNow: options.syncNow, log: options.log, pageContext: context };
 
   page.onError((error, c) => {
@@ -60,7 +65,7 @@ export function pageRoutes(options: PageOptions): Hono<PageEnv> {
   page.get("/", pageSecurityHeaders, async (c) => {
     const parsed = eventQuerySchema.safeParse(c.req.query());
     if (!parsed.success) throw new BadRequestError(`bad query parameters: ${parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`);
-    const overview = await loadOverview(options, parsed.data);
+    const overview = await loadOverview(options, parsed.data, cache && (() => cache.get()));
     return c.html(<OverviewPage page={context(c)} overview={overview} />);
   });
 

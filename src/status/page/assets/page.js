@@ -60,12 +60,11 @@
     // An action's answer page has nothing live to refresh: no stream for it.
     if (!("EventSource" in window) || !document.querySelector(regionSelector)) return;
     const source = new EventSource("/api/events/stream");
-    let opened = false;
     source.addEventListener("open", function () {
       document.body.dataset.live = "connected";
-      // After a reconnect (a server restart) what changed meanwhile was never announced.
-      if (opened) refresh();
-      opened = true;
+      // Whatever changed while no stream was open (between the page's HTML and this stream, or
+      // during a restart or a proxy's error page) was never announced: read the page once now.
+      refresh();
     });
     source.addEventListener("change", function () {
       refresh();
