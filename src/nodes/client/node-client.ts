@@ -5,6 +5,7 @@ import { messageOf, NodeNotConnectedError, NotFoundError } from "../../errors.ts
 import {
   errorCodes,
   nodeInfoSchema,
+  pingResultSchema,
   podStatusSchema,
   PROTOCOL_VERSION,
   syncPodsResultSchema,
@@ -303,7 +304,7 @@ export class AgentNodeClient implements NodeClient {
           node: this.node,
           intervalMs: this.#options.heartbeatIntervalMs,
           missedHeartbeats: this.#options.missedHeartbeats,
-          onAnswer: () => this.#setState({ lastHeartbeat: this.#options.clock.now() }),
+          onAnswer: (result) => this.#heartbeatAnswered(result),
         },
         signal,
       );
@@ -359,6 +360,18 @@ export class AgentNodeClient implements NodeClient {
       this.#options.log.warn({ node: this.node, err: messageOf(error) }, "fencing the node's stale pods failed");
     }
     if (connection.isClosed) throw new Error(messageOf(await connection.closed));
+  }
+
+  /** A ping answered: the heartbeat time, and the agent's state write error when it appeared or cleared (an older agent answers `{}`). */
+  #heartbeatAnswered(result: unknown): void {
+    const info = this.#state.info;
+    const stateError = pingResultSchema.safeParse(result).data?.stateError;
+    if (!info || info.stateError === stateError) {
+      this.#setState({ lastHeartbeat: this.#options.clock.now() });
+      return;
+    }
+    const { stateError: _previous, ...rest } = info;
+    this.#setState({ lastHeartbeat: this.#options.clock.now(), info: stateError ? { ...rest, stateError } : rest });
   }
 
   #applyStatuses(pods: PodStatus[], removed: string[], replace: boolean): void {

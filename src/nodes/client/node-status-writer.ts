@@ -20,13 +20,16 @@ export interface NodeStatusWriterOptions {
  * Writes one Node's status from its link state (node-status.ts makes the
  * shape): keeps the Ready condition across writes so that its transition time
  * is when the status changed, and skips rewrites that would only move the
- * heartbeat time.
+ * heartbeat time. An agent that cannot write its state (a full disk) is
+ * also an event on the Node, once when it starts and once when it ends: the
+ * pods keep running, but what the node was told meanwhile is not on its disk.
  */
 export class NodeStatusWriter {
   readonly #options: NodeStatusWriterOptions;
   #ready: NodeReadyCondition | undefined;
   #lastWrittenAt = 0;
   #lastWritten: string | undefined;
+  #stateError: string | undefined;
 
   constructor(options: NodeStatusWriterOptions) {
     this.#options = options;
@@ -34,6 +37,11 @@ export class NodeStatusWriter {
 
   async write(state: NodeLinkState): Promise<void> {
     const now = this.#options.clock.now();
+    if (state.info && state.info.stateError !== this.#stateError) {
+      const previous = this.#stateError;
+      this.#stateError = state.info.stateError;
+      await this.#recordStateError(this.#stateError, previous, now);
+    }
     const ready = readyCondition(state, this.#ready, now);
     const transitioned = this.#ready?.status !== ready.status;
     this.#ready = ready;
@@ -49,6 +57,22 @@ export class NodeStatusWriter {
     } catch (error) {
       this.#lastWritten = undefined;
       this.#options.log.warn({ node: this.#options.node, err: messageOf(error) }, "could not write node status");
+    }
+  }
+
+  async #recordStateError(stateError: string | undefined, previous: string | undefined, at: Date): Promise<void> {
+    const node = this.#options.node;
+    const event = stateError
+      ? {
+          type: "Warning" as const,
+          reason: "AgentStateWriteFailed",
+          message: `node ${node}: the agent cannot write its state: ${stateError}; its pods keep running, and changes sent meanwhile are applied but not saved`,
+        }
+      : { type: "Normal" as const, reason: "AgentStateWritten", message: `node ${node}: the agent writes its state again (it had failed: ${previous})` };
+    try {
+      await this.#options.store.recordEvent({ kind: "Node", namespace: "", name: node, ...event, source: "node-link", at });
+    } catch (error) {
+      this.#options.log.warn({ node, err: messageOf(error) }, "could not record the agent's state write error");
     }
   }
 }
