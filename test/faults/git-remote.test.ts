@@ -42,14 +42,16 @@ data: { pushed: "while the remote was broken" }
 
 interface Fault {
   name: string;
+  /** What the page must say about it. */
+  error: RegExp;
   break(server: GitHttpServer): Promise<void> | void;
   repair(server: GitHttpServer): Promise<void> | void;
 }
 
 const faults: Fault[] = [
-  { name: "unreachable", break: (server) => server.down(), repair: (server) => server.up() },
-  { name: "http-500", break: (server) => server.setFault("fail"), repair: (server) => server.setFault(null) },
-  { name: "corrupt-pack", break: (server) => server.setFault("corrupt"), repair: (server) => server.setFault(null) },
+  { name: "unreachable", error: /connect ECONNREFUSED/, break: (server) => server.down(), repair: (server) => server.up() },
+  { name: "http-500", error: /HTTP 500/, break: (server) => server.setFault("fail"), repair: (server) => server.setFault(null) },
+  { name: "corrupt-pack", error: /the remote's answer could not be read \(a corrupt or truncated pack\)/, break: (server) => server.setFault("corrupt"), repair: (server) => server.setFault(null) },
 ];
 
 async function metrics(): Promise<{ sourceUp: number | undefined; fetchErrors: number }> {
@@ -67,7 +69,12 @@ async function pageSyncState(): Promise<{ state: string; since: string | null; t
   const element = /<div data-testid="sync-state" data-state="([a-z-]+)"[^>]*>([\s\S]*?)<\/div>/.exec(html);
   expect(element, "the page has a sync-state element").not.toBeNull();
   const since = /<time datetime="([^"]+)"/.exec(element![2]!);
-  return { state: element![1]!, since: since?.[1] ?? null, text: element![2]!.replace(/<[^>]+>/g, "") };
+  return { state: element![1]!, since: since?.[1] ?? null, text: decodeEntities(element![2]!.replace(/<[^>]+>/g, "")) };
+}
+
+function decodeEntities(text: string): string {
+  const named: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"' };
+  return text.replace(/&(#\d+|amp|lt|gt|quot);/g, (_, entity: string) => (entity.startsWith("#") ? String.fromCharCode(Number(entity.slice(1))) : named[entity]!));
 }
 
 /** What must not move while the remote is broken: every object's identity and spec, and the pods' processes. */
@@ -109,6 +116,9 @@ describe("a Git remote that fails", () => {
         const page = await pageSyncState();
         expect(page.state).toBe("unreachable");
         expect(page.text).toMatch(/source unreachable since/);
+        // The page says what went wrong, in an operator's words.
+        expect(page.text).toMatch(fault.error);
+        expect(page.text).not.toMatch(/isomorphic-git/);
         expect(page.since).not.toBeNull();
         expect(new Date(page.since!).getTime()).toBeGreaterThanOrEqual(brokenAt - 1_000);
         const figures = await metrics();
