@@ -288,8 +288,11 @@ class RepositorySource implements GitSource {
 }
 
 function describeFailure(error: unknown): string {
-  const failure = error as { code?: string; message?: string; data?: { statusCode?: number; statusMessage?: string } };
+  const failure = error as { code?: string; message?: string; data?: { statusCode?: number; statusMessage?: string; message?: string } };
   if (failure.code === "UserCanceledError") return "authentication failed (HTTP 401): check the credentials";
+  // isomorphic-git's InternalError is what a pack that does not inflate or parse ends in; its own message asks
+  // the reader to report a bug to isomorphic-git, which is not what the page should tell an operator.
+  if (failure.code === "InternalError") return `the remote's answer could not be read (a corrupt or truncated pack): ${failure.data?.message ?? "no detail"}`;
   if (failure.code === "HttpError" && failure.data?.statusCode) {
     const { statusCode, statusMessage } = failure.data;
     return statusCode === 401

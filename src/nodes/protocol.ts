@@ -226,6 +226,14 @@ export const syncServicesParamsSchema = z.strictObject({
   generation: z.number().int().positive(),
   services: z.array(serviceRouteSchema).max(10_000),
 });
+/**
+ * A heartbeat's answer: the agent's state write error while there is one (a
+ * full disk), so that it reaches the Node's status while the link stays up,
+ * not only at the next hello.
+ */
+export const pingResultSchema = z.object({ stateError: z.string().optional() });
+export type PingResult = z.infer<typeof pingResultSchema>;
+
 export const syncServicesResultSchema = z.strictObject({
   generation: z.number().int(),
   /** Listeners the agent could not open (port taken, privileged port), with why; the other Services are served. */

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GitSourceError } from "../../src/errors.ts";
@@ -130,6 +131,22 @@ describe("GitSource over an HTTP server that misbehaves", () => {
 
     server.setFault(null);
     expect(await source.fetch()).toBe(await repo.revParse());
+  });
+
+  it("a corrupt pack is a GitSourceError that says so, not isomorphic-git's report-a-bug text, and a clean fetch afterwards succeeds", async () => {
+    // Big enough (incompressible) that the bytes the fault flips fall inside the pack.
+    const big = await createRepo(join(root.path, "big"));
+    await big.write("blob.yaml", `data: ${randomBytes(8_192).toString("base64")}\n`);
+    await big.commit("Add a big blob");
+    const source = openGitSource({ url: server.urlFor(big.dir), branch: "main", cacheDir: cache.path });
+    server.setFault("corrupt");
+    const error = (await source.fetch().catch((failure: unknown) => failure)) as GitSourceError;
+    expect(error).toBeInstanceOf(GitSourceError);
+    expect(error.message).toMatch(/the remote's answer could not be read \(a corrupt or truncated pack\)/);
+    expect(error.message).not.toMatch(/isomorphic-git/);
+
+    server.setFault(null);
+    expect(await source.fetch()).toBe(await big.revParse());
   });
 
   it("a server that never answers fails the fetch at its deadline", async () => {

@@ -40,6 +40,8 @@ export interface ClusterOptions {
    * CAPSTAN_GIT_USERNAME and CAPSTAN_GIT_PASSWORD. Default: read in place.
    */
   overHttp?: { username: string; password: string };
+  /** How often the control plane polls the repo (default 3600: tests trigger syncs themselves). */
+  pollIntervalSeconds?: number;
   /** Names the data dir: capstan-e2e-<name>-… */
   name?: string;
   /** Default: silent. */
@@ -171,7 +173,7 @@ class E2eCluster implements Cluster {
       this.#stillWanted();
       const credentials: Record<string, string> = http ? { CAPSTAN_GIT_USERNAME: http.username, CAPSTAN_GIT_PASSWORD: http.password } : {};
       const config = loadUpConfig(
-        { repo: this.#gitServer ? this.#gitServer.urlFor(this.#repo.dir) : this.#repo.dir, dataDir: this.#dataDir.path, port: "0", pollIntervalSeconds: "3600" },
+        { repo: this.#gitServer ? this.#gitServer.urlFor(this.#repo.dir) : this.#repo.dir, dataDir: this.#dataDir.path, port: "0", pollIntervalSeconds: String(this.options.pollIntervalSeconds ?? 3600) },
         { DATABASE_URL: databaseUrl, ...credentials, CAPSTAN_RESYNC_INTERVAL: "5", ...this.options.env },
       );
       this.#controlPlane = await startControlPlane(config, this.options.logger ?? silentLogger, this.options.clock);

@@ -15,8 +15,12 @@ export interface GitHttpServerOptions {
   auth?: { username: string; password: string };
 }
 
-/** `fail`: every request gets 500. `hang`: requests are accepted and never answered. */
-export type GitHttpFault = "fail" | "hang" | null;
+/**
+ * `fail`: every request gets 500. `hang`: requests are accepted and never
+ * answered. `corrupt`: git-upload-pack answers (the packs) have bytes flipped
+ * (see flipBytes), as a broken proxy or disk would; other requests are served intact.
+ */
+export type GitHttpFault = "fail" | "hang" | "corrupt" | null;
 
 export interface GitHttpServer {
   /** e.g. http://127.0.0.1:34567 */
@@ -26,6 +30,10 @@ export interface GitHttpServer {
   /** Requests received so far (method and path), for tests that count fetches. */
   readonly requests: ReadonlyArray<{ method: string; path: string }>;
   setFault(fault: GitHttpFault): void;
+  /** Closes the listener and every connection: the remote is unreachable (connection refused) until `up()`. */
+  down(): Promise<void>;
+  /** Listens again on the same address and port. */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,10 +60,10 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
         return;
       }
     }
-    runBackend(request, response, url, remoteUser);
+    runBackend(request, response, url, remoteUser, fault === "corrupt" && url.pathname.endsWith("/git-upload-pack"));
   });
 
-  function runBackend(request: IncomingMessage, response: ServerResponse, url: URL, remoteUser?: string): void {
+  function runBackend(request: IncomingMessage, response: ServerResponse, url: URL, remoteUser: string | undefined, corrupt: boolean): void {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       GIT_PROJECT_ROOT: options.root,
@@ -95,9 +103,15 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     // CGI output: headers (one of them `Status:`), a blank line, then the body, streamed as it comes.
     let head = Buffer.alloc(0);
     let headersDone = false;
+    let bodyBytes = 0;
+    const write = (chunk: Buffer) => {
+      if (corrupt) chunk = flipBytes(chunk, bodyBytes);
+      bodyBytes += chunk.length;
+      response.write(chunk);
+    };
     child.stdout.on("data", (chunk: Buffer) => {
       if (headersDone) {
-        response.write(chunk);
+        write(chunk);
         return;
       }
       head = Buffer.concat([head, chunk]);
@@ -106,7 +120,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       headersDone = true;
       writeCgiHeaders(response, head.subarray(0, separator.start).toString("latin1"));
       const rest = head.subarray(separator.end);
-      if (rest.length > 0) response.write(rest);
+      if (rest.length > 0) write(rest);
     });
     child.stdout.on("end", () => {
       if (!headersDone && !response.headersSent) response.writeHead(502);
@@ -120,6 +134,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   });
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
+  let listening = true;
 
   return {
     baseUrl,
@@ -131,8 +146,29 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     setFault(next) {
       fault = next;
     },
+    async down() {
+      if (!listening) return;
+      listening = false;
+      for (const child of children) child.kill("SIGKILL");
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+    async up() {
+      if (listening) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      listening = true;
+    },
     async close() {
       for (const child of children) child.kill("SIGKILL");
+      if (!listening) return;
+      listening = false;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -147,6 +183,20 @@ function authenticatedUser(request: IncomingMessage, expected: { username: strin
   const username = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
   return colon >= 0 && username === expected.username && password === expected.password ? username : undefined;
+}
+
+/**
+ * Every 97th byte of the response body from byte 200 on, inverted: far enough
+ * in to leave the pkt-line refs negotiation readable and hit the pack itself
+ * (its objects and its trailing checksum).
+ */
+function flipBytes(chunk: Buffer, offset: number): Buffer {
+  const copy = Buffer.from(chunk);
+  for (let index = 0; index < copy.length; index += 1) {
+    const at = offset + index;
+    if (at >= 200 && at % 97 === 0) copy[index] = copy[index]! ^ 0xff;
+  }
+  return copy;
 }
 
 function findHeaderEnd(buffer: Buffer): { start: number; end: number } | undefined {

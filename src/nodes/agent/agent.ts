@@ -91,7 +91,7 @@ export class Agent {
     this.#state = state;
     this.#runtimes = runtimes;
     this.#info = info;
-    this.#stateWriter = new StateWriter({ stateDir: options.stateDir, log: this.#log, state: () => this.#state });
+    this.#stateWriter = new StateWriter({ stateDir: options.stateDir, log: this.#log, state: () => this.#state, clock: this.#clock });
     this.#secretRoot = new SecretRoot({ configured: options.secretRoot, stateDir: options.stateDir, agentId: state.agentId });
     this.#services = new NodeServices({
       log: this.#log,
@@ -287,6 +287,7 @@ export class Agent {
       worker.detach();
     }
     await this.#stateWriter.saveNow().catch((error: unknown) => this.#log.error({ err: error }, "could not save the agent state on shutdown"));
+    this.#stateWriter.close();
     await this.#services.close();
     this.#statusEvents.close();
     await this.#lock.release();

@@ -16,15 +16,21 @@ export async function writeFileAtomically(path: string, data: Buffer | string, m
   }
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temporary, "wx", mode);
+  // Whatever fails (a full disk at write, sync, close or rename), the temporary file goes: a disk that is
+  // full must not also fill up with half-written copies, and the file at `path` stays the last whole one.
   try {
-    await handle.writeFile(bytes);
-    await handle.chmod(mode); // open's mode is filtered by the umask
-    if (options.sync) await handle.sync();
-  } catch (error) {
+    try {
+      await handle.writeFile(bytes);
+      await handle.chmod(mode); // open's mode is filtered by the umask
+      if (options.sync) await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
     await handle.close();
-    await rm(temporary, { force: true });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
-  await handle.close();
-  await rename(temporary, path);
 }

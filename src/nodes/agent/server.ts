@@ -154,7 +154,7 @@ function handleConnection(agent: Agent, socket: Socket, log: Logger): void {
         return { ...agent.info(), stateError: agent.stateError };
       }
       case "ping":
-        return {};
+        return agent.stateError ? { stateError: agent.stateError } : {};
       case "syncPods":
         return agent.sync(request.params.generation, request.params.pods);
       case "syncServices":

@@ -12,8 +12,8 @@ export interface HeartbeatOptions {
   intervalMs?: number;
   /** Pings in a row without an answer before the link is taken down (default 3). */
   missedHeartbeats?: number;
-  /** Each answered ping. */
-  onAnswer(): void;
+  /** Each answered ping, with its answer. */
+  onAnswer(result: unknown): void;
 }
 
 /**
@@ -34,9 +34,9 @@ export async function heartbeat(connection: AgentConnection, options: HeartbeatO
     if (missed === 0) await options.clock.sleep(interval, both);
     if (both.aborted) break;
     try {
-      await connection.request("ping", {}, { timeoutMs: interval });
+      const result = await connection.request("ping", {}, { timeoutMs: interval });
       missed = 0;
-      options.onAnswer();
+      options.onAnswer(result);
     } catch (error) {
       if (connection.isClosed) break;
       missed += 1;

@@ -5,6 +5,7 @@ import { messageOf, NodeNotConnectedError, NotFoundError } from "../../errors.ts
 import {
   errorCodes,
   nodeInfoSchema,
+  pingResultSchema,
   podStatusSchema,
   PROTOCOL_VERSION,
   syncPodsResultSchema,
@@ -42,7 +43,10 @@ export interface NodeLinkState {
  * real implementation over a transport, and a fake sharing one test suite).
  * `sync` and `syncServices` are level-triggered: the whole set, remembered
  * and resent after every reconnect (Services first, so that pods started
- * then already find their Services' addresses in their environment).
+ * then already find their Services' addresses in their environment). Before
+ * either, a reconnect fences: pods the agent still runs that the desired set
+ * no longer holds (evicted while the node was away, and replaced elsewhere)
+ * are stopped, and awaited, before the node is told anything else.
  */
 export interface NodeClient {
   readonly node: string;
@@ -77,6 +81,8 @@ export interface AgentNodeClientOptions {
   missedHeartbeats?: number;
   requestTimeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /** How long a returning link waits for the agent's stale pods to stop before it goes on regardless (default 30 s). */
+  fenceTimeoutMs?: number;
 }
 
 /** A NodeClient over an AgentTransport (SSH or the local socket), reconnecting with back-off and jitter. */
@@ -125,7 +131,11 @@ export class AgentNodeClient implements NodeClient {
 
   sync(pods: AgentPodInput[]): Promise<SyncPodsResult> {
     this.#desired = pods;
-    const run = this.#syncChain.then(() => this.#push());
+    return this.#queuePush(() => this.#desired ?? []);
+  }
+
+  #queuePush(pods: () => AgentPodInput[]): Promise<SyncPodsResult> {
+    const run = this.#syncChain.then(() => this.#push(pods()));
     this.#syncChain = run.catch(() => undefined);
     return run;
   }
@@ -197,9 +207,8 @@ export class AgentNodeClient implements NodeClient {
     return connection;
   }
 
-  async #push(): Promise<SyncPodsResult> {
+  async #push(pods: AgentPodInput[]): Promise<SyncPodsResult> {
     const connection = this.#requireConnection();
-    const pods = this.#desired ?? [];
     this.#generation += 1;
     const result = syncPodsResultSchema.parse(
       await connection.request("syncPods", { generation: this.#generation, pods }, { timeoutMs: this.#timeout }),
@@ -207,7 +216,7 @@ export class AgentNodeClient implements NodeClient {
     // Another control plane (or an earlier life of this one) got further: jump past it and resend.
     if (result.stale) {
       this.#generation = result.generation;
-      return this.#push();
+      return this.#push(pods);
     }
     return result;
   }
@@ -279,6 +288,7 @@ export class AgentNodeClient implements NodeClient {
       this.#connection = connection;
       connected();
       this.#setState({ connected: true, info, lastHeartbeat: this.#options.clock.now(), lastError: undefined, hostKey: this.#options.transport.hostKey });
+      if (this.#desired) await this.#fence(snapshot.pods.map((pod) => pod.uid), connection);
       // An agent that cannot take the Services (an older one) still runs its pods: logged, not a failed link.
       if (this.#desiredServices) {
         await this.syncServices(this.#desiredServices).catch((error: unknown) =>
@@ -294,7 +304,7 @@ export class AgentNodeClient implements NodeClient {
           node: this.node,
           intervalMs: this.#options.heartbeatIntervalMs,
           missedHeartbeats: this.#options.missedHeartbeats,
-          onAnswer: () => this.#setState({ lastHeartbeat: this.#options.clock.now() }),
+          onAnswer: (result) => this.#heartbeatAnswered(result),
         },
         signal,
       );
@@ -305,6 +315,63 @@ export class AgentNodeClient implements NodeClient {
       connection.close();
       if (this.#connection === connection) this.#connection = undefined;
     }
+  }
+
+  /**
+   * Stops the pods the agent reported on reconnect that are no longer
+   * desired, and waits until the agent reports them gone (or `fenceTimeoutMs`
+   * passes, or the link drops). The set sent keeps only desired pods the agent
+   * already has, and both send queues wait behind the fence, so nothing starts
+   * and no Service changes on the node before the stale copies are stopped: a
+   * node back from a partition must never serve a pod beside the replacement
+   * made for it elsewhere.
+   */
+  async #fence(reported: string[], connection: AgentConnection): Promise<void> {
+    const desiredUids = new Set((this.#desired ?? []).map((pod) => pod.uid));
+    const stale = new Set(reported.filter((uid) => !desiredUids.has(uid)));
+    if (stale.size === 0) return;
+    this.#options.log.warn({ node: this.node, pods: [...stale] }, "fencing: stopping pods no longer assigned here before anything else");
+    const running = new Set(reported);
+    const timeout = new AbortController();
+    const fenced = this.#syncChain.then(async () => {
+      let unsubscribe = () => {};
+      const gone = new Promise<void>((resolve) => {
+        const check = () => {
+          if (![...stale].some((uid) => this.#statuses.has(uid))) resolve();
+        };
+        unsubscribe = this.onStatus(check);
+      });
+      try {
+        await this.#push((this.#desired ?? []).filter((pod) => running.has(pod.uid)));
+        if ([...stale].some((uid) => this.#statuses.has(uid))) {
+          await Promise.race([gone, connection.closed, this.#options.clock.sleep(this.#options.fenceTimeoutMs ?? 30_000, timeout.signal)]);
+        }
+      } finally {
+        unsubscribe();
+        timeout.abort();
+      }
+    });
+    this.#syncChain = fenced.catch(() => undefined);
+    this.#servicesChain = Promise.all([this.#servicesChain, this.#syncChain]);
+    try {
+      await fenced;
+    } catch (error) {
+      // The full set, sent next, stops them too; only the ordering is lost, and the log says so.
+      this.#options.log.warn({ node: this.node, err: messageOf(error) }, "fencing the node's stale pods failed");
+    }
+    if (connection.isClosed) throw new Error(messageOf(await connection.closed));
+  }
+
+  /** A ping answered: the heartbeat time, and the agent's state write error when it appeared or cleared (an older agent answers `{}`). */
+  #heartbeatAnswered(result: unknown): void {
+    const info = this.#state.info;
+    const stateError = pingResultSchema.safeParse(result).data?.stateError;
+    if (!info || info.stateError === stateError) {
+      this.#setState({ lastHeartbeat: this.#options.clock.now() });
+      return;
+    }
+    const { stateError: _previous, ...rest } = info;
+    this.#setState({ lastHeartbeat: this.#options.clock.now(), info: stateError ? { ...rest, stateError } : rest });
   }
 
   #applyStatuses(pods: PodStatus[], removed: string[], replace: boolean): void {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.ts";
-import { canonicalJson, type DesiredStore } from "../../desired/index.ts";
+import { canonicalJson, type DesiredStore, type NewEvent } from "../../desired/index.ts";
 import { messageOf } from "../../errors.ts";
 import type { NodeLinkState } from "./node-client.ts";
 import { nodeStatus, readyCondition, type NodeReadyCondition } from "./node-status.ts";
@@ -20,13 +20,16 @@ export interface NodeStatusWriterOptions {
  * Writes one Node's status from its link state (node-status.ts makes the
  * shape): keeps the Ready condition across writes so that its transition time
  * is when the status changed, and skips rewrites that would only move the
- * heartbeat time.
+ * heartbeat time. An agent that cannot write its state (a full disk) is
+ * also an event on the Node, once when it starts and once when it ends: the
+ * pods keep running, but what the node was told meanwhile is not on its disk.
  */
 export class NodeStatusWriter {
   readonly #options: NodeStatusWriterOptions;
   #ready: NodeReadyCondition | undefined;
   #lastWrittenAt = 0;
   #lastWritten: string | undefined;
+  #stateError: string | undefined;
 
   constructor(options: NodeStatusWriterOptions) {
     this.#options = options;
@@ -34,6 +37,11 @@ export class NodeStatusWriter {
 
   async write(state: NodeLinkState): Promise<void> {
     const now = this.#options.clock.now();
+    if (state.info && state.info.stateError !== this.#stateError) {
+      const previousError = this.#stateError;
+      this.#stateError = state.info.stateError;
+      await this.#recordStateError(this.#stateError, previousError, now);
+    }
     const ready = readyCondition(state, this.#ready, now);
     const previous = this.#ready?.status;
     const transitioned = previous !== ready.status;
@@ -56,20 +64,32 @@ export class NodeStatusWriter {
     }
   }
 
-  async #recordNotReady(ready: NodeReadyCondition): Promise<void> {
+  #recordNotReady(ready: NodeReadyCondition): Promise<void> {
+    const node = this.#options.node;
+    const message = `Node ${node} status is now: Ready=${ready.status} (${ready.reason}): ${ready.message}`;
+    const at = ready.lastTransitionTime ? new Date(ready.lastTransitionTime) : undefined;
+    return this.#record({ type: "Warning", reason: "NodeNotReady", message, source: "node-controller", at }, "a NodeNotReady event");
+  }
+
+  #recordStateError(stateError: string | undefined, previous: string | undefined, at: Date): Promise<void> {
+    const node = this.#options.node;
+    const event = stateError
+      ? {
+          type: "Warning" as const,
+          reason: "AgentStateWriteFailed",
+          message: `node ${node}: the agent cannot write its state: ${stateError}; its pods keep running, and changes sent meanwhile are applied but not saved`,
+        }
+      : { type: "Normal" as const, reason: "AgentStateWritten", message: `node ${node}: the agent writes its state again (it had failed: ${previous})` };
+    return this.#record({ ...event, source: "node-link", at }, "the agent's state write error");
+  }
+
+  /** An event on this Node; a store that cannot take it costs a log line, never the status write. */
+  async #record(event: Pick<NewEvent, "type" | "reason" | "message" | "source" | "at">, what: string): Promise<void> {
+    const node = this.#options.node;
     try {
-      await this.#options.store.recordEvent({
-        kind: "Node",
-        namespace: "",
-        name: this.#options.node,
-        type: "Warning",
-        reason: "NodeNotReady",
-        message: `Node ${this.#options.node} status is now: Ready=${ready.status} (${ready.reason}): ${ready.message}`,
-        source: "node-controller",
-        at: ready.lastTransitionTime ? new Date(ready.lastTransitionTime) : undefined,
-      });
+      await this.#options.store.recordEvent({ kind: "Node", namespace: "", name: node, ...event });
     } catch (error) {
-      this.#options.log.warn({ node: this.#options.node, err: messageOf(error) }, "could not record a NodeNotReady event");
+      this.#options.log.warn({ node, err: messageOf(error) }, `could not record ${what}`);
     }
   }
 }
