@@ -179,4 +179,41 @@ describe("agent protocol frames", () => {
     await after.write(`${JSON.stringify({ id: 2, method: "ping", params: {} })}\n`);
     expect(await answerTo(after.messages, 2)).toEqual({ id: 2, result: {} });
   }, 60_000);
+
+  it("refuses path-traversing pod, namespace, volume and file names in syncPods, and still runs the good pod", async () => {
+    const client = await connect();
+    await client.write(helloFrame(1, "n1"));
+    await answerTo(client.messages, 1);
+    const container = { name: "main", command: [process.execPath, "-e", "setTimeout(() => {}, 60000)"] };
+    const pod = (name: string, spec: Record<string, unknown>, namespace = "default") => ({ uid: `u-${name.replace(/[^a-z0-9]/g, "x")}-${namespace.length}`, namespace, name, spec: { containers: [container], ...spec } });
+    const hostile = [
+      pod("../../etc", {}),
+      pod("a/b", {}),
+      pod("ns", {}, "../.."),
+      pod("vol", { volumes: [{ name: "../../etc", emptyDir: {} }] }),
+      pod("vol-slash", { volumes: [{ name: "a/b", emptyDir: {} }] }),
+      pod("item", { volumes: [{ name: "c", configMap: { name: "cm", items: [{ key: "k", path: "../../../etc/passwd" }] } }] }),
+      pod("abs", { volumes: [{ name: "s", secret: { secretName: "s", items: [{ key: "k", path: "/etc/shadow" }] } }] }),
+      pod("sub", { volumes: [{ name: "v", emptyDir: {} }], containers: [{ ...container, volumeMounts: [{ name: "v", mountPath: "/data", subPath: "x/../../.." }] }] }),
+    ];
+    await client.write(`${JSON.stringify({ id: 2, method: "syncPods", params: { generation: 1, pods: [...hostile, pod("good", {})] } })}\n`);
+    const answer = await answerTo(client.messages, 2);
+    const rejected = (answer.result as { rejected: Array<{ index: number; reason: string }> }).rejected;
+    expect(rejected.map((rejection) => rejection.index)).toEqual(hostile.map((_, index) => index));
+    expect(rejected.map((rejection) => rejection.reason.split(":")[0])).toEqual([
+      "name",
+      "name",
+      "namespace",
+      "spec.volumes[0].name",
+      "spec.volumes[0].name",
+      "spec.volumes[0].configMap.items[0].path",
+      "spec.volumes[0].secret.items[0].path",
+      "spec.containers[0].volumeMounts[0].subPath",
+    ]);
+    await client.write(`${JSON.stringify({ id: 3, method: "statuses", params: {} })}\n`);
+    const statuses = (await answerTo(client.messages, 3)).result as { pods: Array<{ name: string }> };
+    expect(statuses.pods.map((status) => status.name)).toEqual(["good"]);
+    await client.write(`${JSON.stringify({ id: 4, method: "syncPods", params: { generation: 2, pods: [] } })}\n`);
+    await answerTo(client.messages, 4);
+  }, 60_000);
 });

@@ -117,3 +117,40 @@ describe("a commit mixing valid and invalid files", () => {
     expect((await snapshot()).length).toBeGreaterThan(before.length);
   }, 170_000);
 });
+
+describe("a commit with a symlink that leads out of the repository", () => {
+  const links: Array<{ name: string; target: string; message: RegExp }> = [
+    { name: "an absolute target", target: "/etc/passwd", message: /outside the manifests directory \(to \/etc\/passwd\)/ },
+    { name: "a relative target climbing out", target: "../../../../../../etc/passwd", message: /outside the manifests directory/ },
+    { name: "a climb hidden in the middle", target: "sub/../../../etc/hostname", message: /outside the manifests directory/ },
+    { name: "a link to a link that leads out", target: "hop.yaml", message: /outside the manifests directory/ },
+    { name: "a loop", target: "loop-b.yaml", message: /symlink chain longer than/ },
+  ];
+
+  it("is refused whole with a located error, whatever the link looks like, and the live objects stay", async () => {
+    await repo.git("rm", "-r", "-q", "--ignore-unmatch", "run", "links");
+    await repo.writeAll({ "links/live.yaml": serialize({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "live" }, data: { v: "1" } }, false) });
+    await repo.commit("a clean tree");
+    expect(await sync.syncOnce()).toMatchObject({ result: "applied" });
+    const before = await snapshot();
+    await repo.symlink("links/hop.yaml", "/etc/hostname");
+    await repo.symlink("links/loop-a.yaml", "loop-b.yaml");
+    await repo.symlink("links/loop-b.yaml", "loop-a.yaml");
+    await repo.commit("helper links");
+    for (const { name, target, message } of links) {
+      await repo.symlink("links/escape.yaml", target);
+      const sha = await repo.commit(`link: ${name}`);
+      const outcome = await sync.syncOnce();
+      expect(outcome, name).toMatchObject({ result: "rejected", sha });
+      if (outcome.result !== "rejected") continue;
+      expect(outcome.problems.find((problem) => problem.file === "links/escape.yaml"), name).toMatchObject({
+        line: 1,
+        severity: "error",
+        message: expect.stringMatching(message),
+      });
+      // The file outside was never read: nothing of it is in the errors.
+      expect(JSON.stringify(outcome.problems)).not.toMatch(/root:x:0/);
+      expect(await snapshot()).toEqual(before);
+    }
+  }, 60_000);
+});
