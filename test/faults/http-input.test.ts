@@ -3,7 +3,7 @@
  * repository: webhook bodies (unsigned, wrongly signed, huge, malformed,
  * wrongly typed) are refused with 401/400/413 and trigger nothing, a huge
  * body is refused without being read whole; random query strings on every
- * GET endpoint answer 200/404 or 400 with an `error`, never 500.
+ * GET endpoint answer 200, or 400/404/409 with an `error`, never 500.
  * `FAULT_QUERIES` sets the random query strings per endpoint (default 300).
  */
 import { createHmac } from "node:crypto";
@@ -44,6 +44,7 @@ beforeAll(async () => {
     rollouts,
     rollback,
     token: "faults-token",
+    syncNow: () => undefined,
     webhook: { secret, branch: "main", onPush: () => void pushes++ },
   });
   await repo.writeAll({
@@ -144,6 +145,29 @@ describe("webhook bodies", () => {
   }, 60_000);
 });
 
+describe("a NUL character in a query or a path (Postgres text cannot hold one)", () => {
+  const requests = [
+    "/?kind=%00",
+    "/?namespace=a%00b",
+    "/api/events?kind=%00",
+    "/api/events?name=web%00",
+    "/api/pods?namespace=%00",
+    "/api/workloads/Deployment/default/web%00",
+    "/api/workloads/Deployment/%00/web",
+    "/api/nodes/n1%00",
+    "/api/pods/default/web%00/logs",
+    "/workloads/Deployment/default/web%00",
+    "/nodes/%00",
+  ];
+  for (const path of requests) {
+    it(`GET ${path} is a client error, not a 500`, async () => {
+      const response = await app.request(`http://capstan.test${path}`);
+      const text = await response.text();
+      expect([400, 404], text.slice(0, 300)).toContain(response.status);
+    });
+  }
+});
+
 describe("random query strings on every GET endpoint", () => {
   const endpoints = () => [
     "/api/status",
@@ -184,7 +208,7 @@ describe("random query strings on every GET endpoint", () => {
     pairs.map(([key, text, raw]) => (raw ? `${key}=${text}`.replace(/[#\s]/g, "") : `${encodeURIComponent(key)}=${encodeURIComponent(text)}`)).join("&"),
   );
 
-  it(`answers 200, 404 or 400 with an error, never 500 (${queriesPerEndpoint} query strings for each of 24 endpoints)`, async () => {
+  it(`answers 200, or 400/404/409 with an error, never 500 (${queriesPerEndpoint} query strings for each of 24 endpoints)`, async () => {
     const statuses: Record<number, number> = {};
     for (const path of endpoints()) {
       await fc.assert(
@@ -192,8 +216,9 @@ describe("random query strings on every GET endpoint", () => {
           const response = await app.request(`http://capstan.test${path}?${query}`);
           statuses[response.status] = (statuses[response.status] ?? 0) + 1;
           const text = await response.text();
-          expect([200, 400, 404], `${path}?${query}: ${text.slice(0, 300)}`).toContain(response.status);
-          if (response.status === 400 && path.startsWith("/api/")) expect((JSON.parse(text) as { error?: unknown }).error).toEqual(expect.any(String));
+          // 409: a commit prefix capstan has not seen (`/api/diff`), refused as the rollback refuses it.
+          expect([200, 400, 404, 409], `${path}?${query}: ${text.slice(0, 300)}`).toContain(response.status);
+          if (response.status >= 400 && path.startsWith("/api/")) expect((JSON.parse(text) as { error?: unknown }).error).toEqual(expect.any(String));
           // Whatever came in, nothing comes back unescaped into a page.
           if (response.headers.get("content-type")?.includes("text/html")) expect(text).not.toContain("<script>alert(1)</script>");
         }),
@@ -202,4 +227,31 @@ describe("random query strings on every GET endpoint", () => {
     }
     console.log(`query-string answers by status: ${JSON.stringify(statuses)}`);
   }, 170_000);
+});
+
+describe("random bodies to the API's actions, with the token", () => {
+  it(`answer 400, 409 or 202, never 500 (${queriesPerEndpoint} bodies each)`, async () => {
+    const head = await repo.revParse("HEAD");
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+      fc.record({ to: fc.oneof(fc.string(), fc.stringMatching(/^[0-9a-f]{4,40}$/), fc.constant(sha.slice(0, 7))), workload: fc.oneof(fc.string(), fc.constant("deployment/web")), dryRun: fc.jsonValue() }, { requiredKeys: [] }).map((value) => JSON.stringify(value)),
+      fc.string({ maxLength: 50 }),
+    );
+    const statuses: Record<number, number> = {};
+    for (const path of ["/api/rollback", "/api/sync"]) {
+      await fc.assert(
+        fc.asyncProperty(body, fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded"), async (text, type) => {
+          const response = await app.request(`http://capstan.test${path}`, { method: "POST", body: text, headers: { "content-type": type, authorization: "Bearer faults-token" } });
+          statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          const answer = await response.text();
+          expect([200, 202, 400, 404, 409], `${path} ${text}: ${answer}`).toContain(response.status);
+          if (response.status >= 400) expect((JSON.parse(answer) as { error?: unknown }).error).toEqual(expect.any(String));
+        }),
+        { numRuns: queriesPerEndpoint },
+      );
+    }
+    console.log(`action answers by status: ${JSON.stringify(statuses)}`);
+    // Nothing to roll back to in a one-commit history: no random body pushed anything.
+    expect(await repo.revParse("HEAD")).toBe(head);
+  }, 120_000);
 });
