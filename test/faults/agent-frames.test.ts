@@ -180,7 +180,7 @@ describe("agent protocol frames", () => {
     expect(await answerTo(after.messages, 2)).toEqual({ id: 2, result: {} });
   }, 60_000);
 
-  it("refuses path-traversing pod, namespace, volume and file names in syncPods, and still runs the good pod", async () => {
+  it("refuses path-traversing pod, namespace, volume and file names in syncPods and logs, and still runs the good pod", async () => {
     const client = await connect();
     await client.write(helloFrame(1, "n1"));
     await answerTo(client.messages, 1);
@@ -213,6 +213,17 @@ describe("agent protocol frames", () => {
     await client.write(`${JSON.stringify({ id: 3, method: "statuses", params: {} })}\n`);
     const statuses = (await answerTo(client.messages, 3)).result as { pods: Array<{ name: string }> };
     expect(statuses.pods.map((status) => status.name)).toEqual(["good"]);
+    // Logs are looked up by pod and container, never by a path built from the request.
+    const logRequests = [
+      { namespace: "../..", name: "etc" },
+      { namespace: "default", name: "../../../etc/passwd" },
+      { namespace: "default", name: "good", container: "../../../../etc/passwd" },
+      { namespace: "default", name: "good", container: "main/../../../state" },
+    ];
+    for (const [index, params] of logRequests.entries()) {
+      await client.write(`${JSON.stringify({ id: 10 + index, method: "logs", params })}\n`);
+      expect(await answerTo(client.messages, 10 + index)).toMatchObject({ error: { code: "NotFound" } });
+    }
     await client.write(`${JSON.stringify({ id: 4, method: "syncPods", params: { generation: 2, pods: [] } })}\n`);
     await answerTo(client.messages, 4);
   }, 60_000);
