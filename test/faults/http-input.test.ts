@@ -4,7 +4,7 @@
  * wrongly typed) are refused with 401/400/413 and trigger nothing, a huge
  * body is refused without being read whole; random query strings on every
  * GET endpoint answer 200, or 400/404/409 with an `error`, never 500.
- * `FAULT_QUERIES` sets the random query strings per endpoint (default 300).
+ * `FAULT_QUERIES` sets the random query strings per endpoint (default 150).
  */
 import { createHmac } from "node:crypto";
 import { request as httpRequest } from "node:http";
@@ -18,7 +18,7 @@ import { createStatusApp, listen, type RunningServer } from "../../src/status/in
 import { createRepo, tempDir, type TestRepo } from "../helpers/git-fixture.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 
-const queriesPerEndpoint = Number(process.env.FAULT_QUERIES ?? 300);
+const queriesPerEndpoint = Number(process.env.FAULT_QUERIES ?? 150);
 const secret = "faults-webhook-secret";
 const database = useTestDatabase();
 let repo: TestRepo;

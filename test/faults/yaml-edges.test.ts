@@ -108,9 +108,10 @@ describe("hostile YAML through the commit validation path", () => {
     const duplicateMs = performance.now() - started;
     expect(problems).toEqual([{ file: "dup.yaml", line: 5 + 1 + 99_000, column: 3, path: "", message: "Map keys must be unique", severity: "error" }]);
     console.log(`100,000 keys: ${Math.round(flatMs)} ms; with a duplicate: ${Math.round(duplicateMs)} ms`);
-    expect(flatMs).toBeLessThan(20_000);
-    expect(duplicateMs).toBeLessThan(20_000);
-  }, 120_000);
+    // Seconds when linear (6 s on a loaded 2-core machine), many minutes when quadratic: the bound leaves room for a busy machine.
+    expect(flatMs).toBeLessThan(60_000);
+    expect(duplicateMs).toBeLessThan(60_000);
+  }, 150_000);
 
   it("keeps its memory bounded over 20 rounds of every hostile file", async () => {
     const round = async () => {
