@@ -1,4 +1,4 @@
-import { isAlias, isCollection, isMap, isScalar, isSeq, type Node } from "yaml";
+import { isAlias, isCollection, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from "yaml";
 import type { ParsedDocument } from "./parse.ts";
 
 export type FieldPath = readonly (string | number)[];
@@ -23,7 +23,7 @@ export function locateField(parsed: ParsedDocument, path: FieldPath): FieldLocat
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(document) ?? null;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = scalarKeyIndex(node).get(String(segment));
       if (!pair || !isScalar(pair.key)) break;
       offset = pair.key.range?.[0] ?? offset;
       node = isCollection(pair.value) || isScalar(pair.value) || isAlias(pair.value) ? pair.value : null;
@@ -38,6 +38,24 @@ export function locateField(parsed: ParsedDocument, path: FieldPath): FieldLocat
   }
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
+}
+
+// Validation locates a field per key of a ConfigMap or Secret: searching the mapping each time was
+// quadratic, seconds for 10,000 keys. The first pair of each key, as the search found it.
+const keyIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function scalarKeyIndex(map: YAMLMap): Map<string, Pair> {
+  let index = keyIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    for (const item of map.items) {
+      if (!isScalar(item.key)) continue;
+      const key = String(item.key.value);
+      if (!index.has(key)) index.set(key, item as Pair);
+    }
+    keyIndexes.set(map, index);
+  }
+  return index;
 }
 
 /** `spec.template.spec.containers[0].ports[1].containerPort`; keys that are not plain words are quoted: `labels["app.kubernetes.io/name"]`. */

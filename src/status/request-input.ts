@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { BadRequestError } from "../errors.ts";
 
@@ -24,3 +25,14 @@ function describeRoot(issue: z.core.$ZodIssue, where: string): string {
 
 /** `parseInput(schema, c.req.query(), "query parameters")`. */
 export const parseQuery = <Schema extends z.ZodType>(schema: Schema, query: Record<string, string>): z.infer<Schema> => parseInput(schema, query, "query parameters");
+
+/**
+ * Refuses a request whose path or query carries a NUL (`%00`): no name, sha
+ * or filter capstan stores can hold one (PostgreSQL text cannot), and passed
+ * on to a query it failed there, a 500 and an error in the log for what is
+ * the client's mistake. Checked once here, before any route decodes it.
+ */
+export const refuseNulInput: MiddlewareHandler = async (c, next) => {
+  if (/%00/i.test(c.req.url)) throw new BadRequestError("the request's path or query contains a NUL character (%00)");
+  await next();
+};

@@ -14,6 +14,7 @@ import { revisionRoutes } from "./revisions-api.ts";
 import { workloadRoutes } from "./workloads-api.ts";
 import { healthRoutes } from "./health.ts";
 import type { Metrics } from "./metrics/index.ts";
+import { refuseNulInput } from "./request-input.ts";
 import { requestLog, type StatusEnv } from "./request-log.ts";
 import type { Clock } from "../clock.ts";
 import { liveRoutes, type LiveUpdates } from "./live/index.ts";
@@ -54,6 +55,7 @@ export interface StatusServerOptions {
 export function createStatusApp(options: StatusServerOptions): Hono<StatusEnv> {
   const app = new Hono<StatusEnv>();
   app.use(requestLog(options.log, options.metrics));
+  app.use(refuseNulInput);
 
   app.onError((error, c) => {
     const status = toHttpStatus(error);
