@@ -104,7 +104,7 @@ export async function startProcessCluster(options: { databaseUrl: string; nodes:
  */
 async function markedBy(ids: Array<string | undefined>): Promise<number[][]> {
   const found: number[][] = ids.map(() => []);
-  const marks = new Map(ids.flatMap((id, index) => (id ? [[`CAPSTAN_AGENT_ID=${id}`, index] as const] : [])));
+  const marks = new Map<string, number>(ids.flatMap((id, index) => (id ? [[`CAPSTAN_AGENT_ID=${id}`, index] as const] : [])));
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const environ = await readFile(`/proc/${entry}/environ`, "latin1").catch(() => "");
