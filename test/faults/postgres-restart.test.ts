@@ -1,0 +1,161 @@
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../../src/db/index.ts";
+import type { PodStatus } from "../../src/nodes/protocol.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { startCluster, type Cluster } from "../helpers/e2e-cluster.ts";
+import { tempDir } from "../helpers/git-fixture.ts";
+import { parseExposition, valueOf } from "../helpers/prometheus-text.ts";
+import { openAgentView, type AgentView } from "./agent-view.ts";
+
+/**
+ * The control plane's PostgreSQL stopped and started again under it (a
+ * database restart, a fail-over): its own embedded server on a temp dir and
+ * a port of its own, never the shared test database. capstan must reconnect
+ * by itself, apply every commit exactly once, finish what it was rolling out,
+ * and say that the store is gone while it is gone.
+ */
+
+const replicas = 4;
+let postgres: { server: EmbeddedServer; dataDir: string; port: number; cleanup(): Promise<void> } | undefined;
+let cluster: Cluster | undefined;
+let views: AgentView[] = [];
+
+async function stopPostgres(): Promise<number> {
+  await postgres!.server.stop();
+  return Date.now();
+}
+
+/** Same data dir, same port: the URL the control plane holds stays right. */
+async function startPostgres(): Promise<number> {
+  postgres!.server = await startEmbeddedPostgres({ dataDir: postgres!.dataDir, port: postgres!.port, settings: { fsync: "off" } });
+  return Date.now();
+}
+
+const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
+function deployment(version: string): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: ${replicas}
+  strategy:
+    rollingUpdate: { maxSurge: 1, maxUnavailable: 1 }
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+        - name: web
+          command: ["${process.execPath}", "-e", "${server}"]
+          env: [{ name: VERSION, value: "${version}" }]
+          ports: [{ name: http, containerPort: 8080 }]
+          readinessProbe: { httpGet: { path: /, port: http }, periodSeconds: 1 }
+`;
+}
+
+function configMaps(count: number, value: string): Record<string, string> {
+  return Object.fromEntries(
+    Array.from({ length: count }, (_, index) => [`config/cm-${index}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${index}\ndata:\n  value: "${value}"\n`]),
+  );
+}
+
+async function agentPods(): Promise<PodStatus[]> {
+  return (await Promise.all(views.map((view) => view.statuses()))).flat().filter((pod) => pod.name.startsWith("web-"));
+}
+
+/** What the nodes run and what the store says: every replica on `sha`, ready, and the Deployment's status agrees. */
+async function rolledOutTo(sha: string): Promise<void> {
+  expect((await agentPods()).map((pod) => ({ commit: pod.commitSha, ready: pod.ready }))).toEqual(Array(replicas).fill({ commit: sha, ready: true }));
+  const web = await cluster!.store.getObject({ kind: "Deployment", namespace: "default", name: "web" });
+  expect(web?.status).toMatchObject({ replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
+}
+
+/** One query on a connection of its own (the test's pool may hold connections the restart broke). */
+async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: postgres!.server.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function get(path: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${cluster!.controlPlane.url}${path}`, { signal: AbortSignal.timeout(15_000) });
+  return { status: response.status, body: await response.text() };
+}
+
+beforeAll(async () => {
+  const dir = await tempDir("capstan-fault-pg-");
+  const dataDir = join(dir.path, "pg");
+  const first = await startEmbeddedPostgres({ dataDir, settings: { fsync: "off" } });
+  postgres = { server: first, dataDir, port: first.port, cleanup: () => dir.cleanup() };
+  cluster = await startCluster(first.url, {
+    nodes: 2,
+    name: "pg-restart",
+    beforeStart: async (starting) => {
+      await starting.repo.writeAll({ "web.yaml": deployment("v1") });
+      await starting.repo.commit("web v1");
+    },
+  });
+  views = await Promise.all(cluster.agents.map((agent) => openAgentView(agent.stateDir)));
+  const head = (await cluster.repo.git("rev-parse", "HEAD")).trim();
+  await eventually(() => rolledOutTo(head), 90_000);
+}, 120_000);
+
+afterAll(async () => {
+  views.forEach((view) => view.close());
+  await cluster?.stop().catch(() => undefined);
+  await postgres?.server.stop();
+  await postgres?.cleanup();
+}, 60_000);
+
+describe("PostgreSQL restarted under a running control plane", () => {
+  it("applies a commit exactly once when Postgres stops while the commit is being applied", async () => {
+    // A large commit: 400 ConfigMaps and a new Deployment template, applied in one transaction.
+    const sha = await cluster!.commit({ ...configMaps(400, "a"), "web.yaml": deployment("v2") }, "400 ConfigMaps and web v2");
+    // Stop it the moment the control plane is seen writing objects: mid-transaction.
+    const watcher = new pg.Client({ connectionString: postgres!.server.url });
+    await watcher.connect();
+    let seen = false;
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!seen && Date.now() < deadline) {
+        const rows = await watcher.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'capstan' AND xact_start IS NOT NULL AND query ILIKE '%objects%' AND pid <> pg_backend_pid()",
+        );
+        seen = rows.rowCount! > 0;
+      }
+    } finally {
+      await watcher.end();
+    }
+    const stoppedAt = await stopPostgres();
+    expect(seen, "the control plane was seen writing the commit before Postgres stopped").toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const startedAt = await startPostgres();
+    process.stderr.write(`mid-sync: Postgres down for ${startedAt - stoppedAt} ms\n`);
+
+    await eventually(async () => {
+      const rows = await query<{ state: string }>("SELECT state FROM revisions WHERE sha = $1", [sha]);
+      expect(rows).toEqual([{ state: "applied" }]);
+    }, 60_000);
+    const appliedMs = Date.now() - startedAt;
+    await eventually(() => rolledOutTo(sha), 60_000);
+    process.stderr.write(`mid-sync: commit applied ${appliedMs} ms after Postgres was back, rolled out after ${Date.now() - startedAt} ms\n`);
+
+    const [counted] = await query<{ count: string }>("SELECT count(*) FROM objects WHERE kind = 'ConfigMap' AND namespace = 'default' AND name LIKE 'cm-%'");
+    expect(Number(counted?.count)).toBe(400);
+    const rollouts = await query<{ outcome: string }>("SELECT outcome FROM rollouts WHERE revision_sha = $1 AND kind = 'Deployment' AND name = 'web'", [sha]);
+    expect(rollouts).toEqual([{ outcome: "complete" }]);
+    // Every revision row names a distinct commit; none was recorded twice or left pending.
+    const states = await query<{ state: string; count: string }>("SELECT state, count(*) FROM revisions GROUP BY state ORDER BY state");
+    expect(states.find((row) => row.state === "pending")).toBeUndefined();
+  }, 180_000);
+});
