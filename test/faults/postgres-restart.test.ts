@@ -158,4 +158,62 @@ describe("PostgreSQL restarted under a running control plane", () => {
     const states = await query<{ state: string; count: string }>("SELECT state, count(*) FROM revisions GROUP BY state ORDER BY state");
     expect(states.find((row) => row.state === "pending")).toBeUndefined();
   }, 180_000);
+
+  it("applies a commit pushed just before Postgres stopped, once, after it is back", async () => {
+    const sha = await cluster!.commit({ ...configMaps(400, "b") }, "400 ConfigMaps changed");
+    const stoppedAt = await stopPostgres();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const startedAt = await startPostgres();
+    process.stderr.write(`after a push: Postgres down for ${startedAt - stoppedAt} ms\n`);
+    await eventually(async () => expect(await query("SELECT state FROM revisions WHERE sha = $1", [sha])).toEqual([{ state: "applied" }]), 60_000);
+    process.stderr.write(`after a push: commit applied ${Date.now() - startedAt} ms after Postgres was back\n`);
+    const values = await query<{ value: string; count: string }>(
+      "SELECT spec->'data'->>'value' AS value, count(*) FROM objects WHERE kind = 'ConfigMap' AND name LIKE 'cm-%' GROUP BY 1",
+    );
+    expect(values).toEqual([{ value: "b", count: "400" }]);
+  }, 120_000);
+
+  it("finishes a rollout Postgres stopped half-way; /readyz says the store is gone while it is, /healthz stays up", async () => {
+    const sha = await cluster!.commit({ "web.yaml": deployment("v3") }, "web v3");
+    // Half-way: the nodes run some pods of the new template, not yet all of them ready.
+    await eventually(async () => {
+      const pods = await agentPods();
+      expect(pods.some((pod) => pod.commitSha === sha)).toBe(true);
+      expect(pods.filter((pod) => pod.commitSha === sha && pod.ready).length).toBeLessThan(replicas);
+    }, 60_000);
+    const stoppedAt = await stopPostgres();
+
+    // While it is down, ~4 s: what probes, scrapers and the nodes see.
+    const outage: Array<{ readyz: number; readyzBody: string; healthz: number; storeUp: number | undefined; ready: number }> = [];
+    while (Date.now() - stoppedAt < 4_000) {
+      const [readyz, healthz, metrics, pods] = await Promise.all([get("/readyz"), get("/healthz"), get("/metrics"), agentPods()]);
+      outage.push({
+        readyz: readyz.status,
+        readyzBody: readyz.body,
+        healthz: healthz.status,
+        storeUp: valueOf(parseExposition(metrics.body), "capstan_store_up"),
+        ready: pods.filter((pod) => pod.ready).length,
+      });
+    }
+    expect(outage.length).toBeGreaterThan(0);
+    for (const seen of outage) {
+      expect(seen).toMatchObject({ readyz: 503, healthz: 200, storeUp: 0 });
+      expect(seen.readyzBody).toMatch(/^store unreachable: /);
+      // The agents keep the pods running and probing without a store behind the control plane.
+      expect(seen.ready).toBeGreaterThanOrEqual(replicas - 1);
+    }
+
+    const startedAt = await startPostgres();
+    await eventually(async () => expect(await get("/readyz")).toEqual({ status: 200, body: "ok" }), 30_000);
+    const readyMs = Date.now() - startedAt;
+    expect(valueOf(parseExposition((await get("/metrics")).body), "capstan_store_up")).toBe(1);
+    await eventually(() => rolledOutTo(sha), 90_000);
+    const rolledOutMs = Date.now() - startedAt;
+    process.stderr.write(
+      `mid-rollout: Postgres down ${startedAt - stoppedAt} ms (${outage.length} probe rounds, all 503/200/store_up 0); /readyz ok ${readyMs} ms after it was back, rollout complete after ${rolledOutMs} ms\n`,
+    );
+    const rollouts = await query("SELECT outcome FROM rollouts WHERE revision_sha = $1 AND kind = 'Deployment' AND name = 'web'", [sha]);
+    expect(rollouts).toEqual([{ outcome: "complete" }]);
+    expect(await query("SELECT state FROM revisions WHERE sha = $1", [sha])).toEqual([{ state: "applied" }]);
+  }, 180_000);
 });
