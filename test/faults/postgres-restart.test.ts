@@ -100,6 +100,9 @@ beforeAll(async () => {
   cluster = await startCluster(first.url, {
     nodes: 2,
     name: "pg-restart",
+    // No periodic resync to fall back on: after the restart only the LISTEN connection, re-established, and
+    // its relist can wake the controllers; a rollout that completes proves both.
+    env: { CAPSTAN_RESYNC_INTERVAL: "300" },
     beforeStart: async (starting) => {
       await starting.repo.writeAll({ "web.yaml": deployment("v1") });
       await starting.repo.commit("web v1");
