@@ -148,10 +148,12 @@ describe("capstan up SIGKILLed during rolling updates", () => {
 
     const watch = watchInvariants(store);
     const durations: number[] = [];
+    const shas: string[] = [];
     try {
       for (let run = 1; run <= runs; run += 1) {
         await cluster!.repo.write("web.yaml", deployment(`v${run + 1}`));
         const sha = await cluster!.repo.commit(`web v${run + 1}`);
+        shas.push(sha);
         const committedAt = Date.now();
         const delayMs = Math.round(random() * maxKillDelayMs);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -187,6 +189,15 @@ describe("capstan up SIGKILLed during rolling updates", () => {
       expect(agents.length).toBeGreaterThan(0);
     }
     process.stderr.write(`commit to rollout complete, with a kill in between: ${durations.map((ms) => `${ms}`).join(", ")} ms\n`);
+
+    // Each commit recorded once and applied; each rolled out once, to completion, however often the control plane died.
+    const revisions = await database().pool.query<{ sha: string; state: string }>("SELECT sha, state FROM revisions WHERE sha = ANY($1) ORDER BY id", [shas]);
+    expect(revisions.rows).toEqual(shas.map((sha) => ({ sha, state: "applied" })));
+    const rollouts = await database().pool.query<{ revision_sha: string; outcome: string }>(
+      "SELECT revision_sha, outcome FROM rollouts WHERE kind = 'Deployment' AND name = 'web' AND revision_sha = ANY($1) ORDER BY id",
+      [shas],
+    );
+    expect(rollouts.rows).toEqual(shas.map((sha) => ({ revision_sha: sha, outcome: "complete" })));
 
     // No orphans: on every node, exactly the processes of the pods its agent runs, and those are the store's pods.
     await eventually(async () => {
