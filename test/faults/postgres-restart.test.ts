@@ -1,13 +1,11 @@
-import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedPostgres, type EmbeddedServer } from "../../src/db/index.ts";
 import type { PodStatus } from "../../src/nodes/protocol.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { startCluster, type Cluster } from "../helpers/e2e-cluster.ts";
-import { tempDir } from "../helpers/git-fixture.ts";
 import { parseExposition, valueOf } from "../helpers/prometheus-text.ts";
 import { openAgentView, type AgentView } from "./agent-view.ts";
+import { startOwnPostgres, type OwnPostgres } from "./own-postgres.ts";
 
 /**
  * The control plane's PostgreSQL stopped and started again under it (a
@@ -18,20 +16,13 @@ import { openAgentView, type AgentView } from "./agent-view.ts";
  */
 
 const replicas = 4;
-let postgres: { server: EmbeddedServer; dataDir: string; port: number; cleanup(): Promise<void> } | undefined;
+let postgres: OwnPostgres | undefined;
 let cluster: Cluster | undefined;
 let views: AgentView[] = [];
 
-async function stopPostgres(): Promise<number> {
-  await postgres!.server.stop();
-  return Date.now();
-}
-
-/** Same data dir, same port: the URL the control plane holds stays right. */
-async function startPostgres(): Promise<number> {
-  postgres!.server = await startEmbeddedPostgres({ dataDir: postgres!.dataDir, port: postgres!.port, settings: { fsync: "off" } });
-  return Date.now();
-}
+const stopPostgres = () => postgres!.stop();
+const startPostgres = () => postgres!.start();
+const query = <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => postgres!.query<T>(sql, params);
 
 const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
 function deployment(version: string): string {
@@ -76,28 +67,14 @@ async function rolledOutTo(sha: string): Promise<void> {
   expect(web?.status).toMatchObject({ replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
 }
 
-/** One query on a connection of its own (the test's pool may hold connections the restart broke). */
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: postgres!.server.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 async function get(path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`${cluster!.controlPlane.url}${path}`, { signal: AbortSignal.timeout(15_000) });
   return { status: response.status, body: await response.text() };
 }
 
 beforeAll(async () => {
-  const dir = await tempDir("capstan-fault-pg-");
-  const dataDir = join(dir.path, "pg");
-  const first = await startEmbeddedPostgres({ dataDir, settings: { fsync: "off" } });
-  postgres = { server: first, dataDir, port: first.port, cleanup: () => dir.cleanup() };
-  cluster = await startCluster(first.url, {
+  postgres = await startOwnPostgres();
+  cluster = await startCluster(postgres.url, {
     nodes: 2,
     name: "pg-restart",
     // No periodic resync to fall back on: after the restart only the LISTEN connection, re-established, and
@@ -116,8 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   views.forEach((view) => view.close());
   await cluster?.stop().catch(() => undefined);
-  await postgres?.server.stop();
-  await postgres?.cleanup();
+  await postgres?.remove();
 }, 60_000);
 
 describe("PostgreSQL restarted under a running control plane", () => {
@@ -125,7 +101,7 @@ describe("PostgreSQL restarted under a running control plane", () => {
     // A large commit: 400 ConfigMaps and a new Deployment template, applied in one transaction.
     const sha = await cluster!.commit({ ...configMaps(400, "a"), "web.yaml": deployment("v2") }, "400 ConfigMaps and web v2");
     // Stop it the moment the control plane is seen writing objects: mid-transaction.
-    const watcher = new pg.Client({ connectionString: postgres!.server.url });
+    const watcher = new pg.Client({ connectionString: postgres!.url });
     await watcher.connect();
     let seen = false;
     try {
