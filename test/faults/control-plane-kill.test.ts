@@ -8,6 +8,7 @@ import { startProcessCluster, type ProcessCluster } from "./process-cluster.ts";
 /**
  * A real `capstan up` SIGKILLed at a random point of a rolling update, again
  * and again, and started afresh on the same database and data dir each time.
+ * Every other run on average it is killed a second time while it starts.
  * Checked all the while, every ~100 ms, from the nodes themselves (the
  * agents' own pod statuses and the processes carrying their mark) and from
  * the store: never more than replicas + maxSurge pods, never fewer than
@@ -160,6 +161,18 @@ describe("capstan up SIGKILLed during rolling updates", () => {
         const atKill = await agentPods();
         await cluster!.killControlPlane();
         const killedAt = Date.now();
+        // Every other run, on average, it dies again while starting (migrations, SSH links, the first syncs).
+        let restartKill = "";
+        if (random() < 0.5) {
+          const restartDelayMs = Math.round(random() * 5_000);
+          const starting = cluster!.startControlPlane().then(
+            () => "after it was up",
+            () => "before it was up",
+          );
+          await new Promise((resolve) => setTimeout(resolve, restartDelayMs));
+          await cluster!.killControlPlane();
+          restartKill = `, killed again ${restartDelayMs} ms into its restart (${await starting})`;
+        }
         await cluster!.startControlPlane();
         const upAt = Date.now();
         await eventually(() => rolledOutTo(store, sha), 60_000);
@@ -167,7 +180,7 @@ describe("capstan up SIGKILLed during rolling updates", () => {
         durations.push(done - committedAt);
         const onNew = atKill.filter((pod) => pod.commitSha === sha).length;
         process.stderr.write(
-          `run ${run}: killed ${delayMs} ms after the commit (${onNew}/${atKill.length} pods on it), up again in ${upAt - killedAt} ms, rollout complete ${done - upAt} ms later (${done - committedAt} ms from the commit)\n`,
+          `run ${run}: killed ${delayMs} ms after the commit (${onNew}/${atKill.length} pods on it)${restartKill}, up again in ${upAt - killedAt} ms, rollout complete ${done - upAt} ms later (${done - committedAt} ms from the commit)\n`,
         );
       }
     } finally {
