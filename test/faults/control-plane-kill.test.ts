@@ -15,11 +15,14 @@ import { startProcessCluster, type ProcessCluster } from "./process-cluster.ts";
  * replicas - maxUnavailable ready; each rollout then completes; and at the
  * end every marked process belongs to a pod the agents and the store know.
  *
- * FAULT_RUNS (default 10) sets the number of kills; FAULT_SEED replays the
- * random kill delays of a failed run (the seed is printed at the start).
+ * FAULT_RUNS sets the number of rollouts killed through: 10 for the issue's
+ * figure (~140 s alone on two loaded cores), 6 by default so that the file
+ * stays within ~3 minutes beside another in CI (10 took 221 s there, a
+ * restart of `capstan up` alone up to 17 s). FAULT_SEED replays the random
+ * kill delays of a failed run (the seed is printed at the start).
  */
 
-const runs = Number(process.env.FAULT_RUNS ?? 10);
+const runs = Number(process.env.FAULT_RUNS ?? 6);
 const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const replicas = 4;
 const maxSurge = 1;
@@ -84,7 +87,7 @@ interface Sample {
   ready: number;
 }
 
-/** Samples both views until stopped; every sample is kept, so a violation can be shown with its neighbours. */
+/** Samples the three views (agents, /proc, store) until stopped; every sample is kept, so a violation shows when and where. */
 function watchInvariants(store: PgDesiredStore) {
   const samples: Sample[] = [];
   const errors: string[] = [];
@@ -180,7 +183,7 @@ describe("capstan up SIGKILLed during rolling updates", () => {
         durations.push(done - committedAt);
         const onNew = atKill.filter((pod) => pod.commitSha === sha).length;
         process.stderr.write(
-          `run ${run}: killed ${delayMs} ms after the commit (${onNew}/${atKill.length} pods on it)${restartKill}, up again in ${upAt - killedAt} ms, rollout complete ${done - upAt} ms later (${done - committedAt} ms from the commit)\n`,
+          `run ${run} (commit at ${committedAt}): killed ${delayMs} ms after the commit (${onNew}/${atKill.length} pods on it)${restartKill}, up again in ${upAt - killedAt} ms, rollout complete ${done - upAt} ms later (${done - committedAt} ms from the commit)\n`,
         );
       }
     } finally {
@@ -195,8 +198,9 @@ describe("capstan up SIGKILLed during rolling updates", () => {
       );
       const over = samples.filter((sample) => sample.pods > replicas + maxSurge);
       const under = samples.filter((sample) => sample.ready < replicas - maxUnavailable);
-      expect(over, "more than replicas + maxSurge pods").toEqual([]);
-      expect(under, "fewer than replicas - maxUnavailable ready").toEqual([]);
+      // The first few are enough to place a violation among the runs' timings printed above.
+      expect(over.length, `more than replicas + maxSurge pods: ${JSON.stringify(over.slice(0, 5))}`).toBe(0);
+      expect(under.length, `fewer than replicas - maxUnavailable ready: ${JSON.stringify(under.slice(0, 5))}`).toBe(0);
       // The agents' sockets answer throughout: a failed read would be a gap in the watch.
       expect(errors).toEqual([]);
       expect(agents.length).toBeGreaterThan(0);
