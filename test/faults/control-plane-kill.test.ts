@@ -24,6 +24,9 @@ import { startProcessCluster, type ProcessCluster } from "./process-cluster.ts";
 
 const runs = Number(process.env.FAULT_RUNS ?? 6);
 const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// A typo must not pass as zero runs.
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`FAULT_RUNS must be a positive integer, not ${process.env.FAULT_RUNS}`);
+if (!Number.isInteger(seed)) throw new Error(`FAULT_SEED must be an integer, not ${process.env.FAULT_SEED}`);
 const replicas = 4;
 const maxSurge = 1;
 const maxUnavailable = 1;
