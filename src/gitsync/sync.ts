@@ -19,6 +19,13 @@ export interface GitSyncOptions {
   stopGraceMs?: number;
   /** Upper bound of the back-off while the source or the store fails. */
   maxBackoffMs?: number;
+  /**
+   * First retry after a failed pass, when shorter than the poll interval
+   * (default 1 s). A pass that a trigger (a webhook) started and a store
+   * blip failed must not wait out a long poll interval: the pushed commit
+   * would sit unapplied for minutes after the database came back.
+   */
+  retryInitialMs?: number;
   /** Parses many changed files at once on worker threads (a full sync); without it, all on this thread. */
   validationPool?: ValidationPool;
   /** How many new commits one fetch records; older ones beyond it are not recorded at all. */
@@ -222,7 +229,8 @@ export class GitSync {
         failures = 0;
       } catch (error) {
         failures++;
-        delayMs = backoffDelay(failures - 1, { initialMs: pollIntervalMs, maxMs: this.options.maxBackoffMs ?? 300_000 });
+        const initialMs = Math.min(pollIntervalMs, this.options.retryInitialMs ?? 1_000);
+        delayMs = backoffDelay(failures - 1, { initialMs, maxMs: this.options.maxBackoffMs ?? 300_000 });
         log.error({ err: messageOf(error), retryInMs: delayMs }, "sync failed");
       }
       if (this.triggered || this.stopController.signal.aborted) continue;

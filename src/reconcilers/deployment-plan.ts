@@ -329,11 +329,17 @@ function createNewReplicaSet(p: Planning, replicas: number): ReplicaSetView {
 
 // ---------------------------------------------------------------- strategies
 
-/** Kubernetes' NewRSNewReplicas for RollingUpdate: grow the new set as far as the surge allows. */
+/**
+ * Kubernetes' NewRSNewReplicas for RollingUpdate: grow the new set as far as
+ * the surge allows. A set counts with the pods it still has when they outnumber
+ * its target: an old set scaled down whose surplus its controller has not yet
+ * deleted (a control plane killed in between, or just a pass behind) still runs
+ * them, and counting only targets let new pods start beside them, past the surge.
+ */
 function newReplicaSetTarget(p: Planning): number {
   const current = p.newRS?.replicas ?? 0;
   const maxTotal = p.spec.replicas + p.fenceposts.maxSurge;
-  const total = sum(p.all, (rs) => rs.replicas);
+  const total = sum(p.all, (rs) => Math.max(rs.replicas, rs.activePods.length));
   if (total >= maxTotal) return current;
   return current + Math.min(maxTotal - total, p.spec.replicas - current);
 }

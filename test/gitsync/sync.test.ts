@@ -253,6 +253,25 @@ describe("GitSync", () => {
     ]);
   });
 
+  it("retries a pass the store failed within seconds, not at the next poll, although the poll interval is long", async () => {
+    await repo.write("app.yaml", configMap("app", "1"));
+    await repo.commit("first");
+    // The store fails once, as during a PostgreSQL restart; the retry must not wait out the minute-long poll.
+    let failures = 1;
+    const flaky = new Proxy(store, {
+      get(target, property) {
+        if (property === "recordFetch" && failures-- > 0) return () => Promise.reject(new Error("Connection terminated unexpectedly"));
+        const value: unknown = Reflect.get(target, property, target);
+        // Bound to the real store: its methods read private fields.
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const source = openGitSource({ url: repo.dir, branch: "main", cacheDir: cache.path });
+    const sync = makeSync(source, { store: flaky });
+    sync.start();
+    await expect.poll(values, { timeout: 10_000 }).toEqual({ app: "1" });
+  });
+
   it("wakes at once on trigger() although the poll interval is long, and stops promptly", async () => {
     const { sync } = localSync();
     await repo.write("app.yaml", configMap("app", "1"));

@@ -189,9 +189,13 @@ class World {
     this.replicaSets = this.replicaSets.map((rs) => (rs.uid === uid ? change(rs) : rs));
   }
 
-  /** Every ReplicaSet controller pass: pods created (not ready) or deleted (gone at once). */
-  reconcileReplicaSets(): void {
-    for (const rs of this.replicaSets) {
+  /**
+   * Every ReplicaSet controller pass: pods created (not ready) or deleted (gone at once). `newestFirst`, with
+   * `afterEach` called between the sets: the new set's pods appear before the old set's surplus is gone.
+   */
+  reconcileReplicaSets(options: { newestFirst?: boolean; afterEach?: () => void } = {}): void {
+    const order = options.newestFirst ? [...this.replicaSets].reverse() : this.replicaSets;
+    for (const rs of order) {
       const owned = this.pods.filter((pod) => pod.ownerUid === rs.uid);
       const plan = planReplicaSet({ replicaSet: rs, pods: owned, now: this.now, nameSeed: `seed-${this.#podCount}` });
       for (const action of plan.actions) {
@@ -205,6 +209,7 @@ class World {
         }
       }
       this.update(rs.uid, (current) => ({ ...current, status: plan.status }));
+      options.afterEach?.();
     }
   }
 
@@ -381,6 +386,34 @@ describe("planDeployment: RollingUpdate keeps within maxSurge and maxUnavailable
     expect(world.replicasOf("v2")).toBe(replicas);
     expect(plan?.status).toMatchObject({ revision: 2, observedGeneration: 2, updatedReplicas: replicas, availableReplicas: replicas });
     if (steps) expect(seen.filter(([oldSize, newSize], index) => index === 0 || `${seen[index - 1]}` !== `${[oldSize, newSize]}`)).toEqual(steps);
+  });
+
+  // A control plane SIGKILLed between the Deployment's scaling of a ReplicaSet and that ReplicaSet's pod
+  // deletion (test/faults/control-plane-kill.test.ts) comes back with both controllers running at once: the
+  // Deployment may pass again before the ReplicaSet has removed the pods it no longer wants.
+  it.each(cases)("$maxSurge/$maxUnavailable of $replicas, with the ReplicaSet controller a pass behind", ({ replicas, maxSurge, maxUnavailable }) => {
+    const strategy = { type: "RollingUpdate", rollingUpdate: { maxSurge, maxUnavailable } };
+    const world = new World(deployment(deploymentSpec({ replicas, strategy })));
+    world.settle();
+    const v2 = deploymentSpec({ version: "v2", replicas, strategy });
+    const { maxSurge: surge, maxUnavailable: unavailable } = resolveFenceposts(v2);
+    world.commit(v2);
+
+    let plan: DeploymentPlan | undefined;
+    for (let step = 0; step < 120; step++) {
+      plan = world.reconcileDeployment();
+      plan = world.reconcileDeployment();
+      const within = () => {
+        expect(world.pods.length, `pods in step ${step}`).toBeLessThanOrEqual(replicas + surge);
+        expect(world.availablePods(), `available pods in step ${step}`).toBeGreaterThanOrEqual(replicas - unavailable);
+      };
+      world.reconcileReplicaSets({ newestFirst: true, afterEach: within });
+      if (plan.actions.length === 0 && plan.status.health === "Healthy") break;
+      world.advance(1);
+      world.markPodsReady();
+    }
+    expect(plan?.status.health).toBe("Healthy");
+    expect([world.replicasOf("v1"), world.replicasOf("v2")]).toEqual([0, replicas]);
   });
 
   it("stalls without breaking availability when new pods never turn ready, then misses its deadline", () => {
