@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReplicas, type Replica, type ReplicaSet } from "../helpers/control-planes.ts";
 import { createRepo, type TestRepo } from "../helpers/git-fixture.ts";
-import { startOwnPostgres, type OwnPostgres } from "./own-postgres.ts";
+import { startOwnPostgres, type OwnPostgres } from "../helpers/own-postgres.ts";
 
 /**
  * Two `capstan up --replicas-share` processes on a PostgreSQL of the test's

@@ -5,7 +5,7 @@ import { eventually } from "../helpers/eventually.ts";
 import { startCluster, type Cluster } from "../helpers/e2e-cluster.ts";
 import { parseExposition, valueOf } from "../helpers/prometheus-text.ts";
 import { openAgentView, type AgentView } from "./agent-view.ts";
-import { startOwnPostgres, type OwnPostgres } from "./own-postgres.ts";
+import { startOwnPostgres, type OwnPostgres } from "../helpers/own-postgres.ts";
 
 /**
  * The control plane's PostgreSQL stopped and started again under it (a

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
-import { createPool } from "../../src/db/index.ts";
+import { createPool, migrate } from "../../src/db/index.ts";
+import { startOwnPostgres } from "./own-postgres.ts";
 
 export interface TestDatabase {
   /** URL of a fresh, fully migrated database of its own. */
@@ -81,4 +82,37 @@ async function withAdmin<T>(adminUrl: string, work: (admin: pg.Client) => Promis
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Like useTestDatabase, but on a PostgreSQL server of the file's own
+ * (own-postgres.ts), migrated afresh. For tests whose timing depends on
+ * every transaction open on the *server*, such as the notification outbox's
+ * cursor (migrations/007): other files' transactions on the shared server
+ * would hold them back.
+ */
+export function useOwnServerDatabase(): () => TestDatabase {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    const server = await startOwnPostgres();
+    const pool = createPool(server.url, { max: 5 });
+    let dropping: Promise<void> | undefined;
+    database = {
+      url: server.url,
+      pool,
+      drop: () =>
+        (dropping ??= (async () => {
+          await pool.end();
+          await server.remove();
+        })()),
+    };
+    await migrate(pool);
+  }, 120_000);
+  afterAll(async () => {
+    await database?.drop();
+  });
+  return () => {
+    if (!database) throw new Error("the test database exists only inside tests and hooks (useOwnServerDatabase)");
+    return database;
+  };
 }

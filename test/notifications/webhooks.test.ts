@@ -5,7 +5,7 @@ import { PgDesiredStore, type NewEvent } from "../../src/desired/index.ts";
 import { createLogger } from "../../src/logging.ts";
 import { startNotifications, verifySignature, type Notifications, type RetryPolicy } from "../../src/notifications/index.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { useTestDatabase } from "../helpers/test-database.ts";
+import { useOwnServerDatabase } from "../helpers/test-database.ts";
 import { applyManifests, notifierYaml, Receiver, secretYaml } from "./fixtures.ts";
 
 /**
@@ -14,7 +14,9 @@ import { applyManifests, notifierYaml, Receiver, secretYaml } from "./fixtures.t
  * them (store.recordEvent, rejectRevision); the service dispatches and posts.
  */
 
-const database = useTestDatabase();
+// A server of this file's own: the outbox's cursor waits for every transaction open on the server, and
+// other files' transactions on the shared test server would stretch the timing the outage case checks.
+const database = useOwnServerDatabase();
 const hmacKey = "k3y-that-must-never-leak-0123456789";
 // Short back-off so the 30 s outage is retried often and the test ends soon after.
 const fastRetries: RetryPolicy = { backoff: { initialMs: 200, maxMs: 2_000, jitter: 0.5 }, maxAttempts: 1_000, giveUpAfterMs: 10 * 60_000 };

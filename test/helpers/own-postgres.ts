@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../../src/db/index.ts";
-import { tempDir } from "../helpers/git-fixture.ts";
+import { tempDir } from "./git-fixture.ts";
 
 /**
  * A PostgreSQL server of a test's own (embedded, on a temp dir and a free
