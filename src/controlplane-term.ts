@@ -5,7 +5,7 @@ import type { Logger } from "./logging.ts";
 import { channels, listen as listenForNotifications } from "./db/index.ts";
 import type { DesiredStore, RolloutLog, ValidationPool } from "./desired/index.ts";
 import { GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
-import { NodeManager, transportFactory } from "./nodes/index.ts";
+import { NodeManager, transportFactory, type NodeManagerOptions } from "./nodes/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import type { Metrics } from "./status/index.ts";
 
@@ -25,6 +25,8 @@ export interface LeaderTermContext {
   autoRevert: boolean;
   /** The process's metrics (one registry for every term): the components report into it. */
   metrics?: Metrics;
+  /** The node links' clients, when they are not agents (bench/scale.ts's fake nodes); default AgentNodeClient. */
+  clientFor?: NodeManagerOptions["clientFor"];
 }
 
 /** What only the leader runs. A follower has none of it; each term gets fresh ones. */
@@ -88,6 +90,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
         log: log.child({ component: "nodes" }),
       }),
       observer: context.metrics,
+      clientFor: context.clientFor,
       // A relative workingDir on the local node resolves against the repository when it is a local checkout.
       workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
     });
