@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url";
 import { systemClock } from "../src/clock.ts";
 import { loadUpConfig } from "../src/config.ts";
 import { startLeaderComponents, type LeaderComponents } from "../src/controlplane-term.ts";
-import { channels, listen as listenForNotifications, type Listener } from "../src/db/index.ts";
+import { channels, createPool, listen as listenForNotifications, type Listener } from "../src/db/index.ts";
 import { PgDesiredStore, PgRolloutLog, ValidationPool } from "../src/desired/index.ts";
 import { GitSync, openGitSource } from "../src/gitsync/index.ts";
 import { createLogger } from "../src/logging.ts";
@@ -60,11 +60,16 @@ const componentLog = createLogger({ level: "error", destination: process.stderr 
 
 const validationPool = new ValidationPool();
 let database: BenchDatabase | undefined;
+let benchPool: BenchDatabase["pool"] | undefined;
 const stack: (() => Promise<unknown>)[] = [];
 try {
   database = await benchDatabase("scale");
-  const db = database.pool;
-  const store = new PgDesiredStore(db);
+  // The control plane's pool (10 connections, as `capstan up` makes it) is database.pool; the bench's own
+  // counting queries go through another, so that they neither wait behind the control plane nor add to its queue.
+  const db = createPool(database.url, { max: 2, applicationName: "bench" });
+  benchPool = db;
+  stack.push(() => db.end());
+  const store = new PgDesiredStore(database.pool);
   const repo = join(database.work, "repo");
   const dataDir = join(database.work, "data");
   let started = performance.now();
@@ -143,7 +148,7 @@ try {
       validationPool,
       repo,
       packageRoot: fileURLToPath(new URL("..", import.meta.url)),
-      rollouts: new PgRolloutLog(db),
+      rollouts: new PgRolloutLog(database.pool),
       autoRevert: false,
       clientFor: (node) => new FakeNodeClient({ clock: systemClock, node: node.name, capacity: nodeCapacity }),
     },
@@ -157,8 +162,8 @@ try {
     clock: systemClock,
     store,
     log: componentLog,
-    rollouts: new PgRolloutLog(db),
-    storeReachable: async () => (await db.query("SELECT 1")).rowCount === 1,
+    rollouts: new PgRolloutLog(database.pool),
+    storeReachable: async () => (await database!.pool.query("SELECT 1")).rowCount === 1,
     syncNow: () => leader.sync.trigger(),
   });
   const server = await listen(app, "127.0.0.1", 0);
@@ -262,13 +267,20 @@ async function until(check: () => Promise<boolean>, what: string, manager: Contr
   const started = performance.now();
   let reported = started;
   while (!(await check())) {
-    const failed = await database!.pool.query<{ message: string }>("SELECT message FROM events WHERE reason = 'FailedScheduling' LIMIT 1");
+    const failed = await benchPool!.query<{ message: string }>("SELECT message FROM events WHERE reason = 'FailedScheduling' LIMIT 1");
     if (failed.rows[0]) throw new Error(`${what}: a pod could not be scheduled: ${failed.rows[0].message}`);
     if (performance.now() - started > phaseTimeoutMs) throw new Error(`${what}: not reached after ${phaseTimeoutMs} ms`);
     if (performance.now() - reported > 10_000) {
       reported = performance.now();
       const queues = manager.stats().filter((stat) => stat.queued + stat.processing + stat.waiting > 0);
       log(`waiting for ${what}: ${Math.round((reported - started) / 1000)} s, queues ${queues.map((s) => `${s.reconciler}:${s.queued}/${s.processing}/${s.waiting}`).join(" ")}`);
+      if (process.env.SCALE_DEBUG) {
+        const { rows } = await benchPool!.query<{ state: string; wait: string | null; seconds: number; query: string }>(
+          `SELECT state, wait_event_type || ':' || wait_event AS wait, extract(epoch FROM now() - query_start)::float AS seconds, left(query, 120) AS query
+             FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' ORDER BY query_start`,
+        );
+        for (const row of rows) log(`  ${row.state} ${row.wait ?? ""} ${row.seconds.toFixed(1)} s: ${row.query.replace(/\s+/g, " ")}`);
+      }
     }
     await sleep(250);
   }
