@@ -4,6 +4,7 @@ import type { Clock } from "../clock.ts";
 import type { DesiredStore, ObjectKey, StoredObject } from "../desired/index.ts";
 import { CapstanError, messageOf, ObjectNotFoundError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
+import { changeReads } from "./change-reads.ts";
 import { PrimedReads } from "./primed-reads.ts";
 import type { CronJobRunObserver, ObjectChange, ReconcileContext, ReconcileObserver, Reconciler } from "./types.ts";
 import { keyId, WorkQueue } from "./workqueue.ts";
@@ -180,6 +181,7 @@ export class ControllerManager {
   notify(change: ObjectChange): void {
     // First, so that no reconcile started by this change reads what a listing said before it.
     for (const controller of this.#controllers) controller.primed.invalidate(change);
+    const store = changeReads(this.#store);
     for (const controller of this.#controllers) {
       const { reconciler } = controller;
       if (!reconciler.keysFor) {
@@ -190,7 +192,7 @@ export class ControllerManager {
         controller.ctx.log.error({ err: error, change }, "keysFor failed; the change is not routed to this reconciler");
       let keys: Promise<ObjectKey[]> | ObjectKey[];
       try {
-        keys = reconciler.keysFor(change, controller.ctx);
+        keys = reconciler.keysFor(change, { ...controller.ctx, store });
       } catch (error) {
         failed(error);
         continue;

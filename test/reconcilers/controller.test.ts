@@ -525,6 +525,33 @@ describe("ControllerManager", () => {
       expect(reads.sort()).toEqual(["api", "db", "web"]);
     });
 
+    it("reconcilers routing one change share its reads (the owner read once, not once per reconciler); the next change reads again", async () => {
+      await apply(store, [desired("ReplicaSet", "shop", "web")]);
+      const owner = (await store.getObject(key("ReplicaSet", "shop", "web")))!;
+      let reads = 0;
+      const byUid = store.getObjectByUid.bind(store);
+      store.getObjectByUid = async (uid) => {
+        reads++;
+        return byUid(uid);
+      };
+      const ownerKey = async (routed: ObjectChange, ctx: ReconcileContext): Promise<ObjectKey[]> => {
+        const found = routed.ownerUid ? await ctx.store.getObjectByUid(routed.ownerUid) : null;
+        return found ? [key("ReplicaSet", found.namespace, found.name)] : [];
+      };
+      const first = new FakeReconciler("ReplicaSet", "first", clock, () => ({}), ownerKey);
+      const second = new FakeReconciler("ReplicaSet", "second", clock, () => ({}), ownerKey);
+      const controllers = setup({ reconcilers: [first, second] });
+      await controllers.start();
+      controllers.notify(change("Pod", "shop", "web-1", { ownerUid: owner.uid }));
+      await settle();
+      expect(reads).toBe(1);
+      expect(first.names()).toEqual(["web", "web"]);
+      expect(second.names()).toEqual(["web", "web"]);
+      controllers.notify(change("Pod", "shop", "web-2", { ownerUid: owner.uid }));
+      await settle();
+      expect(reads).toBe(2);
+    });
+
     it("start() rejects when the first listing fails, keeps what was enqueued, and can be called again", async () => {
       await apply(store, [desired("Deployment", "shop", "web")]);
       const list = store.listObjects.bind(store);
