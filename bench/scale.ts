@@ -58,6 +58,25 @@ const log = (message: string): void => void process.stderr.write(`[scale] ${new 
 // Errors only: a warning per pod would drown the figures; an error means the run is suspect, and shows.
 const componentLog = createLogger({ level: "error", destination: process.stderr });
 
+interface Figure {
+  value: number;
+  goal: number;
+  met: boolean;
+}
+/** Each figure as soon as it is measured: a run that fails later still reports what it got to. */
+const figures: Record<string, Figure> = {};
+function record(name: string, value: number, goal: number, atLeast = false): void {
+  figures[name] = { value, goal, met: atLeast ? value >= goal : value <= goal };
+}
+function partialLine(reason: string): string {
+  return `${JSON.stringify({ bench: "scale", ...shape, figures, met: false, failed: reason })}\n`;
+}
+// `npm run bench` or a person stopping a long run: what was measured so far is still printed.
+process.once("SIGTERM", () => {
+  process.stdout.write(partialLine("stopped by SIGTERM"));
+  void cleanUp().finally(() => process.exit(1));
+});
+
 const validationPool = new ValidationPool();
 let database: BenchDatabase | undefined;
 let benchPool: BenchDatabase["pool"] | undefined;
@@ -99,6 +118,8 @@ try {
     if (result.result !== "applied" || result.updated !== 1) throw new Error(`incremental sync: ${JSON.stringify(result)}`);
   }
   const incrementalSyncMs = round1(median(incremental));
+  record("fullSyncMs", fullSyncMs, goals.fullSyncMs);
+  record("incrementalSyncMs", incrementalSyncMs, goals.incrementalSyncMs);
   log(`sync: full ${fullSyncMs} ms, incremental ${incrementalSyncMs} ms (median of 5)`);
 
   // ------------------------------------------------------------ the pods, created without a scheduler
@@ -133,6 +154,7 @@ try {
   const scheduleSeconds = (performance.now() - started) / 1000;
   const scheduleCpu = process.cpuUsage(cpuBefore);
   const podsPerSecond = Math.round(shape.pods / scheduleSeconds);
+  record("podsScheduledPerSecond", podsPerSecond, goals.podsPerSecond, true);
   log(`scheduled ${shape.pods} pods in ${scheduleSeconds.toFixed(1)} s: ${podsPerSecond} pods/s`);
 
   // ------------------------------------------------------------ capstan up's leader, fake nodes, the page
@@ -191,6 +213,7 @@ try {
   await untilIdle(leader.controllers, profile);
   const reconcilePassMs = Math.round(performance.now() - started);
   const passCpu = process.cpuUsage(passCpuBefore);
+  record("reconcilePassMs", reconcilePassMs, goals.reconcilePassMs);
   profile.reset(false);
   const after = await counters(db);
   const nonNodeWrites = (await lastNonNodeWrite(db)) !== podWritesBefore;
@@ -204,18 +227,11 @@ try {
   const rssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
   const objects = await count(db, "true");
 
-  const figure = (value: number, goal: number, atLeast = false) => ({ value, goal, met: atLeast ? value >= goal : value <= goal });
-  const figures = {
-    fullSyncMs: figure(fullSyncMs, goals.fullSyncMs),
-    incrementalSyncMs: figure(incrementalSyncMs, goals.incrementalSyncMs),
-    podsScheduledPerSecond: figure(podsPerSecond, goals.podsPerSecond, true),
-    reconcilePassMs: figure(reconcilePassMs, goals.reconcilePassMs),
-    pageP50Ms: figure(page.p50Ms, goals.pageMs),
-    pageP99Ms: figure(page.p99Ms, goals.pageMs),
-    apiStatusP50Ms: figure(apiStatus.p50Ms, goals.pageMs),
-    apiStatusP99Ms: figure(apiStatus.p99Ms, goals.pageMs),
-    rssMiB: figure(rssMiB, goals.rssMiB),
-  };
+  record("pageP50Ms", page.p50Ms, goals.pageMs);
+  record("pageP99Ms", page.p99Ms, goals.pageMs);
+  record("apiStatusP50Ms", apiStatus.p50Ms, goals.pageMs);
+  record("apiStatusP99Ms", apiStatus.p99Ms, goals.pageMs);
+  record("rssMiB", rssMiB, goals.rssMiB);
   process.stdout.write(
     `${JSON.stringify({
       bench: "scale",
@@ -241,7 +257,14 @@ try {
       },
     })}\n`,
   );
+} catch (error) {
+  process.stdout.write(partialLine(error instanceof Error ? error.message : String(error)));
+  throw error;
 } finally {
+  await cleanUp();
+}
+
+async function cleanUp(): Promise<void> {
   while (stack.length > 0) await stack.pop()!().catch((error: Error) => log(`shutdown step failed: ${error.message}`));
   await validationPool.close();
   await database?.close();
