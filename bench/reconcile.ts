@@ -27,15 +27,15 @@
  * Uses DATABASE_URL when set, otherwise an embedded PostgreSQL in a temp dir.
  * Prints one JSON line.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { systemClock } from "../src/clock.ts";
-import { channels, createPool, listen, migrate, startEmbeddedPostgres, type Listener } from "../src/db/index.ts";
+import { channels, listen, type Listener } from "../src/db/index.ts";
 import { PgDesiredStore, validateFiles, type StatusUpdate } from "../src/desired/index.ts";
 import { silentLogger } from "../src/logging.ts";
 import { storedPodStatus } from "../src/nodes/index.ts";
-import { ControllerManager, standardReconcilers, type Reconciler } from "../src/reconcilers/index.ts";
+import { ControllerManager, standardReconcilers } from "../src/reconcilers/index.ts";
+import { counters, sleep, untilIdle, waitQuiet } from "./lib/controllers.ts";
+import { benchDatabase, type BenchDatabase } from "./lib/database.ts";
+import { passProfiler, type PassProfile } from "./lib/pass-profiler.ts";
 
 const nodeCount = Number(process.env.BENCH_NODES ?? 100);
 const deploymentCount = Number(process.env.BENCH_DEPLOYMENTS ?? 1_000);
@@ -48,23 +48,15 @@ const goalRssMiB = 500;
 
 const log = (message: string): void => void process.stderr.write(`[reconcile] ${message}\n`);
 
-const work = await mkdtemp(join(tmpdir(), "capstan-bench-reconcile-"));
-let stopDatabase: (() => Promise<void>) | undefined;
-let pool: ReturnType<typeof createPool> | undefined;
+let database: BenchDatabase | undefined;
 let listener: Listener | undefined;
 let controllers: ControllerManager | undefined;
 let kubelet: { stop(): Promise<void> } | undefined;
 try {
-  let databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) {
-    const embedded = await startEmbeddedPostgres({ dataDir: join(work, "pg") });
-    stopDatabase = () => embedded.stop();
-    databaseUrl = embedded.url;
-  }
-  pool = createPool(databaseUrl);
-  await migrate(pool);
-  const store = new PgDesiredStore(pool);
-  const db = pool;
+  database = await benchDatabase("reconcile");
+  const databaseUrl = database.url;
+  const db = database.pool;
+  const store = new PgDesiredStore(db);
 
   // ------------------------------------------------------------ desired state: one revision
   const files = [
@@ -236,101 +228,10 @@ try {
   await kubelet?.stop();
   await controllers?.stop();
   await listener?.close();
-  await pool?.end();
-  await stopDatabase?.();
-  await rm(work, { recursive: true, force: true });
+  await database?.close();
 }
 
 // ---------------------------------------------------------------- helpers
-
-interface PassProfile {
-  reconciles: Record<string, { keys: number; sumMs: number; maxMs: number }>;
-  storeCalls: Record<string, { calls: number; sumMs: number }>;
-}
-
-/**
- * Where a pass goes, measured without touching src/: every reconcile and
- * every store call the controllers make is timed while recording is on.
- * Times are wall times of calls that overlap (4 reconciles run at once), so
- * their sums are shares, not a timeline.
- */
-function passProfiler() {
-  let on = false;
-  let inFlight = 0;
-  let profile: PassProfile = { reconciles: {}, storeCalls: {} };
-  const round = <T extends Record<string, number>>(entry: T): T =>
-    Object.fromEntries(Object.entries(entry).map(([key, value]) => [key, Math.round(value)])) as T;
-  return {
-    /** Store calls under way (a keysFor's listing runs outside the queues' counts). */
-    busy(): boolean {
-      return inFlight > 0;
-    },
-
-    reset(recording: boolean): void {
-      if (recording) profile = { reconciles: {}, storeCalls: {} };
-      on = recording;
-    },
-
-    snapshot(): PassProfile {
-      return {
-        reconciles: Object.fromEntries(Object.entries(profile.reconciles).map(([key, value]) => [key, round(value)])),
-        storeCalls: Object.fromEntries(
-          Object.entries(profile.storeCalls)
-            .sort((a, b) => b[1].sumMs - a[1].sumMs)
-            .map(([key, value]) => [key, round(value)]),
-        ),
-      };
-    },
-
-    reconciler(inner: Reconciler): Reconciler {
-      return {
-        ...inner,
-        reconcile: async (ctx, key) => {
-          if (!on) return inner.reconcile(ctx, key);
-          const started = performance.now();
-          try {
-            return await inner.reconcile(ctx, key);
-          } finally {
-            const ms = performance.now() - started;
-            const entry = (profile.reconciles[inner.kind] ??= { keys: 0, sumMs: 0, maxMs: 0 });
-            entry.keys++;
-            entry.sumMs += ms;
-            entry.maxMs = Math.max(entry.maxMs, ms);
-          }
-        },
-      };
-    },
-
-    store(inner: PgDesiredStore): PgDesiredStore {
-      return new Proxy(inner, {
-        get: (target, property, receiver) => {
-          const value: unknown = Reflect.get(target, property, receiver);
-          if (typeof value !== "function") return value;
-          return (...args: unknown[]) => {
-            const result: unknown = value.apply(target, args);
-            if (!(result instanceof Promise)) return result;
-            inFlight++;
-            if (!on) return result.finally(() => inFlight--);
-            const started = performance.now();
-            const filter = args[0] as { kind?: string; ownerUid?: string } | undefined;
-            const name =
-              property === "listObjects"
-                ? `listObjects(${filter?.kind ?? "*"}${filter?.ownerUid ? ", owner" : ""})`
-                : property === "getObject"
-                  ? `getObject(${filter?.kind})`
-                  : String(property);
-            return result.finally(() => {
-              inFlight--;
-              const entry = (profile.storeCalls[name] ??= { calls: 0, sumMs: 0 });
-              entry.calls++;
-              entry.sumMs += performance.now() - started;
-            });
-          };
-        },
-      });
-    },
-  };
-}
 
 function nodeManifest(index: number): string {
   return `apiVersion: capstan.dev/v1
@@ -373,7 +274,7 @@ spec:
  * the pods bound to a node that are not yet Running are reported Running and
  * ready in one batch, in the shape the node link stores.
  */
-function startKubelet(db: NonNullable<typeof pool>, store: PgDesiredStore): { stop(): Promise<void> } {
+function startKubelet(db: BenchDatabase["pool"], store: PgDesiredStore): { stop(): Promise<void> } {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -417,37 +318,6 @@ function startKubelet(db: NonNullable<typeof pool>, store: PgDesiredStore): { st
   };
 }
 
-async function counters(db: NonNullable<typeof pool>): Promise<{ version: number; events: number }> {
-  const { rows } = await db.query<{ version: string; events: string }>(
-    "SELECT (SELECT last_value FROM resource_version_seq) AS version, (SELECT coalesce(sum(count), 0) FROM events) AS events",
-  );
-  return { version: Number(rows[0]!.version), events: Number(rows[0]!.events) };
-}
-
-/** Until no key is queued or processing (keys waiting on a timer do not count: they are not part of the pass). */
-async function untilIdle(manager: ControllerManager, profile?: { busy(): boolean }): Promise<void> {
-  const idle = () => manager.stats().every((stat) => stat.queued === 0 && stat.processing === 0) && !profile?.busy();
-  for (;;) {
-    if (idle()) {
-      // A notification of a write the pass made may still be on its way: look once more after a moment.
-      await sleep(20);
-      if (idle()) return;
-    }
-    await sleep(1);
-  }
-}
-
-async function waitQuiet(db: NonNullable<typeof pool>, manager: ControllerManager): Promise<void> {
-  let last = await counters(db);
-  for (;;) {
-    await sleep(1_000);
-    const now = await counters(db);
-    const idle = manager.stats().every((stat) => stat.queued === 0 && stat.processing === 0);
-    if (idle && now.version === last.version && now.events === last.events) return;
-    last = now;
-  }
-}
-
 /** One of each read a pass is made of, timed (median of 5), to tell the store's part from the reconcilers'. */
 async function measureReads(store: PgDesiredStore): Promise<Record<string, number>> {
   const time = async (read: () => Promise<unknown>): Promise<number> => {
@@ -467,8 +337,4 @@ async function measureReads(store: PgDesiredStore): Promise<Record<string, numbe
     listAllPods: await time(() => store.listObjects({ kind: "Pod" })),
     listAllNodes: await time(() => store.listObjects({ kind: "Node" })),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,35 +7,26 @@
  * Uses DATABASE_URL when set, otherwise an embedded PostgreSQL in a temp dir.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { systemClock } from "../src/clock.ts";
-import { createPool, migrate, startEmbeddedPostgres } from "../src/db/index.ts";
 import { PgDesiredStore, ValidationPool } from "../src/desired/index.ts";
 import { GitSync, openGitSource } from "../src/gitsync/index.ts";
 import { silentLogger } from "../src/logging.ts";
+import { benchDatabase, type BenchDatabase } from "./lib/database.ts";
+import { commitFile, generateRepository } from "./lib/git.ts";
 
 const manifestCount = Number(process.env.BENCH_MANIFESTS ?? 10_000);
 const namespaces = ["alpha", "beta", "gamma", "delta"];
 
-const work = await mkdtemp(join(tmpdir(), "capstan-bench-sync-"));
-const repo = join(work, "repo");
-let stopDatabase: (() => Promise<void>) | undefined;
 // Made first, as `capstan up` makes it before the store: its workers load while the rest starts.
 const validationPool = new ValidationPool();
+let database: BenchDatabase | undefined;
 try {
-  await generateRepository(repo);
-  let databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) {
-    const embedded = await startEmbeddedPostgres({ dataDir: join(work, "pg") });
-    stopDatabase = () => embedded.stop();
-    databaseUrl = embedded.url;
-  }
-  const pool = createPool(databaseUrl);
-  await migrate(pool);
-  const store = new PgDesiredStore(pool);
-  const source = openGitSource({ url: repo, branch: "main", path: "", cacheDir: join(work, "cache") });
+  database = await benchDatabase("sync");
+  const repo = join(database.work, "repo");
+  await generateRepository(repo, manifests());
+  const store = new PgDesiredStore(database.pool);
+  const source = openGitSource({ url: repo, branch: "main", path: "", cacheDir: join(database.work, "cache") });
   const sync = new GitSync({
     validationPool,
     source,
@@ -53,8 +44,7 @@ try {
 
   const incrementalMs: number[] = [];
   for (let round = 1; round <= 5; round++) {
-    await writeFile(join(repo, manifestFile(3)), configMap(namespaces[3 % namespaces.length]!, "config-3", `round-${round}`));
-    git(repo, "commit", "-qam", `change one file (${round})`);
+    await commitFile(repo, manifestFile(3), configMap(namespaces[3 % namespaces.length]!, "config-3", `round-${round}`), `change one file (${round})`);
     started = performance.now();
     const incremental = await sync.syncOnce();
     incrementalMs.push(performance.now() - started);
@@ -66,7 +56,6 @@ try {
   spawnSync("git", ["-C", repo, "cat-file", "--batch"], { input: listing, maxBuffer: 1 << 30 });
   const gitReadReferenceMs = performance.now() - started;
 
-  await pool.end();
   const sorted = [...incrementalMs].sort((a, b) => a - b);
   process.stdout.write(
     `${JSON.stringify({
@@ -81,31 +70,16 @@ try {
   );
 } finally {
   await validationPool.close();
-  await stopDatabase?.();
-  await rm(work, { recursive: true, force: true });
+  await database?.close();
 }
 
-async function generateRepository(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  git(dir, "init", "-q", "-b", "main");
-  git(dir, "config", "user.name", "bench");
-  git(dir, "config", "user.email", "bench@localhost");
-  // No automatic gc in the background: the explicit one below packs the tree, and the timed commits stay loose.
-  git(dir, "config", "gc.auto", "0");
-  await writeFile(
-    join(dir, "namespaces.yaml"),
-    namespaces.map((name) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`).join("---\n"),
-  );
-  // namespaces.yaml holds 4 objects; the rest are one manifest per file, 25 files per directory.
+/** namespaces.yaml holds 4 objects; the rest are one manifest per file, 25 files per directory. */
+function* manifests(): Generator<[string, string]> {
+  yield ["namespaces.yaml", namespaces.map((name) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`).join("---\n")];
   for (let index = 0; index < manifestCount - namespaces.length; index++) {
     const namespace = namespaces[index % namespaces.length]!;
-    const path = join(dir, manifestFile(index));
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, index % 5 === 0 ? deployment(namespace, `app-${index}`) : configMap(namespace, `config-${index}`, "initial"));
+    yield [manifestFile(index), index % 5 === 0 ? deployment(namespace, `app-${index}`) : configMap(namespace, `config-${index}`, "initial")];
   }
-  git(dir, "add", "-A");
-  git(dir, "commit", "-qm", "generated manifests");
-  git(dir, "gc", "-q");
 }
 
 /** Where manifest number `index` lives: 25 files per directory, nested by namespace, team and app. */
@@ -151,10 +125,6 @@ spec:
           resources: { requests: { cpu: 100m, memory: 64Mi } }
           readinessProbe: { httpGet: { path: /healthz, port: http } }
 `;
-}
-
-function git(dir: string, ...args: string[]): void {
-  execFileSync("git", ["-C", dir, ...args], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 function round1(value: number): number {

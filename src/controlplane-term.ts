@@ -6,7 +6,7 @@ import type { Logger } from "./logging.ts";
 import { channels, listen as listenForNotifications, type WriteGuard } from "./db/index.ts";
 import type { DesiredStore, RolloutLog, ValidationPool } from "./desired/index.ts";
 import { GitSync, openGitSource, redactUrl, RollbackService } from "./gitsync/index.ts";
-import { NodeManager, transportFactory } from "./nodes/index.ts";
+import { NodeManager, transportFactory, type NodeManagerOptions } from "./nodes/index.ts";
 import { startNotifications, type Notifications } from "./notifications/index.ts";
 import { ControllerManager, GarbageCollector, parseObjectChange, podMetricsFrom, standardReconcilers, type ObjectChange } from "./reconcilers/index.ts";
 import type { Metrics } from "./status/index.ts";
@@ -30,6 +30,8 @@ export interface LeaderTermContext {
   /** The pool and (with replicas) the term's fence, for the notifications outbox. */
   pool: pg.Pool;
   writeGuard?: WriteGuard;
+  /** The node links' clients, when they are not agents (bench/scale.ts's fake nodes); default AgentNodeClient. */
+  clientFor?: NodeManagerOptions["clientFor"];
 }
 
 /** What only the leader runs. A follower has none of it; each term gets fresh ones. */
@@ -95,6 +97,7 @@ export async function startLeaderComponents(context: LeaderTermContext, store: D
         log: log.child({ component: "nodes" }),
       }),
       observer: context.metrics,
+      clientFor: context.clientFor,
       // A relative workingDir on the local node resolves against the repository when it is a local checkout.
       workingDirBaseFor: (node) => (node.spec.transport === "local" && !/^https?:\/\//.test(repo) ? join(repo, config.path) : undefined),
     });

@@ -1,9 +1,11 @@
 import { z } from "zod";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
-import type { DesiredStore, ObjectKey } from "../desired/index.ts";
+import type { DesiredStore, ObjectKey, StoredObject } from "../desired/index.ts";
 import { CapstanError, messageOf, ObjectNotFoundError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
+import { changeReads } from "./change-reads.ts";
+import { PrimedReads } from "./primed-reads.ts";
 import type { CronJobRunObserver, ObjectChange, ReconcileContext, ReconcileObserver, Reconciler } from "./types.ts";
 import { keyId, WorkQueue } from "./workqueue.ts";
 
@@ -62,7 +64,7 @@ const defaults = {
 
 interface Listed {
   key: ObjectKey;
-  resourceVersion: number;
+  object: StoredObject;
 }
 
 interface Controller {
@@ -77,6 +79,8 @@ interface Controller {
    * changes; a notification or an explicit enqueue retries them at once.
    */
   parked: Map<string, number | undefined>;
+  /** What the last listing read, for the reconciles it enqueued (ctx.store.getObject answers from it). */
+  primed: PrimedReads;
 }
 
 /**
@@ -131,12 +135,14 @@ export class ControllerManager {
       if (names.has(reconciler.name)) throw new Error(`two reconcilers are named ${reconciler.name}`);
       names.add(reconciler.name);
       const clock = reconciler.ownClock ?? this.#clock;
+      const primed = new PrimedReads();
       return {
         reconciler,
         queue: new WorkQueue(clock, () => this.#pump()),
-        ctx: this.#context(reconciler, clock, this.#log.child({ reconciler: reconciler.name })),
+        ctx: this.#context(reconciler, clock, this.#log.child({ reconciler: reconciler.name }), primed.view(this.#store)),
         failures: new Map(),
         parked: new Map(),
+        primed,
       };
     });
   }
@@ -151,11 +157,18 @@ export class ControllerManager {
     this.#starting = true;
     let listed: Listed[][];
     try {
-      listed = await Promise.all(this.#controllers.map((controller) => this.#list(controller)));
+      const settled = await Promise.allSettled(this.#controllers.map((controller) => this.#list(controller)));
+      const failed = settled.find((result) => result.status === "rejected");
+      listed = settled.map((result) => (result.status === "fulfilled" ? result.value : []));
+      if (failed || this.#stopped) {
+        // The listings that did succeed are closed without enqueueing anything (a failed one closed itself).
+        settled.forEach((result, index) => result.status === "fulfilled" && this.#controllers[index]!.primed.endListing());
+        if (failed) throw failed.reason;
+        return;
+      }
     } finally {
       this.#starting = false;
     }
-    if (this.#stopped) return;
     this.#started = true;
     this.#controllers.forEach((controller, index) => this.#enqueueListed(controller, listed[index]!));
     this.#pump();
@@ -166,6 +179,9 @@ export class ControllerManager {
 
   /** Feeds a store change to every reconciler, through its `keysFor` (default: its own kind's key). */
   notify(change: ObjectChange): void {
+    // First, so that no reconcile started by this change reads what a listing said before it.
+    for (const controller of this.#controllers) controller.primed.invalidate(change);
+    const store = changeReads(this.#store);
     for (const controller of this.#controllers) {
       const { reconciler } = controller;
       if (!reconciler.keysFor) {
@@ -176,7 +192,7 @@ export class ControllerManager {
         controller.ctx.log.error({ err: error, change }, "keysFor failed; the change is not routed to this reconciler");
       let keys: Promise<ObjectKey[]> | ObjectKey[];
       try {
-        keys = reconciler.keysFor(change, controller.ctx);
+        keys = reconciler.keysFor(change, { ...controller.ctx, store });
       } catch (error) {
         failed(error);
         continue;
@@ -220,7 +236,10 @@ export class ControllerManager {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#stopping.abort();
-    for (const controller of this.#controllers) controller.queue.shutDown();
+    for (const controller of this.#controllers) {
+      controller.queue.shutDown();
+      controller.primed.clear();
+    }
     const pending = [...this.#inFlight, ...(this.#resyncLoop ? [this.#resyncLoop] : [])];
     if (pending.length === 0) return;
     const bound = new AbortController();
@@ -253,6 +272,7 @@ export class ControllerManager {
         this.#inFlight.add(run);
         void run.finally(() => {
           this.#inFlight.delete(run);
+          next.controller.primed.forget(next.key);
           next.controller.queue.done(next.key);
           this.#pump();
         });
@@ -329,9 +349,9 @@ export class ControllerManager {
     controller.parked.set(id, object?.resourceVersion);
   }
 
-  #context(reconciler: Reconciler, clock: Clock, log: Logger): ReconcileContext {
+  #context(reconciler: Reconciler, clock: Clock, log: Logger, store: DesiredStore): ReconcileContext {
     return {
-      store: this.#store,
+      store,
       clock,
       log,
       cronJobRuns: this.#cronJobRuns,
@@ -381,16 +401,32 @@ export class ControllerManager {
     );
   }
 
+  /** Every object of the reconciler's kind. The listing stays open (primed.beginListing) until #enqueueListed ends it. */
   async #list(controller: Controller): Promise<Listed[]> {
-    const objects = await this.#store.listObjects({ kind: controller.reconciler.kind });
-    return objects.map((object) => ({ key: plainKey(object), resourceVersion: object.resourceVersion }));
+    controller.primed.beginListing();
+    try {
+      const objects = await this.#store.listObjects({ kind: controller.reconciler.kind });
+      return objects.map((object) => ({ key: plainKey(object), object }));
+    } catch (error) {
+      controller.primed.endListing();
+      throw error;
+    }
   }
 
   #enqueueListed(controller: Controller, listed: Listed[]): void {
+    try {
+      this.#enqueueListedObjects(controller, listed);
+    } finally {
+      controller.primed.endListing();
+    }
+  }
+
+  #enqueueListedObjects(controller: Controller, listed: Listed[]): void {
     if (this.#stopped) return;
-    const { failures, parked, queue } = controller;
+    const { failures, parked, queue, primed } = controller;
     const live = new Set<string>();
-    for (const { key, resourceVersion } of listed) {
+    for (const { key, object } of listed) {
+      const { resourceVersion } = object;
       const id = keyId(key);
       live.add(id);
       if (failures.has(id)) continue;
@@ -400,6 +436,7 @@ export class ControllerManager {
         if (parkedAt === undefined || parkedAt === resourceVersion) continue;
         parked.delete(id);
       }
+      primed.prime(object);
       queue.add(key);
     }
     // A parked object that is gone needs nothing more.

@@ -25,7 +25,23 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
   const stack: SchedulerStack = defaultStack({ strategy: options.strategy ?? "spread" });
   const ttl = options.snapshotTtlMs ?? 1_000;
   let snapshot: ClusterSnapshot | undefined;
+  /**
+   * Until when the snapshot serves: `ttl` after its listing ended, or four
+   * times as long as that listing took when that is longer. Counted from the
+   * listing's start, a listing slower than `ttl` (30,000 pods on a loaded
+   * machine) came back already stale, and every few pods listed every pod again.
+   */
+  let servesUntil = 0;
   let building: Promise<ClusterSnapshot> | undefined;
+  /**
+   * One listing of every pod for all the node changes that arrive while it is
+   * under way: 1,000 nodes coming Ready at once listed 30,000 pods 1,000
+   * times. Joining a listing begun before the change misses no pod: pods
+   * never lose their node, and one created since is enqueued by its own change.
+   */
+  let podListing: Promise<StoredObject[]> | undefined;
+  const allPods = (ctx: ReconcileContext): Promise<StoredObject[]> =>
+    (podListing ??= ctx.store.listObjects({ kind: "Pod" }).finally(() => (podListing = undefined)));
   /** Decisions made but perhaps not yet visible in a fresh listing (kube-scheduler's assumed pods). */
   const assumed = new Map<string, { node: string; pod: StoredObject; at: number }>();
   const assumeTtlMs = 30_000;
@@ -35,10 +51,11 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
   /** One snapshot shared by concurrent reconciles (a rebuild in flight is awaited, not repeated, so no booking is lost). */
   async function currentSnapshot(ctx: ReconcileContext): Promise<ClusterSnapshot> {
     const now = ctx.clock.now().getTime();
-    if (snapshot && now - snapshot.builtAt < ttl) return snapshot;
+    if (snapshot && now < servesUntil) return snapshot;
     building ??= (async () => {
       try {
         const [nodes, pods] = await Promise.all([ctx.store.listObjects({ kind: "Node" }), ctx.store.listObjects({ kind: "Pod" })]);
+        const listedAt = ctx.clock.now().getTime();
         const built = buildSnapshot(nodes, pods, now);
         // Bookings whose write the listing may predate are replayed until the store shows them (or they age out).
         const listed = new Map(pods.map((pod) => [pod.uid, pod]));
@@ -48,6 +65,7 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
           else assumeBound(built, booking.node, booking.pod);
         }
         snapshot = built;
+        servesUntil = listedAt + Math.max(ttl, 4 * (listedAt - now));
         return snapshot;
       } finally {
         building = undefined;
@@ -138,7 +156,7 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
       // A node that changes (ready again, new capacity, removed) may be where pending pods fit, or where bound pods were.
       if (change.kind === "Node" && !change.statusOnly) {
         snapshot = undefined;
-        const pods = await ctx.store.listObjects({ kind: "Pod" });
+        const pods = await allPods(ctx);
         return pods.filter((pod) => waitsFor(pod, change.name)).map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
       }
       if (change.kind === "Node") {
@@ -148,7 +166,7 @@ export function podReconciler(options: PodReconcilerOptions = {}): Reconciler {
         if (readiness.get(change.name) === ready) return [];
         readiness.set(change.name, ready);
         snapshot = undefined;
-        const pods = await ctx.store.listObjects({ kind: "Pod" });
+        const pods = await allPods(ctx);
         return pods.filter((pod) => !(pod.spec as PodSpec).nodeName).map((pod) => ({ kind: "Pod", namespace: pod.namespace, name: pod.name }));
       }
       // A claim that appears may be what pending pods wait for.

@@ -490,6 +490,68 @@ describe("ControllerManager", () => {
       expect(keys().slice(3).sort()).toEqual(["blog/web", "shop/api", "shop/web"]);
     });
 
+    it("a listing's reconciles read their own object from it, once, unless the key changed during the listing or since", async () => {
+      await apply(store, [desired("Deployment", "shop", "api"), desired("Deployment", "shop", "db"), desired("Deployment", "shop", "web")]);
+      const reads: string[] = [];
+      const get = store.getObject.bind(store);
+      store.getObject = async (read) => {
+        reads.push(read.name);
+        return get(read);
+      };
+      const list = store.listObjects.bind(store);
+      let controllers: ControllerManager | undefined;
+      store.listObjects = async (filter) => {
+        const listed = await list(filter);
+        // A change that lands while the listing is under way: what it returned for api may predate it.
+        controllers!.notify(change("Deployment", "shop", "api"));
+        return listed;
+      };
+      const seen: Record<string, (string | undefined)[]> = {};
+      const deployments = new FakeReconciler("Deployment", "deployment-controller", clock, async (read, _call, ctx) => {
+        (seen[read.name] ??= []).push((await ctx.store.getObject(read))?.name);
+        return {};
+      });
+      controllers = setup({ reconcilers: [deployments], concurrency: 1 });
+      await controllers.start();
+      // Changed after the listing, before its reconcile ran (one at a time: api runs first).
+      controllers.notify(change("Deployment", "shop", "web"));
+      await settle();
+      expect(seen).toEqual({ api: ["api"], db: ["db"], web: ["web"] });
+      expect(reads.sort()).toEqual(["api", "web"]);
+
+      // Used once: the next run of db reads the store.
+      controllers.enqueue("Deployment", key("Deployment", "shop", "db"));
+      await settle();
+      expect(reads.sort()).toEqual(["api", "db", "web"]);
+    });
+
+    it("reconcilers routing one change share its reads (the owner read once, not once per reconciler); the next change reads again", async () => {
+      await apply(store, [desired("ReplicaSet", "shop", "web")]);
+      const owner = (await store.getObject(key("ReplicaSet", "shop", "web")))!;
+      let reads = 0;
+      const byUid = store.getObjectByUid.bind(store);
+      store.getObjectByUid = async (uid) => {
+        reads++;
+        return byUid(uid);
+      };
+      const ownerKey = async (routed: ObjectChange, ctx: ReconcileContext): Promise<ObjectKey[]> => {
+        const found = routed.ownerUid ? await ctx.store.getObjectByUid(routed.ownerUid) : null;
+        return found ? [key("ReplicaSet", found.namespace, found.name)] : [];
+      };
+      const first = new FakeReconciler("ReplicaSet", "first", clock, () => ({}), ownerKey);
+      const second = new FakeReconciler("ReplicaSet", "second", clock, () => ({}), ownerKey);
+      const controllers = setup({ reconcilers: [first, second] });
+      await controllers.start();
+      controllers.notify(change("Pod", "shop", "web-1", { ownerUid: owner.uid }));
+      await settle();
+      expect(reads).toBe(1);
+      expect(first.names()).toEqual(["web", "web"]);
+      expect(second.names()).toEqual(["web", "web"]);
+      controllers.notify(change("Pod", "shop", "web-2", { ownerUid: owner.uid }));
+      await settle();
+      expect(reads).toBe(2);
+    });
+
     it("start() rejects when the first listing fails, keeps what was enqueued, and can be called again", async () => {
       await apply(store, [desired("Deployment", "shop", "web")]);
       const list = store.listObjects.bind(store);

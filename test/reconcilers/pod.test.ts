@@ -3,6 +3,7 @@ import { systemClock } from "../../src/clock.ts";
 import { MemoryDesiredStore, type ObjectKey } from "../../src/desired/index.ts";
 import { podReconciler } from "../../src/reconcilers/index.ts";
 import type { ReconcileContext } from "../../src/reconcilers/types.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import { reconcileContext } from "../helpers/reconcile-context.ts";
 
 /** The Pod reconciler on the in-memory store: binding through the scheduler stack, FailedScheduling, node gone. */
@@ -108,5 +109,59 @@ describe("pod reconciler", () => {
       perNode.set(node, (perNode.get(node) ?? 0) + 1);
     }
     expect(Object.fromEntries(perNode)).toEqual({ n1: 2, n2: 2, n3: 2 });
+  });
+});
+
+describe("pod reconciler at scale", () => {
+  it("keeps a snapshot whose listing took longer than its time to live, instead of listing every pod again for every pod", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryDesiredStore();
+    for (const name of ["n1", "n2"]) await addNode(store, name);
+    const keys: ObjectKey[] = [];
+    for (let index = 0; index < 10; index++) keys.push(await addPod(store, `p${index}`));
+    const list = store.listObjects.bind(store);
+    let podListings = 0;
+    store.listObjects = async (filter) => {
+      if (filter?.kind === "Pod") {
+        podListings++;
+        // A listing of 30,000 pods on a loaded machine: longer than the snapshot's 1 s.
+        await clock.advance(2_000);
+      }
+      return list(filter);
+    };
+    const reconciler = podReconciler();
+    for (const key of keys) await reconciler.reconcile(reconcileContext(store, clock, "scheduler"), key);
+    const bound = (await list({ kind: "Pod" })).filter((pod) => (pod.spec as { nodeName?: string }).nodeName);
+    expect(bound).toHaveLength(10);
+    expect(podListings).toBe(1);
+    // Still re-read once the longer time has passed (4 × the listing's 2 s).
+    await clock.advance(8_000);
+    await reconciler.reconcile(reconcileContext(store, clock, "scheduler"), await addPod(store, "late"));
+    expect(podListings).toBe(2);
+  });
+});
+
+describe("pod reconciler keysFor at scale", () => {
+  it("lists the pods once for node changes that arrive together, and still maps each to the pods waiting", async () => {
+    const store = new MemoryDesiredStore();
+    const names = Array.from({ length: 20 }, (_, index) => `n${index}`);
+    for (const name of names) await addNode(store, name);
+    await addPod(store, "waiting");
+    await addPod(store, "bound", { nodeName: "n3" });
+    const list = store.listObjects.bind(store);
+    let podListings = 0;
+    store.listObjects = async (filter) => {
+      if (filter?.kind === "Pod") podListings++;
+      return list(filter);
+    };
+    const reconciler = podReconciler();
+    const ctx = reconcileContext(store, systemClock, "scheduler");
+    const change = (name: string, statusOnly: boolean) =>
+      ({ kind: "Node", namespace: "", name, uid: name, resourceVersion: 1, op: "UPDATE", deleted: false, statusOnly }) as const;
+    // Every node seen Ready for the first time (readiness changes), and one spec change.
+    const keys = await Promise.all([...names.map((name) => reconciler.keysFor!(change(name, true), ctx)), reconciler.keysFor!(change("n3", false), ctx)]);
+    expect(podListings).toBe(1);
+    expect(keys.slice(0, 20).every((found) => found.length === 1 && found[0]!.name === "waiting")).toBe(true);
+    expect(keys[20]!.map((key) => key.name).sort()).toEqual(["bound", "waiting"]);
   });
 });
