@@ -1,6 +1,7 @@
 import type { Logger } from "../logging.ts";
 import { messageOf } from "../errors.ts";
 import type { PgNotificationOutbox } from "./outbox-pg.ts";
+import { SerialPass } from "./serial-pass.ts";
 
 export interface DispatcherOptions {
   outbox: PgNotificationOutbox;
@@ -20,9 +21,8 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   readonly #options: DispatcherOptions;
-  #pass: Promise<void> | undefined;
-  #again = false;
   #stopped = false;
+  readonly #passes = new SerialPass(() => this.#run(), () => !this.#stopped);
   #timer: NodeJS.Timeout | undefined;
   #onDispatched: (added: number) => void = () => undefined;
 
@@ -39,25 +39,14 @@ export class Dispatcher {
   }
 
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#pass) {
-      this.#again = true;
-      return;
-    }
-    this.#pass = this.#run().finally(() => {
-      this.#pass = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.kick();
-      }
-    });
+    this.#passes.kick();
   }
 
   /** Resolves once the pass under way (if any) has committed or rolled back. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#pass;
+    await this.#passes.settled();
   }
 
   /** One pass now, for tests and callers that need the outbox up to date. */

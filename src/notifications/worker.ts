@@ -6,6 +6,7 @@ import { decide, defaultRetryPolicy, postNotification, type PostResult, type Ret
 import { notifierFromObject, type NotifierRef } from "./facts.ts";
 import type { Delivery, PgNotificationOutbox } from "./outbox-pg.ts";
 import { redactNotifierUrl, renderBody, requestHeaders } from "./payload.ts";
+import { SerialPass } from "./serial-pass.ts";
 
 export interface DeliveryWorkerOptions {
   outbox: PgNotificationOutbox;
@@ -36,8 +37,7 @@ export class DeliveryWorker {
   readonly #inFlight = new Map<number, { notifier: string; done: Promise<void> }>();
   readonly #stopping = new AbortController();
   #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> | undefined;
-  #again = false;
+  readonly #passes = new SerialPass(() => this.#run(), () => !this.#stopping.signal.aborted);
 
   constructor(options: DeliveryWorkerOptions) {
     this.#options = options;
@@ -52,25 +52,14 @@ export class DeliveryWorker {
 
   /** Looks for due deliveries now; calls during a pass make it run once more. */
   wake(): void {
-    if (this.#stopping.signal.aborted) return;
-    if (this.#pass) {
-      this.#again = true;
-      return;
-    }
-    this.#pass = this.#run().finally(() => {
-      this.#pass = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.wake();
-      }
-    });
+    this.#passes.kick();
   }
 
   /** Stops claiming, aborts posts in flight and hands their deliveries back, due at once for the next leader. */
   async stop(): Promise<void> {
     this.#stopping.abort();
     clearTimeout(this.#timer);
-    await this.#pass;
+    await this.#passes.settled();
     await Promise.all([...this.#inFlight.values()].map((flight) => flight.done));
   }
 
