@@ -1,4 +1,4 @@
-import { formatProblem } from "../../errors.ts";
+import { formatProblem, type ManifestProblem } from "../../errors.ts";
 import type { RevisionDetail } from "../revisions.ts";
 import { healthTone, shortSha } from "./format.ts";
 import { ActionsDisabledNote, RollbackForm } from "./forms.tsx";
@@ -53,30 +53,8 @@ export function RevisionPage(props: { page: PageContext; revision: RevisionDetai
             </>
           ) : null}
         </section>
-        {revision.errors.length > 0 ? (
-          <section id="errors">
-            <h2>Errors</h2>
-            <ul class="problems">
-              {revision.errors.map((problem) => (
-                <li>
-                  <code>{formatProblem(problem)}</code>
-                </li>
-              ))}
-            </ul>
-          </section>
-        ) : null}
-        {revision.warnings.length > 0 ? (
-          <section id="warnings">
-            <h2>Warnings</h2>
-            <ul class="problems">
-              {revision.warnings.map((problem) => (
-                <li>
-                  <code>{formatProblem(problem)}</code>
-                </li>
-              ))}
-            </ul>
-          </section>
-        ) : null}
+        <Problems id="errors" title="Errors" problems={revision.errors} />
+        <Problems id="warnings" title="Warnings" problems={revision.warnings} />
         <section id="changes">
           <h2>Changes</h2>
           {!history ? (
@@ -142,5 +120,22 @@ export function RevisionPage(props: { page: PageContext; revision: RevisionDetai
         ) : null}
       </main>
     </Layout>
+  );
+}
+
+/** A commit's errors or warnings, each as `file:line:column path: message`; nothing when there are none. */
+function Problems(props: { id: string; title: string; problems: ManifestProblem[] }) {
+  if (props.problems.length === 0) return null;
+  return (
+    <section id={props.id}>
+      <h2>{props.title}</h2>
+      <ul class="problems">
+        {props.problems.map((problem) => (
+          <li>
+            <code>{formatProblem(problem)}</code>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
