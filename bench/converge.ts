@@ -36,6 +36,7 @@ import { startControlPlane, type ControlPlane } from "../src/controlplane.ts";
 import { agentCommand, agentId, agentStateDir, processesOfAgent } from "../test/helpers/agent.ts";
 import { createRepo, tempDir, type TestRepo } from "../test/helpers/git-fixture.ts";
 import { requireSshd, startSshd, type SshdServer, sshNodeManifest } from "../test/helpers/sshd.ts";
+import { webDeployment } from "../test/helpers/web-deployment.ts";
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const replicas = 10;
@@ -44,7 +45,6 @@ const goalP99Ms = 2_000;
 const commitAnnotation = "capstan.dev/commit";
 
 const log = (message: string): void => void process.stderr.write(`[converge] ${message}\n`);
-const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
 
 // The control plane's log, kept quiet except for warnings (echoed) and the sync's "revision applied" (timed).
 const applied = new Map<string, number>();
@@ -166,28 +166,9 @@ function nodeManifest(sshd: SshdServer, index: number): string {
   return sshNodeManifest(`node-${index}`, sshd, { stateDir: agents[index]!.stateDir, agentCommand });
 }
 
+/** Every new pod starts ready (no probe), and a rollout surges all at once: the figure is sync to running. */
 function deployment(version: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: { app: web }
-  strategy:
-    rollingUpdate: { maxSurge: "100%", maxUnavailable: 0 }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          command: ["${process.execPath}", "-e", "${server}"]
-          env: [{ name: VERSION, value: "${version}" }]
-          ports: [{ name: http, containerPort: 8080 }]
-`;
+  return webDeployment({ version, replicas, rollingUpdate: { maxSurge: "100%", maxUnavailable: 0 }, readiness: "none" });
 }
 
 interface DeploymentState {

@@ -4,6 +4,7 @@ import { agentId, alive, killAgent, processesOfAgent } from "../helpers/agent.ts
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { sample } from "../helpers/sample.ts";
+import { webDeployment } from "../helpers/web-deployment.ts";
 
 /**
  * A pushed commit becomes running pods across three real nodes (sshd on
@@ -13,30 +14,7 @@ import { sample } from "../helpers/sample.ts";
 
 const cluster = useCluster({ nodes: 3, name: "deploy", env: { CAPSTAN_EVICTION_GRACE: "2" } });
 
-const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
-
-function deployment(replicas: number, version: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          command: ["${process.execPath}", "-e", "${server}"]
-          env: [{ name: VERSION, value: "${version}" }]
-          ports: [{ name: http, containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /, port: http }, periodSeconds: 1 }
-`;
-}
+const deployment = (replicas: number, version: string): string => webDeployment({ version, replicas });
 
 async function pods(): Promise<StoredObject[]> {
   return cluster.store.listObjects({ kind: "Pod", namespace: "default" });

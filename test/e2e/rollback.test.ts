@@ -3,6 +3,7 @@ import { PgRolloutLog, type StoredObject } from "../../src/desired/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { webDeployment } from "../helpers/web-deployment.ts";
 
 /**
  * Rollbacks are commits, end to end: three real sshd nodes and agents, the
@@ -21,33 +22,15 @@ beforeAll(() => {
 });
 const web = { kind: "Deployment", namespace: "default", name: "web" };
 
-const httpServer = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
-
 /** `good: false` = readiness never passes, so the rollout stalls until its 4 s progress deadline. */
-function deployment(version: string, options: { good: boolean; autoRevert?: boolean }): string {
-  const probe = options.good ? "{ httpGet: { path: /, port: http }, periodSeconds: 1 }" : `{ exec: { command: ["false"] }, periodSeconds: 1 }`;
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-${options.autoRevert ? '  annotations: { capstan.dev/auto-revert: "true" }\n' : ""}spec:
-  replicas: 3
-  progressDeadlineSeconds: 4
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: web
-          command: ["${process.execPath}", "-e", "${httpServer}"]
-          env: [{ name: VERSION, value: "${version}" }]
-          ports: [{ name: http, containerPort: 8080 }]
-          readinessProbe: ${probe}
-`;
-}
+const deployment = (version: string, options: { good: boolean; autoRevert?: boolean }): string =>
+  webDeployment({
+    version,
+    progressDeadlineSeconds: 4,
+    terminationGracePeriodSeconds: 1,
+    readiness: options.good ? "http" : "never",
+    ...(options.autoRevert ? { annotations: { "capstan.dev/auto-revert": "true" } } : {}),
+  });
 
 const commit = (content: string, message: string) => cluster.commit({ "web.yaml": content }, message);
 

@@ -4,6 +4,7 @@ import type { PodStatus } from "../../src/nodes/protocol.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { useTestDatabase } from "../helpers/test-database.ts";
 import { startProcessCluster, type ProcessCluster } from "./process-cluster.ts";
+import { webDeployment } from "../helpers/web-deployment.ts";
 
 /**
  * A real `capstan up` SIGKILLed at a random point of a rolling update, again
@@ -36,32 +37,7 @@ const maxKillDelayMs = 3_500;
 const database = useTestDatabase();
 let cluster: ProcessCluster | undefined;
 
-const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
-function deployment(version: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: { maxSurge: ${maxSurge}, maxUnavailable: ${maxUnavailable} }
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          command: ["${process.execPath}", "-e", "${server}"]
-          env: [{ name: VERSION, value: "${version}" }]
-          ports: [{ name: http, containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /, port: http }, periodSeconds: 1 }
-`;
-}
+const deployment = (version: string): string => webDeployment({ version, replicas, rollingUpdate: { maxSurge, maxUnavailable } });
 
 /** mulberry32: a tiny seeded generator, so that a failing sequence of kill delays can be replayed. */
 function seededRandom(state: number): () => number {

@@ -6,6 +6,7 @@ import { startCluster, type Cluster } from "../helpers/e2e-cluster.ts";
 import { parseExposition, valueOf } from "../helpers/prometheus-text.ts";
 import { openAgentView, type AgentView } from "./agent-view.ts";
 import { startOwnPostgres, type OwnPostgres } from "../helpers/own-postgres.ts";
+import { webDeployment } from "../helpers/web-deployment.ts";
 
 /**
  * The control plane's PostgreSQL stopped and started again under it (a
@@ -24,31 +25,7 @@ const stopPostgres = () => postgres!.stop();
 const startPostgres = () => postgres!.start();
 const query = <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => postgres!.query<T>(sql, params);
 
-const server = "require('http').createServer((q, s) => s.end(process.env.VERSION)).listen(process.env.PORT, '127.0.0.1')";
-function deployment(version: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  strategy:
-    rollingUpdate: { maxSurge: 1, maxUnavailable: 1 }
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: web
-          command: ["${process.execPath}", "-e", "${server}"]
-          env: [{ name: VERSION, value: "${version}" }]
-          ports: [{ name: http, containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /, port: http }, periodSeconds: 1 }
-`;
-}
+const deployment = (version: string): string => webDeployment({ version, replicas, rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } });
 
 function configMaps(count: number, value: string): Record<string, string> {
   return Object.fromEntries(
