@@ -172,7 +172,8 @@ function collectionBeyondDepth(stack: readonly CST.Token[], maxDepth: number): C
 /**
  * Where a mapping repeats a key, in one pass per mapping: scalar keys are
  * equal when their values are (as the yaml package judges them), any other
- * key only to itself.
+ * key only to itself. `<<` merge keys may repeat (`<<: *a` then `<<: *b`),
+ * as the yaml package's own check allows with merging on.
  */
 function duplicateKeyOffsets(document: Document.Parsed): number[] {
   const offsets: number[] = [];
@@ -181,6 +182,7 @@ function duplicateKeyOffsets(document: Document.Parsed): number[] {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (key === "<<") continue;
         if (seen.has(key)) offsets.push((pair.key as ParsedNode | null)?.range?.[0] ?? map.range?.[0] ?? 0);
         else seen.add(key);
       }

@@ -58,6 +58,13 @@ describe("parsing a manifest file", () => {
     expect(document.manifest.probe).toEqual({ periodSeconds: 5, timeoutSeconds: 3 });
   });
 
+  it("accepts several << merge keys in one mapping, but not another repeated key", () => {
+    const merged = parseOne("merges.yaml", lines("a: &a {x: 1}", "b: &b {y: 2}", "c:", "  <<: *a", "  <<: *b"));
+    expect(merged.manifest.c).toEqual({ x: 1, y: 2 });
+    const { problems } = parseSourceFile({ path: "twice.yaml", content: lines("kind: ConfigMap", "data:", "  key: 1", "  key: 2") });
+    expect(problems).toMatchObject([{ file: "twice.yaml", line: 4, message: expect.stringMatching(/unique/) }]);
+  });
+
   it("reports a YAML syntax error at the parser's line and column", () => {
     const content = lines("kind: Deployment", "metadata:", "  name: web", "  labels:", "    app: @web");
     const { documents, problems } = parseSourceFile({ path: "web.yaml", content });
