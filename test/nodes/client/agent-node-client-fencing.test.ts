@@ -22,8 +22,16 @@ let dir: string | undefined;
 let server: Server | undefined;
 let client: AgentNodeClient | undefined;
 
+/** The scripted agent's connections and its pending "pod stopped" timers, ended after each test. */
+const agentSockets = new Set<Socket>();
+const agentTimers = new Set<NodeJS.Timeout>();
+
 afterEach(async () => {
   await client?.close();
+  for (const timer of agentTimers) clearTimeout(timer);
+  agentTimers.clear();
+  for (const socket of agentSockets) socket.destroy();
+  agentSockets.clear();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   if (dir) await rm(dir, { recursive: true, force: true });
   client = undefined;
@@ -50,6 +58,7 @@ async function startScriptedAgent(running: Set<string>, stopMs: number): Promise
   const sockets = new Set<Socket>();
   server = createServer((socket) => {
     sockets.add(socket);
+    agentSockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
     createInterface({ input: socket }).on("line", (line) => {
@@ -66,11 +75,13 @@ async function startScriptedAgent(running: Set<string>, stopMs: number): Promise
       else if (method === "syncPods") {
         const wanted = new Set(params.pods!.map((one) => one.uid));
         for (const uid of [...running].filter((candidate) => !wanted.has(candidate))) {
-          setTimeout(() => {
+          const timer = setTimeout(() => {
+            agentTimers.delete(timer);
             running.delete(uid);
             removedAt.set(uid, performance.now());
-            socket.write(`${JSON.stringify({ event: "podStatus", generation: params.generation, pods: [], removed: [uid] })}\n`);
+            if (!socket.destroyed) socket.write(`${JSON.stringify({ event: "podStatus", generation: params.generation, pods: [], removed: [uid] })}\n`);
           }, stopMs);
+          agentTimers.add(timer);
         }
         for (const uid of wanted) running.add(uid);
         answer({ result: { generation: params.generation, rejected: [] } });
@@ -85,7 +96,11 @@ function transportTo(path: string): AgentTransport {
   return {
     open: () =>
       new Promise((resolve, reject) => {
-        const socket = createConnection(path, () => resolve(socket));
+        // As the local transport: the connect error rejects; once connected, AgentConnection listens for errors.
+        const socket = createConnection(path, () => {
+          socket.off("error", reject);
+          resolve(socket);
+        });
         socket.once("error", reject);
       }),
     hostKey: undefined,
