@@ -36,6 +36,7 @@ import { ControllerManager, standardReconcilers } from "../src/reconcilers/index
 import { counters, sleep, untilIdle, waitQuiet } from "./lib/controllers.ts";
 import { benchDatabase, type BenchDatabase } from "./lib/database.ts";
 import { passProfiler, type PassProfile } from "./lib/pass-profiler.ts";
+import { deploymentManifest, nodeManifest } from "./lib/scale-manifests.ts";
 
 const nodeCount = Number(process.env.BENCH_NODES ?? 100);
 const deploymentCount = Number(process.env.BENCH_DEPLOYMENTS ?? 1_000);
@@ -64,7 +65,7 @@ try {
     ...Array.from({ length: nodeCount }, (_, index) => ({ path: `nodes/node-${index}.yaml`, content: nodeManifest(index) })),
     ...Array.from({ length: deploymentCount }, (_, index) => ({
       path: `apps/${namespaces[index % namespaces.length]}/app-${index}.yaml`,
-      content: deploymentManifest(namespaces[index % namespaces.length]!, `app-${index}`),
+      content: deploymentManifest(namespaces[index % namespaces.length]!, `app-${index}`, replicas),
     })),
   ];
   const validated = validateFiles(files);
@@ -232,42 +233,6 @@ try {
 }
 
 // ---------------------------------------------------------------- helpers
-
-function nodeManifest(index: number): string {
-  return `apiVersion: capstan.dev/v1
-kind: Node
-metadata:
-  name: node-${index}
-  labels: { zone: zone-${index % 3} }
-spec:
-  transport: local
-  address: 127.0.0.1
-`;
-}
-
-function deploymentManifest(namespace: string, name: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-  labels: { app.kubernetes.io/part-of: bench }
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: { app: ${name} }
-  template:
-    metadata:
-      labels: { app: ${name} }
-    spec:
-      containers:
-        - name: web
-          command: ["node", "server.js"]
-          env: [{ name: MODE, value: production }]
-          ports: [{ name: http, containerPort: 8080 }]
-          resources: { requests: { cpu: 10m, memory: 16Mi } }
-`;
-}
 
 /**
  * The node side, faked: every 200 ms (NodeManager's default status flush)

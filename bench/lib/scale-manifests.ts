@@ -50,7 +50,8 @@ data:
 `;
 }
 
-function nodeManifest(index: number): string {
+/** A local-transport Node `node-<index>` in one of three zones. */
+export function nodeManifest(index: number): string {
   return `apiVersion: capstan.dev/v1
 kind: Node
 metadata:
@@ -62,7 +63,8 @@ spec:
 `;
 }
 
-function deploymentManifest(namespace: string, name: string, replicas: number): string {
+/** A Deployment of a small-request pod, as the scale and reconcile benches spread them over namespaces. */
+export function deploymentManifest(namespace: string, name: string, replicas: number): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
