@@ -1,11 +1,11 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { StoredObject } from "../../src/desired/index.ts";
 import { serviceListSchema } from "../../src/status/index.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { httpGet } from "../helpers/http-get.ts";
 
 /**
  * A Service in front of a Deployment on three real nodes (sshd on
@@ -77,21 +77,7 @@ function notReadyDir(): string {
   return join(cluster.dataDir, "not-ready");
 }
 
-/** One GET on a fresh connection; resolves with the body or rejects (refused, reset, timeout, non-200). */
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: "/", agent: false, timeout: 5_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const get = (host: string, port: number): Promise<string> => httpGet(host, port, 5_000);
 
 async function pods(): Promise<StoredObject[]> {
   return cluster.store.listObjects({ kind: "Pod", namespace: "default" });

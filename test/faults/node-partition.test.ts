@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EndpointSliceSpec, StoredObject } from "../../src/desired/index.ts";
 import { agentPid, alive } from "../helpers/agent.ts";
 import { useCluster } from "../helpers/e2e-cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { httpGet } from "../helpers/http-get.ts";
 
 /**
  * A node partitioned from the control plane: its sshd listener is stopped and
@@ -58,20 +58,7 @@ spec:
 `,
 };
 
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: "/", agent: false, timeout: 2_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const get = (host: string, port: number): Promise<string> => httpGet(host, port, 2_000);
 
 async function pods(): Promise<StoredObject[]> {
   return cluster.store.listObjects({ kind: "Pod", namespace: "default" });
